@@ -1,0 +1,1 @@
+//! The agent loop: context building, model steps, tool dispatch, loop detection, cancellation.

@@ -1,0 +1,14 @@
+//! The vocabulary every Hearth crate speaks: conversation messages, tool calls and
+//! results, model requests and stream events, token usage, and the agent's events.
+//!
+//! Architecture invariant: this crate is data only. It does no IO, spawns nothing and
+//! depends on nothing but serde, so every other crate (and every client of the JSON
+//! event stream) can share it.
+
+mod event;
+mod message;
+mod model;
+
+pub use event::{AgentEvent, StopReason};
+pub use message::{Message, ToolCall, ToolResult};
+pub use model::{ModelRequest, ModelResponse, StreamEvent, ToolSpec, Usage};

@@ -1,0 +1,1 @@
+//! Run a command under a sandbox policy: bubblewrap or Landlock, process groups, timeouts, limits.

@@ -1,0 +1,1 @@
+//! Durable state in SQLite (WAL): sessions and their transcripts, written ahead of action.

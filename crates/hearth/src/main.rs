@@ -1,0 +1,2 @@
+//! The `hearth` binary: parses the command line, wires the crates together, prints.
+fn main() {}
