@@ -1,0 +1,187 @@
+//! Transcripts: every message kind round-trips, order and titles hold, data survives
+//! reopening, and a damaged row is reported rather than crashing.
+
+use std::path::Path;
+
+use hearth_protocol::{Message, ToolCall, ToolResult};
+use hearth_store::{Store, StoreError};
+
+fn call(id: &str, name: &str, arguments: &str) -> ToolCall {
+    ToolCall {
+        id: id.into(),
+        name: name.into(),
+        arguments: arguments.into(),
+    }
+}
+
+fn every_kind_of_message() -> Vec<Message> {
+    let read = call("call_1", "read_file", r#"{"path":"src/main.rs"}"#);
+    let broken = call("call_2", "shell", "{not json");
+    vec![
+        Message::user("Read main.rs — and say «hi» 👋\nsecond line"),
+        Message::assistant("", vec![read.clone(), broken.clone()]),
+        Message::Tool(ToolResult::ok(&read, "fn main() {}\n")),
+        Message::Tool(ToolResult::error(&broken, "arguments are not valid JSON")),
+        Message::assistant("Let me look.", vec![call("call_3", "ls", "{}")]),
+        Message::Tool(ToolResult::ok(&call("call_3", "ls", "{}"), "")),
+        Message::assistant("It prints nothing.", vec![]),
+        Message::user(""),
+    ]
+}
+
+#[test]
+fn every_message_kind_round_trips_in_order() {
+    let store = Store::open_in_memory().unwrap();
+    let session = store
+        .create_session("openai:gpt-test", Path::new("/work"))
+        .unwrap();
+    let messages = every_kind_of_message();
+    let seqs: Vec<i64> = messages
+        .iter()
+        .map(|m| store.append(&session.id, m).unwrap())
+        .collect();
+    assert_eq!(seqs, (1..=messages.len() as i64).collect::<Vec<_>>());
+    assert_eq!(store.messages(&session.id).unwrap(), messages);
+    assert_eq!(
+        store.session(&session.id).unwrap().message_count,
+        messages.len() as i64
+    );
+}
+
+#[test]
+fn sessions_keep_separate_transcripts() {
+    let store = Store::open_in_memory().unwrap();
+    let first = store.create_session("m", Path::new("/a")).unwrap();
+    let second = store.create_session("m", Path::new("/b")).unwrap();
+    store.append(&first.id, &Message::user("one")).unwrap();
+    assert_eq!(store.append(&second.id, &Message::user("two")).unwrap(), 1);
+    assert_eq!(store.append(&first.id, &Message::user("three")).unwrap(), 2);
+    assert_eq!(
+        store.messages(&first.id).unwrap(),
+        vec![Message::user("one"), Message::user("three")]
+    );
+    assert_eq!(
+        store.messages(&second.id).unwrap(),
+        vec![Message::user("two")]
+    );
+}
+
+#[test]
+fn unknown_sessions_are_reported_not_created() {
+    let store = Store::open_in_memory().unwrap();
+    let append = store.append("no-such-session", &Message::user("hi"));
+    assert!(matches!(append, Err(StoreError::SessionNotFound { .. })));
+    let read = store.messages("no-such-session");
+    assert!(matches!(read, Err(StoreError::SessionNotFound { .. })));
+    let title = store.set_title("no-such-session", "x");
+    assert!(matches!(title, Err(StoreError::SessionNotFound { .. })));
+}
+
+#[test]
+fn the_first_user_message_sets_the_title() {
+    let store = Store::open_in_memory().unwrap();
+    let session = store.create_session("m", Path::new("/w")).unwrap();
+    assert_eq!(session.title, "");
+    store
+        .append(
+            &session.id,
+            &Message::assistant("Hello, how can I help?", vec![]),
+        )
+        .unwrap();
+    assert_eq!(store.session(&session.id).unwrap().title, "");
+    store
+        .append(
+            &session.id,
+            &Message::user("Fix the flaky test\nIt fails on CI"),
+        )
+        .unwrap();
+    assert_eq!(
+        store.session(&session.id).unwrap().title,
+        "Fix the flaky test"
+    );
+    store
+        .append(&session.id, &Message::user("And then deploy"))
+        .unwrap();
+    assert_eq!(
+        store.session(&session.id).unwrap().title,
+        "Fix the flaky test"
+    );
+}
+
+#[test]
+fn a_long_first_line_is_cut_to_sixty_characters() {
+    let store = Store::open_in_memory().unwrap();
+    let session = store.create_session("m", Path::new("/w")).unwrap();
+    let long = "ä".repeat(200);
+    store.append(&session.id, &Message::user(long)).unwrap();
+    let title = store.session(&session.id).unwrap().title;
+    assert_eq!(title.chars().count(), 60);
+    assert!(title.ends_with('…'));
+}
+
+#[test]
+fn an_explicit_title_wins_over_the_first_message() {
+    let store = Store::open_in_memory().unwrap();
+    let session = store.create_session("m", Path::new("/w")).unwrap();
+    store.set_title(&session.id, "Release prep").unwrap();
+    store
+        .append(&session.id, &Message::user("first words"))
+        .unwrap();
+    assert_eq!(store.session(&session.id).unwrap().title, "Release prep");
+}
+
+#[test]
+fn everything_survives_reopening_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nested/home/state.db");
+    let messages = every_kind_of_message();
+    let session = {
+        let store = Store::open(&path).unwrap();
+        let session = store.create_session("m", Path::new("/w")).unwrap();
+        for message in &messages {
+            store.append(&session.id, message).unwrap();
+        }
+        session
+    };
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.messages(&session.id).unwrap(), messages);
+    let reopened = store.session(&session.id).unwrap();
+    assert_eq!(reopened.title, "Read main.rs — and say «hi» 👋");
+    assert_eq!(reopened.message_count, messages.len() as i64);
+    assert_eq!(
+        store.append(&session.id, &Message::user("more")).unwrap(),
+        9
+    );
+}
+
+#[test]
+fn a_row_that_does_not_decode_names_the_session_and_seq() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let store = Store::open(&path).unwrap();
+    let session = store.create_session("m", Path::new("/w")).unwrap();
+    store.append(&session.id, &Message::user("fine")).unwrap();
+    store
+        .append(&session.id, &Message::user("soon broken"))
+        .unwrap();
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    raw.execute(
+        "UPDATE messages SET body = '{\"role\":\"alien\"}' WHERE session_id = ?1 AND seq = 2",
+        [&session.id],
+    )
+    .unwrap();
+
+    let error = store.messages(&session.id).unwrap_err();
+    match &error {
+        StoreError::UndecodableMessage {
+            session_id, seq, ..
+        } => {
+            assert_eq!(session_id, &session.id);
+            assert_eq!(*seq, 2);
+        }
+        other => panic!("expected an undecodable message, got {other:?}"),
+    }
+    let message = error.to_string();
+    assert!(message.contains(&session.id), "{message}");
+    assert!(message.contains("message 2"), "{message}");
+}
