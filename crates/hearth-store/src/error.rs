@@ -82,7 +82,7 @@ pub enum StoreError {
         "'{prefix}' matches {} sessions ({}); give more characters of the id — \
          `hearth sessions list` shows them",
         .matches.len(),
-        .matches.join(", ")
+        preview_ids(.matches)
     )]
     AmbiguousSession {
         prefix: String,
@@ -113,6 +113,21 @@ pub enum StoreError {
         role: &'static str,
         source: serde_json::Error,
     },
+}
+
+/// The first few ids of an ambiguous match, for the error message.
+fn preview_ids(ids: &[String]) -> String {
+    const SHOWN: usize = 5;
+    let mut preview = ids
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if ids.len() > SHOWN {
+        preview.push_str(", …");
+    }
+    preview
 }
 
 /// Turns a SQLite error on the database at `path` into the [`StoreError`] that tells
@@ -189,5 +204,14 @@ mod tests {
             "{message}"
         );
         assert!(message.contains("hearth sessions list"), "{message}");
+
+        let many = StoreError::AmbiguousSession {
+            prefix: "0199".into(),
+            matches: (0..8).map(|n| format!("0199-{n}")).collect(),
+        };
+        let message = many.to_string();
+        assert!(message.contains("matches 8 sessions"), "{message}");
+        assert!(message.contains("0199-4, …)"), "{message}");
+        assert!(!message.contains("0199-5"), "{message}");
     }
 }

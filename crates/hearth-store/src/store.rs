@@ -124,7 +124,7 @@ impl Store {
         let connection = self.connection();
         let mut statement = connection
             .prepare_cached(
-                "SELECT id FROM sessions WHERE substr(id, 1, length(?1)) = ?1 ORDER BY id LIMIT 11",
+                "SELECT id FROM sessions WHERE substr(id, 1, length(?1)) = ?1 ORDER BY id",
             )
             .at(&self.path)?;
         let matches = statement

@@ -185,3 +185,38 @@ fn a_row_that_does_not_decode_names_the_session_and_seq() {
     assert!(message.contains(&session.id), "{message}");
     assert!(message.contains("message 2"), "{message}");
 }
+
+#[test]
+fn two_stores_on_one_file_append_without_losing_or_reusing_seqs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let session_id = Store::open(&path)
+        .unwrap()
+        .create_session("m", Path::new("/w"))
+        .unwrap()
+        .id;
+    let writers: Vec<_> = ["cli", "gateway"]
+        .into_iter()
+        .map(|writer| {
+            let path = path.clone();
+            let session_id = session_id.clone();
+            std::thread::spawn(move || {
+                let store = Store::open(&path).unwrap();
+                (0..25)
+                    .map(|n| {
+                        let text = format!("{writer} {n}");
+                        store.append(&session_id, &Message::user(text)).unwrap()
+                    })
+                    .collect::<Vec<i64>>()
+            })
+        })
+        .collect();
+    let mut seqs: Vec<i64> = writers
+        .into_iter()
+        .flat_map(|writer| writer.join().unwrap())
+        .collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=50).collect::<Vec<_>>());
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.messages(&session_id).unwrap().len(), 50);
+}
