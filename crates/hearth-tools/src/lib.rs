@@ -1,1 +1,26 @@
-//! The agent's built-in tools: workspace files, grep, glob, exec, web_fetch.
+//! The agent's built-in workspace tools (read_file, write_file, edit_file, list_dir,
+//! glob, grep, web_fetch), the [`Tool`] trait they share and the [`ToolRegistry`]
+//! the agent loop offers to the model.
+//!
+//! Architecture invariant: tools never panic on model input and never touch a path
+//! outside the workspace; every call returns exactly one [`ToolOutput`], errors
+//! included, worded so the model can recover. `exec` lives elsewhere (it needs the
+//! sandbox) but plugs in through the same trait.
+
+mod args;
+mod files;
+mod registry;
+mod search;
+mod text;
+mod tool;
+mod web;
+pub mod workspace;
+
+pub use args::parse_args;
+pub use files::{EditFile, ListDir, ReadFile, WriteFile};
+pub use registry::ToolRegistry;
+pub use search::{Glob, Grep};
+pub use text::truncate_middle;
+pub use tool::{default_http_client, ContextError, Tool, ToolContext, ToolOutput};
+pub use web::WebFetch;
+pub use workspace::PathError;

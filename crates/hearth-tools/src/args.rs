@@ -1,0 +1,80 @@
+//! Turning the model's JSON arguments into a tool's typed arguments, with errors the
+//! model can act on.
+
+use serde::de::DeserializeOwned;
+
+use crate::ToolOutput;
+
+/// Deserialize `args` for `tool`. On failure the error output names the tool, what
+/// was wrong (missing field, wrong type, unknown field) and the expected schema.
+pub fn parse_args<T: DeserializeOwned>(
+    tool: &str,
+    args: serde_json::Value,
+) -> Result<T, ToolOutput> {
+    let problem = if args.is_object() {
+        match serde_json::from_value::<T>(args) {
+            Ok(parsed) => return Ok(parsed),
+            Err(err) => err.to_string(),
+        }
+    } else {
+        format!("arguments must be a JSON object, got {}", json_kind(&args))
+    };
+    let expected = match crate::registry::builtin_parameters(tool) {
+        Some(schema) => format!("expected arguments (JSON Schema): {schema}"),
+        None => "check the tool's parameter schema".to_string(),
+    };
+    Err(ToolOutput::error(format!(
+        "{tool}: invalid arguments: {problem}. Call it again with corrected arguments; {expected}"
+    )))
+}
+
+fn json_kind(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+    use serde_json::json;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct PathArgs {
+        #[allow(dead_code)]
+        path: String,
+    }
+
+    #[test]
+    fn missing_field_is_named_with_the_schema() {
+        let err = parse_args::<PathArgs>("read_file", json!({})).unwrap_err();
+        assert!(err.is_error);
+        assert!(err.content.starts_with("read_file: invalid arguments"));
+        assert!(
+            err.content.contains("missing field `path`"),
+            "{}",
+            err.content
+        );
+        assert!(err.content.contains("\"properties\""), "{}", err.content);
+    }
+
+    #[test]
+    fn non_object_and_wrong_type_are_explained() {
+        let err = parse_args::<PathArgs>("custom", json!(null)).unwrap_err();
+        assert!(err.content.contains("must be a JSON object, got null"));
+        assert!(err.content.contains("check the tool's parameter schema"));
+        let err = parse_args::<PathArgs>("custom", json!({"path": 5})).unwrap_err();
+        assert!(
+            err.content.contains("invalid type: integer `5`"),
+            "{}",
+            err.content
+        );
+    }
+}

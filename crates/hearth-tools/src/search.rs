@@ -1,0 +1,317 @@
+//! The search tools: `glob` (find files by name pattern) and `grep` (find lines by
+//! regex). Both walk the workspace with the `ignore` crate, so `.gitignore` (and
+//! `.ignore`) rules are respected, on a blocking thread so the runtime stays free.
+
+use std::path::{Path, PathBuf};
+
+use globset::{GlobBuilder, GlobMatcher};
+use hearth_protocol::ToolSpec;
+use serde::Deserialize;
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use crate::files::display_path;
+use crate::text::{looks_binary, truncate_end};
+use crate::workspace::resolve_for_read;
+use crate::{parse_args, Tool, ToolContext, ToolOutput};
+
+/// Paths `glob` lists.
+const MAX_GLOB_RESULTS: usize = 500;
+/// Matching lines `grep` shows.
+const MAX_GREP_MATCHES: usize = 200;
+/// Characters of a matching line `grep` shows.
+const MAX_GREP_LINE_CHARS: usize = 300;
+/// Files larger than this are skipped by `grep`.
+const MAX_GREP_FILE_BYTES: u64 = 8 * 1024 * 1024;
+
+/// A file pattern: with a `/` it matches the path relative to the search root,
+/// without one it matches the file name at any depth (`*.rs`).
+struct FilePattern {
+    matcher: GlobMatcher,
+    match_name_only: bool,
+}
+
+impl FilePattern {
+    fn new(tool: &str, pattern: &str) -> Result<Self, ToolOutput> {
+        let glob = GlobBuilder::new(pattern)
+            .literal_separator(true)
+            .build()
+            .map_err(|err| {
+                ToolOutput::error(format!(
+                    "{tool}: invalid glob pattern '{pattern}': {err}; use e.g. '*.rs' or 'src/**/*.toml'"
+                ))
+            })?;
+        Ok(Self {
+            matcher: glob.compile_matcher(),
+            match_name_only: !pattern.contains('/'),
+        })
+    }
+
+    fn matches(&self, relative_path: &Path) -> bool {
+        if self.match_name_only {
+            relative_path
+                .file_name()
+                .is_some_and(|name| self.matcher.is_match(name))
+        } else {
+            self.matcher.is_match(relative_path)
+        }
+    }
+}
+
+/// Files under `root` (or `root` itself if it is a file), honouring ignore files,
+/// hidden files included but `.git` skipped, sorted. `None` if cancelled.
+fn walk_files(root: &Path, cancel: &CancellationToken) -> Option<Vec<PathBuf>> {
+    let walker = ignore::WalkBuilder::new(root)
+        .hidden(false)
+        .require_git(false)
+        .filter_entry(|entry| entry.file_name() != ".git")
+        .build();
+    let mut files = Vec::new();
+    for entry in walker {
+        if cancel.is_cancelled() {
+            return None;
+        }
+        // Unreadable entries are skipped: one bad folder should not fail the search.
+        let Ok(entry) = entry else { continue };
+        if entry.file_type().is_some_and(|t| t.is_file()) {
+            files.push(entry.into_path());
+        }
+    }
+    files.sort();
+    Some(files)
+}
+
+/// `file` relative to the search `root`; the file name when `root` is the file itself.
+fn relative_to_root<'a>(root: &Path, file: &'a Path) -> &'a Path {
+    match file.strip_prefix(root) {
+        Ok(rel) if !rel.as_os_str().is_empty() => rel,
+        _ => file.file_name().map_or(file, Path::new),
+    }
+}
+
+fn cancelled(tool: &str) -> ToolOutput {
+    ToolOutput::error(format!("{tool}: cancelled"))
+}
+
+fn join_failed(tool: &str, err: tokio::task::JoinError) -> ToolOutput {
+    ToolOutput::error(format!(
+        "{tool}: the search stopped unexpectedly ({err}); try again with a narrower path"
+    ))
+}
+
+// ---------------------------------------------------------------- glob
+
+/// `glob {pattern, path?}`: files matching a glob, relative to the workspace root.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Glob;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GlobArgs {
+    pattern: String,
+    path: Option<String>,
+}
+
+#[async_trait::async_trait]
+impl Tool for Glob {
+    fn spec(&self) -> ToolSpec {
+        ToolSpec {
+            name: "glob".to_string(),
+            description: "Find files by glob, e.g. 'src/**/*.rs'; no '/' matches names at any depth. Skips .gitignored files.".to_string(),
+            parameters: json!({"type": "object", "properties": {
+                "pattern": {"type": "string"},
+                "path": {"type": "string", "description": "folder to search (default: root)"}
+            }, "required": ["pattern"]}),
+        }
+    }
+
+    async fn call(&self, args: serde_json::Value, ctx: &ToolContext) -> ToolOutput {
+        let args: GlobArgs = match parse_args("glob", args) {
+            Ok(args) => args,
+            Err(err) => return err,
+        };
+        let pattern = match FilePattern::new("glob", &args.pattern) {
+            Ok(pattern) => pattern,
+            Err(err) => return err,
+        };
+        let shown_root = args.path.unwrap_or_else(|| ".".to_string());
+        let root = match resolve_for_read(&ctx.workspace, &shown_root) {
+            Ok(root) => root,
+            Err(err) => return ToolOutput::error(format!("glob: {err}")),
+        };
+        let workspace = ctx.workspace.clone();
+        let cancel = ctx.cancel.clone();
+        let search = tokio::task::spawn_blocking(move || {
+            let files = walk_files(&root, &cancel)?;
+            let matched: Vec<String> = files
+                .iter()
+                .filter(|file| pattern.matches(relative_to_root(&root, file)))
+                .map(|file| display_path(&workspace, file))
+                .collect();
+            Some(matched)
+        });
+        match search.await {
+            Ok(Some(matched)) => render_glob(&args.pattern, &shown_root, matched),
+            Ok(None) => cancelled("glob"),
+            Err(err) => join_failed("glob", err),
+        }
+    }
+}
+
+fn render_glob(pattern: &str, shown_root: &str, matched: Vec<String>) -> ToolOutput {
+    if matched.is_empty() {
+        return ToolOutput::ok(format!(
+            "No files match '{pattern}' under '{shown_root}' (ignored files are skipped)"
+        ));
+    }
+    let total = matched.len();
+    let mut out = matched
+        .into_iter()
+        .take(MAX_GLOB_RESULTS)
+        .collect::<Vec<_>>()
+        .join("\n");
+    if total > MAX_GLOB_RESULTS {
+        out.push_str(&format!(
+            "\n[... {} more files; use a narrower pattern or path]",
+            total - MAX_GLOB_RESULTS
+        ));
+    }
+    ToolOutput::ok(out)
+}
+
+// ---------------------------------------------------------------- grep
+
+/// `grep {pattern, path?, glob?}`: lines matching a regex, as `path:line:text`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Grep;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GrepArgs {
+    pattern: String,
+    path: Option<String>,
+    glob: Option<String>,
+}
+
+/// What a grep run found: the lines shown and how many more matched.
+struct GrepFindings {
+    lines: Vec<String>,
+    not_shown: usize,
+}
+
+#[async_trait::async_trait]
+impl Tool for Grep {
+    fn spec(&self) -> ToolSpec {
+        ToolSpec {
+            name: "grep".to_string(),
+            description: "Search file contents by regex (Rust syntax, (?i) for case-insensitive); prints path:line:text. Skips .gitignored and binary files.".to_string(),
+            parameters: json!({"type": "object", "properties": {
+                "pattern": {"type": "string"},
+                "path": {"type": "string", "description": "file or folder (default: root)"},
+                "glob": {"type": "string", "description": "only files matching, e.g. '*.rs'"}
+            }, "required": ["pattern"]}),
+        }
+    }
+
+    async fn call(&self, args: serde_json::Value, ctx: &ToolContext) -> ToolOutput {
+        let args: GrepArgs = match parse_args("grep", args) {
+            Ok(args) => args,
+            Err(err) => return err,
+        };
+        let regex = match regex::Regex::new(&args.pattern) {
+            Ok(regex) => regex,
+            Err(err) => {
+                return ToolOutput::error(format!(
+                    "grep: invalid regex '{}': {err}; fix the pattern (escape special characters like ( [ . with a backslash)",
+                    args.pattern
+                ))
+            }
+        };
+        let file_filter = match args.glob.as_deref().map(|g| FilePattern::new("grep", g)) {
+            Some(Err(err)) => return err,
+            Some(Ok(filter)) => Some(filter),
+            None => None,
+        };
+        let shown_root = args.path.unwrap_or_else(|| ".".to_string());
+        let root = match resolve_for_read(&ctx.workspace, &shown_root) {
+            Ok(root) => root,
+            Err(err) => return ToolOutput::error(format!("grep: {err}")),
+        };
+        let workspace = ctx.workspace.clone();
+        let cancel = ctx.cancel.clone();
+        let search = tokio::task::spawn_blocking(move || {
+            let files = walk_files(&root, &cancel)?;
+            let files = files.into_iter().filter(|file| match &file_filter {
+                Some(filter) => filter.matches(relative_to_root(&root, file)),
+                None => true,
+            });
+            grep_files(files, &regex, &workspace, &cancel)
+        });
+        match search.await {
+            Ok(Some(findings)) => render_grep(&args.pattern, &shown_root, findings),
+            Ok(None) => cancelled("grep"),
+            Err(err) => join_failed("grep", err),
+        }
+    }
+}
+
+/// Search each file line by line; `None` if cancelled.
+fn grep_files(
+    files: impl Iterator<Item = PathBuf>,
+    regex: &regex::Regex,
+    workspace: &Path,
+    cancel: &CancellationToken,
+) -> Option<GrepFindings> {
+    let mut findings = GrepFindings {
+        lines: Vec::new(),
+        not_shown: 0,
+    };
+    for file in files {
+        if cancel.is_cancelled() {
+            return None;
+        }
+        let too_big = std::fs::metadata(&file).map_or(true, |m| m.len() > MAX_GREP_FILE_BYTES);
+        if too_big {
+            continue;
+        }
+        let Ok(bytes) = std::fs::read(&file) else {
+            continue;
+        };
+        if looks_binary(&bytes) {
+            continue;
+        }
+        let text = String::from_utf8_lossy(&bytes);
+        let shown = display_path(workspace, &file);
+        for (index, line) in text.lines().enumerate() {
+            if !regex.is_match(line) {
+                continue;
+            }
+            if findings.lines.len() >= MAX_GREP_MATCHES {
+                findings.not_shown += 1;
+                continue;
+            }
+            let (kept, dropped) = truncate_end(line, MAX_GREP_LINE_CHARS);
+            let cut_note = if dropped > 0 { " [...]" } else { "" };
+            findings
+                .lines
+                .push(format!("{shown}:{}:{kept}{cut_note}", index + 1));
+        }
+    }
+    Some(findings)
+}
+
+fn render_grep(pattern: &str, shown_root: &str, findings: GrepFindings) -> ToolOutput {
+    if findings.lines.is_empty() {
+        return ToolOutput::ok(format!(
+            "No matches for '{pattern}' under '{shown_root}' (ignored and binary files are skipped)"
+        ));
+    }
+    let mut out = findings.lines.join("\n");
+    if findings.not_shown > 0 {
+        out.push_str(&format!(
+            "\n[... {} more matches not shown; narrow the pattern, path or glob]",
+            findings.not_shown
+        ));
+    }
+    ToolOutput::ok(out)
+}
