@@ -1,0 +1,213 @@
+//! No tool may touch a path outside the workspace: not through `..`, an absolute
+//! path, or a symlink planted inside the workspace.
+
+mod common;
+
+use std::path::Path;
+
+use common::{call_err, call_ok, workspace, write};
+use hearth_tools::workspace::{resolve_for_read, resolve_for_write};
+use hearth_tools::PathError;
+use serde_json::json;
+
+fn outside_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "secret.txt", "top secret");
+    dir
+}
+
+#[tokio::test]
+async fn dot_dot_cannot_escape_for_any_file_tool() {
+    let (_dir, ctx) = workspace();
+    let outside = outside_dir();
+    let name = outside.path().file_name().unwrap().to_str().unwrap();
+    let escape = format!("../{name}/secret.txt");
+    let err = call_err(&ctx, "read_file", json!({"path": escape})).await;
+    assert!(err.contains("outside the workspace"), "{err}");
+    let err = call_err(&ctx, "write_file", json!({"path": escape, "content": "x"})).await;
+    assert!(err.contains("outside the workspace"), "{err}");
+    let err = call_err(
+        &ctx,
+        "edit_file",
+        json!({"path": escape, "old_string": "top", "new_string": "x"}),
+    )
+    .await;
+    assert!(err.contains("outside the workspace"), "{err}");
+    let err = call_err(
+        &ctx,
+        "write_file",
+        json!({"path": "new/../../x.txt", "content": "x"}),
+    )
+    .await;
+    assert!(err.contains("outside the workspace"), "{err}");
+    let err = call_err(&ctx, "list_dir", json!({"path": ".."})).await;
+    assert!(err.contains("outside the workspace"), "{err}");
+    let err = call_err(&ctx, "grep", json!({"pattern": "secret", "path": ".."})).await;
+    assert!(err.contains("outside the workspace"), "{err}");
+    let err = call_err(&ctx, "glob", json!({"pattern": "*", "path": ".."})).await;
+    assert!(err.contains("outside the workspace"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(outside.path().join("secret.txt")).unwrap(),
+        "top secret"
+    );
+}
+
+#[tokio::test]
+async fn dot_dot_that_stays_inside_is_fine() {
+    let (dir, ctx) = workspace();
+    write(dir.path(), "a/b.txt", "inside");
+    let out = call_ok(&ctx, "read_file", json!({"path": "a/../a/./b.txt"})).await;
+    assert!(out.contains("inside"));
+    call_ok(
+        &ctx,
+        "write_file",
+        json!({"path": "new/../c.txt", "content": "c"}),
+    )
+    .await;
+    assert!(dir.path().join("c.txt").is_file());
+    assert!(!dir.path().join("new").exists());
+}
+
+#[tokio::test]
+async fn absolute_paths_are_allowed_only_inside_the_workspace() {
+    let (dir, ctx) = workspace();
+    let outside = outside_dir();
+    write(dir.path(), "in.txt", "inside");
+    let inside = ctx.workspace.join("in.txt");
+    let out = call_ok(&ctx, "read_file", json!({"path": inside.to_str().unwrap()})).await;
+    assert!(out.contains("inside"));
+    let secret = outside.path().join("secret.txt");
+    let secret = secret.to_str().unwrap();
+    let err = call_err(&ctx, "read_file", json!({"path": secret})).await;
+    assert!(
+        err.contains("outside the workspace") && err.contains(secret),
+        "{err}"
+    );
+    let err = call_err(&ctx, "write_file", json!({"path": secret, "content": "x"})).await;
+    assert!(err.contains("outside the workspace"), "{err}");
+    let err = call_err(&ctx, "read_file", json!({"path": "/etc/passwd"})).await;
+    assert!(err.contains("outside the workspace"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(outside.path().join("secret.txt")).unwrap(),
+        "top secret"
+    );
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_planted_symlink_to_outside_cannot_be_written_edited_or_read_through() {
+    let (dir, ctx) = workspace();
+    let outside = outside_dir();
+    std::os::unix::fs::symlink(outside.path(), dir.path().join("link_dir")).unwrap();
+    std::os::unix::fs::symlink(
+        outside.path().join("secret.txt"),
+        dir.path().join("link_file"),
+    )
+    .unwrap();
+
+    let err = call_err(
+        &ctx,
+        "write_file",
+        json!({"path": "link_dir/new.txt", "content": "x"}),
+    )
+    .await;
+    assert!(err.contains("outside the workspace"), "{err}");
+    let err = call_err(
+        &ctx,
+        "write_file",
+        json!({"path": "link_file", "content": "x"}),
+    )
+    .await;
+    assert!(err.contains("outside the workspace"), "{err}");
+    let err = call_err(
+        &ctx,
+        "edit_file",
+        json!({"path": "link_file", "old_string": "top", "new_string": "x"}),
+    )
+    .await;
+    assert!(err.contains("outside the workspace"), "{err}");
+    let err = call_err(
+        &ctx,
+        "edit_file",
+        json!({"path": "link_dir/secret.txt", "old_string": "top", "new_string": "x"}),
+    )
+    .await;
+    assert!(err.contains("outside the workspace"), "{err}");
+    let err = call_err(&ctx, "read_file", json!({"path": "link_file"})).await;
+    assert!(err.contains("outside the workspace"), "{err}");
+
+    assert!(!outside.path().join("new.txt").exists());
+    assert_eq!(
+        std::fs::read_to_string(outside.path().join("secret.txt")).unwrap(),
+        "top secret"
+    );
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_dangling_symlink_is_not_followed_on_write() {
+    let (dir, ctx) = workspace();
+    let outside = outside_dir();
+    let target = outside.path().join("created-through-link.txt");
+    std::os::unix::fs::symlink(&target, dir.path().join("dangling")).unwrap();
+    let err = call_err(
+        &ctx,
+        "write_file",
+        json!({"path": "dangling", "content": "x"}),
+    )
+    .await;
+    assert!(err.contains("symlink whose target does not exist"), "{err}");
+    assert!(!target.exists());
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn symlinks_that_stay_inside_the_workspace_work() {
+    let (dir, ctx) = workspace();
+    write(dir.path(), "real/file.txt", "real");
+    std::os::unix::fs::symlink(dir.path().join("real"), dir.path().join("alias")).unwrap();
+    let out = call_ok(&ctx, "read_file", json!({"path": "alias/file.txt"})).await;
+    assert!(out.contains("real"));
+    call_ok(
+        &ctx,
+        "write_file",
+        json!({"path": "alias/new.txt", "content": "n"}),
+    )
+    .await;
+    assert!(dir.path().join("real/new.txt").is_file());
+}
+
+#[test]
+fn resolve_functions_return_clean_paths_and_named_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = std::fs::canonicalize(dir.path()).unwrap();
+    write(&ws, "a.txt", "a");
+    assert_eq!(resolve_for_read(&ws, "./a.txt").unwrap(), ws.join("a.txt"));
+    assert_eq!(
+        resolve_for_write(&ws, "x/./y/../z.txt").unwrap(),
+        ws.join("x/z.txt")
+    );
+    assert!(matches!(
+        resolve_for_read(&ws, "missing.txt"),
+        Err(PathError::NotFound { .. })
+    ));
+    assert!(matches!(
+        resolve_for_write(&ws, "  "),
+        Err(PathError::Empty)
+    ));
+    assert!(matches!(
+        resolve_for_write(&ws, "../x"),
+        Err(PathError::OutsideWorkspace { .. })
+    ));
+    assert!(matches!(
+        resolve_for_read(&ws, "/"),
+        Err(PathError::OutsideWorkspace { .. })
+    ));
+    let err = resolve_for_write(&ws, "../x").unwrap_err().to_string();
+    assert!(
+        err.contains("'../x'") && err.contains("relative to the workspace root"),
+        "{err}"
+    );
+    assert_eq!(resolve_for_read(&ws, ".").unwrap(), ws);
+    assert!(Path::new(&ws).is_absolute());
+}
