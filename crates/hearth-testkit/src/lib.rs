@@ -1,1 +1,66 @@
-//! A scripted model server speaking OpenAI Chat Completions and Anthropic Messages over real HTTP, recording every request.
+//! A scripted model server for tests and benchmarks: it speaks OpenAI Chat Completions
+//! and Anthropic Messages over real HTTP on 127.0.0.1, streamed (SSE) or not, replays
+//! a [`Script`] one step per request and records every request it was sent.
+//!
+//! It is not a mock inside the agent loop: point the real `hearth` binary (or any real
+//! client) at [`ScriptedServer::base_url`] (Anthropic) or
+//! [`ScriptedServer::openai_base_url`] (OpenAI) and assert on
+//! [`ScriptedServer::requests`] afterwards.
+//!
+//! Architecture invariant: this crate never prints and never panics on what it is sent;
+//! everything odd a client does is answered with a provider-shaped error.
+//!
+//! # Serving
+//!
+//! - Paths: `POST /v1/chat/completions` and `POST /chat/completions` answer in OpenAI's
+//!   format, `POST /v1/messages` in Anthropic's. Any other route gets a 404 (not recorded).
+//! - Each request is recorded (path, lowercase headers, JSON body, wire) and consumes
+//!   the next step. The body's `"stream": true` selects an SSE answer.
+//! - A body that is not JSON is recorded (as a JSON string) and answered 400 without
+//!   consuming a step. After the last step every request gets a 400 whose message is
+//!   `scripted server: script exhausted after N steps`.
+//! - `"model"` is echoed back (default `scripted-model`); response ids are
+//!   `chatcmpl-scripted-N` / `msg_scripted_N` for the N-th step.
+//! - Usage: a step's `usage` is put on the wire as given (see [`ScriptUsage`]);
+//!   without it the server reports about one token per four bytes of request body
+//!   (input) and of text plus arguments (output), at least 1 each.
+//! - Tool-call `arguments` are raw text and may be invalid JSON on purpose. OpenAI
+//!   carries them as a string either way; streamed Anthropic answers send them as
+//!   `input_json_delta` fragments as they are; non-streamed Anthropic answers parse
+//!   them for `input` and fall back to `{}` when they are not valid JSON.
+//!
+//! # Script JSON
+//!
+//! Steps are tagged by `"type"`; unknown fields are rejected. Required fields:
+//! `text` for `text` and `drop_mid_stream`; `calls` for `tool_calls`; `status` and
+//! `message` for `http_error`. All others are optional (usage, delays, retry-after,
+//! the text before tool calls, a hang's text). This example is
+//! `fixtures/example-script.json`:
+//!
+//! ```json
+#![doc = include_str!("../fixtures/example-script.json")]
+//! ```
+//!
+//! - `delay_ms`: wait before sending anything (a model slow to start).
+//! - `chunk_delay_ms`: streaming only, wait before each event after the first (a model
+//!   that stays mid-answer; e.g. 10 words at 200 ms is two seconds of streaming).
+//! - `drop_mid_stream`: streams `text` as the start of an answer, then aborts the
+//!   connection with no `[DONE]` / `message_stop` and no terminating chunk. A
+//!   non-streaming request gets a 200 with headers and then the same abort.
+//! - `hang`: never answers (until shutdown, which answers 503). With `text` and a
+//!   streaming request, the start of the answer is streamed and then the stream stalls.
+//!
+//! In Rust, build steps with the constructors: `Step::text("hi").with_delay_ms(500)`,
+//! `Step::tool_call("call_1", "read_file", r#"{"path":"a"}"#)`,
+//! `Step::http_error(429, "slow down").with_retry_after(1)`.
+
+mod answer;
+mod anthropic;
+mod handler;
+mod openai;
+mod script;
+mod server;
+mod stream;
+
+pub use script::{Script, ScriptError, ScriptUsage, ScriptedCall, Step};
+pub use server::{RecordedRequest, RequestObserver, ScriptedServer, ServerOptions, Wire};

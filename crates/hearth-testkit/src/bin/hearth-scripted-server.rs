@@ -1,0 +1,99 @@
+//! `hearth-scripted-server`: runs the scripted model server from a JSON script file
+//! for benchmarks and shell tests, optionally appending each request to a JSONL file.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
+use clap::Parser;
+use hearth_testkit::{RecordedRequest, Script, ScriptedServer, ServerOptions};
+
+/// Serve a scripted model (OpenAI Chat Completions and Anthropic Messages) on 127.0.0.1.
+#[derive(Debug, Parser)]
+#[command(name = "hearth-scripted-server", version)]
+struct Arguments {
+    /// The script: {"steps": [...]} as described in the hearth-testkit docs.
+    #[arg(long, value_name = "FILE.json")]
+    script: PathBuf,
+    /// Port to listen on; 0 picks a free one.
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// Append each request received as one JSON line to this file.
+    #[arg(long, value_name = "FILE.jsonl")]
+    record: Option<PathBuf>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let arguments = Arguments::parse();
+    let script = Script::load(&arguments.script)?;
+    let on_request = match &arguments.record {
+        Some(path) => Some(record_to(path)?),
+        None => None,
+    };
+    let options = ServerOptions {
+        port: arguments.port,
+        on_request,
+    };
+    let server = ScriptedServer::start_with(script, options)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on 127.0.0.1:{}; pick another --port or 0 for any free one",
+                arguments.port
+            )
+        })?;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "listening on {}", server.base_url())?;
+    stdout.flush()?;
+    drop(stdout);
+    wait_for_termination().await?;
+    server.shutdown().await;
+    Ok(())
+}
+
+/// An observer appending each request to `path` as a JSON line, flushed at once.
+fn record_to(path: &PathBuf) -> anyhow::Result<hearth_testkit::RequestObserver> {
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| {
+            format!(
+                "record file {}: cannot open it for appending; check the directory exists and is writable",
+                path.display()
+            )
+        })?;
+    let file = Arc::new(Mutex::new(file));
+    let path = path.clone();
+    Ok(Arc::new(move |request: &RecordedRequest| {
+        let mut file = file.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Err(error) = append_line(&mut file, request) {
+            eprintln!(
+                "record file {}: cannot append a request: {error}",
+                path.display()
+            );
+        }
+    }))
+}
+
+fn append_line(file: &mut File, request: &RecordedRequest) -> anyhow::Result<()> {
+    let mut line = serde_json::to_vec(request)?;
+    line.push(b'\n');
+    file.write_all(&line)?;
+    file.flush()?;
+    Ok(())
+}
+
+/// Returns on Ctrl-C or SIGTERM.
+async fn wait_for_termination() -> anyhow::Result<()> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot install the SIGTERM handler")?;
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => result.context("cannot listen for Ctrl-C")?,
+        _ = terminate.recv() => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,298 @@
+//! Request handlers: record the request, take the next step, and answer it in the
+//! wire format of the request's path, streamed or not as its `"stream"` flag asks.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+
+use crate::answer::{Answer, ReplyContext};
+use crate::script::Step;
+use crate::server::{NextStep, RecordedRequest, Shared, Wire};
+use crate::stream::{paced_body, PacedFrames, StreamEnding};
+use crate::{anthropic, openai};
+
+/// The model name echoed back when the request names none.
+const DEFAULT_MODEL: &str = "scripted-model";
+
+/// `POST /v1/chat/completions` and `POST /chat/completions`.
+pub(crate) async fn openai(
+    State(shared): State<Arc<Shared>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    respond(&shared, Wire::OpenAi, uri.path(), &headers, &body).await
+}
+
+/// `POST /v1/messages`.
+pub(crate) async fn anthropic(
+    State(shared): State<Arc<Shared>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    respond(&shared, Wire::Anthropic, uri.path(), &headers, &body).await
+}
+
+/// Any other method or path: a 404 that lists what is served. Not recorded.
+pub(crate) async fn no_route(method: Method, uri: Uri) -> Response {
+    let message = format!(
+        "scripted server: no route for {method} {}; it serves POST /v1/chat/completions, \
+         POST /chat/completions (OpenAI) and POST /v1/messages (Anthropic)",
+        uri.path()
+    );
+    error_response(Wire::OpenAi, 404, &message, None)
+}
+
+async fn respond(
+    shared: &Shared,
+    wire: Wire,
+    path: &str,
+    headers: &HeaderMap,
+    raw_body: &[u8],
+) -> Response {
+    let parsed = serde_json::from_slice::<Value>(raw_body);
+    let recorded_body = match &parsed {
+        Ok(json) => json.clone(),
+        Err(_) => Value::String(String::from_utf8_lossy(raw_body).into_owned()),
+    };
+    let request = RecordedRequest {
+        path: path.to_string(),
+        headers: record_headers(headers),
+        body: recorded_body,
+        wire,
+    };
+    let body = match parsed {
+        Ok(body) => body,
+        Err(error) => {
+            shared.record(request);
+            let message = format!(
+                "scripted server: request body is not valid JSON ({error}); send a JSON \
+                 object (the request was recorded but took no script step)"
+            );
+            return error_response(wire, 400, &message, None);
+        }
+    };
+    let (step, number) = match shared.record_and_take_step(request) {
+        NextStep::Step { step, number } => (step, number),
+        NextStep::Exhausted { total_steps } => {
+            let message = format!("scripted server: script exhausted after {total_steps} steps");
+            return error_response(wire, 400, &message, None);
+        }
+    };
+    let context = reply_context(&body, number, raw_body.len());
+    let stream = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
+    answer_step(shared, wire, step, stream, &context).await
+}
+
+/// Answers one step after its delay; shutdown during the delay or a hang gets a 503.
+async fn answer_step(
+    shared: &Shared,
+    wire: Wire,
+    step: Step,
+    stream: bool,
+    context: &ReplyContext,
+) -> Response {
+    let delay_ms = match &step {
+        Step::Text { delay_ms, .. }
+        | Step::ToolCalls { delay_ms, .. }
+        | Step::HttpError { delay_ms, .. }
+        | Step::DropMidStream { delay_ms, .. } => *delay_ms,
+        Step::Hang { .. } => 0,
+    };
+    if delay_ms > 0 && !wait_unless_stopped(shared, Duration::from_millis(delay_ms)).await {
+        return shutting_down(wire);
+    }
+    match step {
+        Step::Text {
+            text,
+            usage,
+            chunk_delay_ms,
+            ..
+        } => {
+            let answer = Answer::new(&text, &[], usage, context);
+            answer_response(shared, wire, &answer, stream, chunk_delay_ms, context)
+        }
+        Step::ToolCalls {
+            text,
+            calls,
+            usage,
+            chunk_delay_ms,
+            ..
+        } => {
+            let answer = Answer::new(&text, &calls, usage, context);
+            answer_response(shared, wire, &answer, stream, chunk_delay_ms, context)
+        }
+        Step::HttpError {
+            status,
+            message,
+            retry_after,
+            ..
+        } => error_response(wire, status, &message, retry_after),
+        Step::DropMidStream {
+            text,
+            chunk_delay_ms,
+            ..
+        } => {
+            let frames = if stream {
+                partial_text_frames(wire, &text, context)
+            } else {
+                Vec::new()
+            };
+            let plan = PacedFrames {
+                frames,
+                chunk_delay: Duration::from_millis(chunk_delay_ms),
+                ending: StreamEnding::Drop,
+            };
+            paced_response(shared, wire, plan, stream, context)
+        }
+        Step::Hang { text } => {
+            if stream && !text.is_empty() {
+                let plan = PacedFrames {
+                    frames: partial_text_frames(wire, &text, context),
+                    chunk_delay: Duration::ZERO,
+                    ending: StreamEnding::Stall,
+                };
+                return paced_response(shared, wire, plan, stream, context);
+            }
+            shared.stop.cancelled().await;
+            shutting_down(wire)
+        }
+    }
+}
+
+/// A complete answer: one JSON body, or an event stream that ends normally.
+fn answer_response(
+    shared: &Shared,
+    wire: Wire,
+    answer: &Answer<'_>,
+    stream: bool,
+    chunk_delay_ms: u64,
+    context: &ReplyContext,
+) -> Response {
+    if !stream {
+        let json = match wire {
+            Wire::OpenAi => openai::completion_json(answer, context),
+            Wire::Anthropic => anthropic::message_json(answer, context),
+        };
+        return (request_id_header(wire, context), axum::Json(json)).into_response();
+    }
+    let frames = match wire {
+        Wire::OpenAi => openai::stream_frames(answer, context),
+        Wire::Anthropic => anthropic::stream_frames(answer, context),
+    };
+    let plan = PacedFrames {
+        frames,
+        chunk_delay: Duration::from_millis(chunk_delay_ms),
+        ending: StreamEnding::Complete,
+    };
+    paced_response(shared, wire, plan, true, context)
+}
+
+/// A 200 whose body is paced frames: `text/event-stream` when streaming, otherwise
+/// `application/json` (used for a non-streaming request that is dropped).
+fn paced_response(
+    shared: &Shared,
+    wire: Wire,
+    plan: PacedFrames,
+    stream: bool,
+    context: &ReplyContext,
+) -> Response {
+    let content_type = if stream {
+        "text/event-stream"
+    } else {
+        "application/json"
+    };
+    let headers = [
+        (header::CONTENT_TYPE, content_type),
+        (header::CACHE_CONTROL, "no-cache"),
+    ];
+    let body = paced_body(plan, shared.stop.clone());
+    (request_id_header(wire, context), headers, body).into_response()
+}
+
+fn partial_text_frames(wire: Wire, text: &str, context: &ReplyContext) -> Vec<Bytes> {
+    match wire {
+        Wire::OpenAi => openai::text_frames(text, context),
+        Wire::Anthropic => {
+            let answer = Answer::new(text, &[], None, context);
+            anthropic::partial_text_frames(text, &answer, context)
+        }
+    }
+}
+
+/// A provider-shaped error with `status` and, if given, `retry-after` seconds.
+fn error_response(wire: Wire, status: u16, message: &str, retry_after: Option<u64>) -> Response {
+    let json = match wire {
+        Wire::OpenAi => openai::error_json(status, message),
+        Wire::Anthropic => anthropic::error_json(status, message),
+    };
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut headers = HeaderMap::new();
+    if let Some(seconds) = retry_after {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    (status, headers, axum::Json(json)).into_response()
+}
+
+fn shutting_down(wire: Wire) -> Response {
+    let message = "scripted server: shutting down before this step was answered";
+    error_response(wire, 503, message, None)
+}
+
+/// Waits `duration`; false if the server began shutting down first.
+async fn wait_unless_stopped(shared: &Shared, duration: Duration) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(duration) => true,
+        _ = shared.stop.cancelled() => false,
+    }
+}
+
+/// `x-request-id` (OpenAI) or `request-id` (Anthropic), as the providers send them.
+fn request_id_header(wire: Wire, context: &ReplyContext) -> HeaderMap {
+    let name = match wire {
+        Wire::OpenAi => "x-request-id",
+        Wire::Anthropic => "request-id",
+    };
+    let mut headers = HeaderMap::new();
+    if let Ok(value) = HeaderValue::from_str(&format!("req_scripted_{}", context.number)) {
+        headers.insert(name, value);
+    }
+    headers
+}
+
+fn reply_context(body: &Value, number: usize, request_bytes: usize) -> ReplyContext {
+    let include_usage = body
+        .pointer("/stream_options/include_usage")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    ReplyContext {
+        model: body
+            .get("model")
+            .and_then(Value::as_str)
+            .unwrap_or(DEFAULT_MODEL)
+            .to_string(),
+        number,
+        created: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|elapsed| elapsed.as_secs())
+            .unwrap_or(0),
+        include_usage,
+        request_bytes,
+    }
+}
+
+fn record_headers(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(name, value)| {
+            let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+            (name.as_str().to_string(), value)
+        })
+        .collect()
+}

@@ -1,0 +1,220 @@
+//! The scripted server itself: binds loopback, serves both wire formats with axum,
+//! hands out script steps one per request and keeps the record of what was sent.
+
+use std::collections::VecDeque;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::post;
+use axum::Router;
+use serde::{Deserialize, Serialize};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::handler;
+use crate::script::{Script, Step};
+
+/// Which provider's wire format a request used, decided by its path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Wire {
+    /// OpenAI Chat Completions: `/v1/chat/completions` or `/chat/completions`.
+    #[serde(rename = "openai")]
+    OpenAi,
+    /// Anthropic Messages: `/v1/messages`.
+    #[serde(rename = "anthropic")]
+    Anthropic,
+}
+
+/// One request as the server received it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordedRequest {
+    pub path: String,
+    /// Header names are lowercase; values that are not UTF-8 are converted lossily.
+    pub headers: Vec<(String, String)>,
+    /// The JSON body; a body that is not JSON is recorded as a JSON string of its text.
+    pub body: serde_json::Value,
+    pub wire: Wire,
+}
+
+impl RecordedRequest {
+    /// The first value of header `name` (case-insensitive), if it was sent.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(header, _)| header.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+/// Called with each request as it is recorded, in arrival order (the binary uses it
+/// to append to its record file). It runs while the record is locked: keep it short.
+pub type RequestObserver = Arc<dyn Fn(&RecordedRequest) + Send + Sync>;
+
+/// How to start a server beyond its script.
+#[derive(Clone, Default)]
+pub struct ServerOptions {
+    /// Port on 127.0.0.1; 0 lets the system pick a free one.
+    pub port: u16,
+    pub on_request: Option<RequestObserver>,
+}
+
+impl std::fmt::Debug for ServerOptions {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("ServerOptions")
+            .field("port", &self.port)
+            .field("on_request", &self.on_request.is_some())
+            .finish()
+    }
+}
+
+/// State shared by the server handle and every request handler.
+pub(crate) struct Shared {
+    state: Mutex<ScriptState>,
+    observer: Option<RequestObserver>,
+    /// Cancelled on shutdown: ends delays, hangs and stalled streams.
+    pub stop: CancellationToken,
+}
+
+struct ScriptState {
+    pending: VecDeque<Step>,
+    total_steps: usize,
+    requests: Vec<RecordedRequest>,
+}
+
+/// What a request gets from the script: its step, or the news that there is none.
+pub(crate) enum NextStep {
+    Step { step: Step, number: usize },
+    Exhausted { total_steps: usize },
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, ScriptState> {
+        // A panicking observer must not take the whole server down with it.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Records a request that takes no step (its body was not JSON).
+    pub(crate) fn record(&self, request: RecordedRequest) {
+        let mut state = self.lock();
+        if let Some(observer) = &self.observer {
+            observer(&request);
+        }
+        state.requests.push(request);
+    }
+
+    /// Records the request and takes the next script step for it.
+    pub(crate) fn record_and_take_step(&self, request: RecordedRequest) -> NextStep {
+        let mut state = self.lock();
+        if let Some(observer) = &self.observer {
+            observer(&request);
+        }
+        state.requests.push(request);
+        let number = state.total_steps - state.pending.len() + 1;
+        match state.pending.pop_front() {
+            Some(step) => NextStep::Step { step, number },
+            None => NextStep::Exhausted {
+                total_steps: state.total_steps,
+            },
+        }
+    }
+}
+
+/// A model server on 127.0.0.1 that replays a [`Script`] over real HTTP and records
+/// every request. Dropping it stops the server in the background;
+/// [`shutdown`](Self::shutdown) also waits for it to finish.
+pub struct ScriptedServer {
+    address: SocketAddr,
+    shared: Arc<Shared>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl ScriptedServer {
+    /// Checks the script and starts serving it on a free port of 127.0.0.1.
+    pub async fn start(script: Script) -> std::io::Result<ScriptedServer> {
+        ScriptedServer::start_with(script, ServerOptions::default()).await
+    }
+
+    /// Like [`start`](Self::start), with a chosen port and a request observer.
+    /// An invalid script is an `InvalidInput` error naming the bad step.
+    pub async fn start_with(
+        script: Script,
+        options: ServerOptions,
+    ) -> std::io::Result<ScriptedServer> {
+        script
+            .validate()
+            .map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidInput, error))?;
+        let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, options.port)).await?;
+        let address = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            state: Mutex::new(ScriptState {
+                total_steps: script.steps.len(),
+                pending: script.steps.into(),
+                requests: Vec::new(),
+            }),
+            observer: options.on_request,
+            stop: CancellationToken::new(),
+        });
+        let router = Router::new()
+            .route("/v1/chat/completions", post(handler::openai))
+            .route("/chat/completions", post(handler::openai))
+            .route("/v1/messages", post(handler::anthropic))
+            .fallback(handler::no_route)
+            .layer(DefaultBodyLimit::disable())
+            .with_state(Arc::clone(&shared));
+        let stopped = shared.stop.clone().cancelled_owned();
+        let task = tokio::spawn(async move {
+            // Accept errors are retried inside axum; serve only returns on shutdown.
+            let _ = axum::serve(listener, router)
+                .with_graceful_shutdown(stopped)
+                .await;
+        });
+        Ok(ScriptedServer {
+            address,
+            shared,
+            task: Some(task),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`, the base URL for Anthropic clients.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    /// `http://127.0.0.1:PORT/v1`, the base URL for OpenAI clients.
+    pub fn openai_base_url(&self) -> String {
+        format!("http://{}/v1", self.address)
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Every request received so far, in arrival order.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.shared.lock().requests.clone()
+    }
+
+    /// Steps not yet consumed by a request.
+    pub fn remaining_steps(&self) -> usize {
+        self.shared.lock().pending.len()
+    }
+
+    /// Stops accepting requests, ends hanging and stalled answers, and waits for
+    /// open connections to close.
+    pub async fn shutdown(mut self) {
+        self.shared.stop.cancel();
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for ScriptedServer {
+    fn drop(&mut self) {
+        self.shared.stop.cancel();
+    }
+}
