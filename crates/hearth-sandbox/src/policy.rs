@@ -43,7 +43,9 @@ impl std::str::FromStr for SandboxMode {
             .into_iter()
             .find(|m| m.as_str() == s)
             .ok_or_else(|| {
-                format!("unknown sandbox mode '{s}'; known: read-only, workspace-write, full-access")
+                format!(
+                    "unknown sandbox mode '{s}'; known: read-only, workspace-write, full-access"
+                )
             })
     }
 }
@@ -112,6 +114,8 @@ pub struct CommandOutput {
     pub timed_out: bool,
     pub cancelled: bool,
     pub truncated: bool,
+    /// The process tree grew past `limits.max_processes` and was killed.
+    pub process_limit_exceeded: bool,
 }
 
 /// Why a command could not be run at all (as opposed to running and failing).
@@ -119,8 +123,18 @@ pub struct CommandOutput {
 pub enum SandboxError {
     #[error("no sandbox mechanism works on this machine ({0}); install bubblewrap (apt-get install bubblewrap) or choose --sandbox full-access")]
     Unavailable(String),
-    #[error("working directory {0} is outside the workspace")]
+    #[error("working directory {0} is outside the workspace; use a directory inside the workspace or choose --sandbox full-access")]
     CwdOutsideWorkspace(PathBuf),
+    #[error("{what} {path} cannot be resolved ({source}); check that it exists and is readable")]
+    PathUnresolvable {
+        what: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the command is empty; give a program to run")]
+    EmptyCommand,
     #[error("could not start the command: {0}")]
     Spawn(#[from] std::io::Error),
+    #[error("lost track of the command's process ({0}); its output may be incomplete")]
+    Wait(std::io::Error),
 }

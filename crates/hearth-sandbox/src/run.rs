@@ -1,0 +1,286 @@
+//! Running one command: build it for the mechanism, wait for the first of exit,
+//! timeout, cancellation or the process limit, kill the whole tree, collect the output.
+
+use std::ffi::OsString;
+use std::os::unix::process::ExitStatusExt;
+use std::process::{ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::bwrap::{resolve_cwd, SandboxLayout};
+use crate::capture::{self, BoundedCapture};
+use crate::mechanism::{probe, Mechanism};
+use crate::policy::{
+    CommandLine, CommandOutput, CommandSpec, SandboxError, SandboxMode, SandboxPolicy,
+};
+use crate::{child_setup, process_count};
+
+/// How long to wait for the output pipes after the tree was killed. Only a process
+/// that left the process group (setsid in `full-access`) can keep a pipe open this long.
+const STRAGGLER_GRACE: Duration = Duration::from_millis(500);
+
+/// bwrap's own processes in the tree: the outer bwrap and the sandbox's PID 1.
+const BWRAP_OVERHEAD_PROCESSES: usize = 2;
+
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Runs `spec` under `policy` with the mechanism [`probe`] found.
+pub async fn run(
+    policy: &SandboxPolicy,
+    spec: &CommandSpec,
+    cancel: &CancellationToken,
+) -> Result<CommandOutput, SandboxError> {
+    run_with(&probe(), policy, spec, cancel).await
+}
+
+/// Runs `spec` under `policy` with a given mechanism (for callers and tests that
+/// probed themselves). Sandboxed modes are refused when `mechanism` is unavailable.
+pub async fn run_with(
+    mechanism: &Mechanism,
+    policy: &SandboxPolicy,
+    spec: &CommandSpec,
+    cancel: &CancellationToken,
+) -> Result<CommandOutput, SandboxError> {
+    let (command, sandboxed) = build_command(mechanism, policy, spec)?;
+    execute(command, sandboxed, policy, spec, cancel).await
+}
+
+fn command_argv(command: &CommandLine) -> Result<Vec<OsString>, SandboxError> {
+    let argv: Vec<OsString> = match command {
+        CommandLine::Shell(line) => vec!["sh".into(), "-c".into(), line.into()],
+        CommandLine::Argv(argv) => argv.iter().map(OsString::from).collect(),
+    };
+    if argv.is_empty() {
+        return Err(SandboxError::EmptyCommand);
+    }
+    Ok(argv)
+}
+
+/// The process to spawn, and whether it is bwrap (true) or the command itself.
+fn build_command(
+    mechanism: &Mechanism,
+    policy: &SandboxPolicy,
+    spec: &CommandSpec,
+) -> Result<(tokio::process::Command, bool), SandboxError> {
+    let argv = command_argv(&spec.command)?;
+    let (mut command, sandboxed) = match (policy.mode, mechanism) {
+        (SandboxMode::FullAccess, _) => {
+            let cwd = resolve_cwd(&policy.workspace, &spec.cwd)?;
+            let mut command = tokio::process::Command::new(&argv[0]);
+            command.args(&argv[1..]).current_dir(cwd);
+            (command, false)
+        }
+        (_, Mechanism::Unavailable { reason }) => {
+            return Err(SandboxError::Unavailable(reason.clone()));
+        }
+        (_, Mechanism::Bubblewrap { path }) => {
+            let layout = SandboxLayout::new(policy, &spec.cwd)?;
+            let bwrap_args = layout.args();
+            tracing::debug!(?bwrap_args, "sandboxed command");
+            let mut command = tokio::process::Command::new(path);
+            command.args(bwrap_args).args(&argv).current_dir("/");
+            (command, true)
+        }
+    };
+    command
+        .env_clear()
+        .envs(safe_environment(policy))
+        .envs(spec.env.iter().map(|(name, value)| (name, value)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    child_setup::install(&mut command, &policy.limits);
+    Ok((command, sandboxed))
+}
+
+/// PATH and LANG from Hearth's own environment (or defaults), HOME at the workspace
+/// (at `/tmp` in `read-only`, where the workspace is not writable), TERM=dumb since
+/// output goes to a pipe. Nothing else of Hearth's environment reaches the command.
+fn safe_environment(policy: &SandboxPolicy) -> Vec<(&'static str, OsString)> {
+    let home = match policy.mode {
+        SandboxMode::ReadOnly => OsString::from("/tmp"),
+        _ => policy.workspace.clone().into_os_string(),
+    };
+    let inherited =
+        |name: &str, default: &str| std::env::var_os(name).unwrap_or_else(|| default.into());
+    vec![
+        ("PATH", inherited("PATH", DEFAULT_PATH)),
+        ("HOME", home),
+        ("LANG", inherited("LANG", "C.UTF-8")),
+        ("TERM", OsString::from("dumb")),
+    ]
+}
+
+/// Why the tree was killed before it ended by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    TimedOut,
+    Cancelled,
+    TooManyProcesses,
+}
+
+async fn execute(
+    mut command: tokio::process::Command,
+    sandboxed: bool,
+    policy: &SandboxPolicy,
+    spec: &CommandSpec,
+    cancel: &CancellationToken,
+) -> Result<CommandOutput, SandboxError> {
+    let mut child = command.spawn()?;
+    // The child called setsid before exec: its pid is its process-group id.
+    let mut group = ProcessGroup { pgid: child.id() };
+    let stdout = StreamCapture::start(child.stdout.take(), spec.output_limit);
+    let stderr = StreamCapture::start(child.stderr.take(), spec.output_limit);
+    let overhead = if sandboxed {
+        BWRAP_OVERHEAD_PROCESSES
+    } else {
+        0
+    };
+    let max_processes = policy.limits.max_processes;
+
+    let ended = tokio::select! {
+        biased;
+        status = child.wait() => Ok(status),
+        () = cancel.cancelled() => Err(Stop::Cancelled),
+        () = tokio::time::sleep(spec.timeout) => Err(Stop::TimedOut),
+        () = process_count::exceeded(group.pgid, max_processes, overhead) => Err(Stop::TooManyProcesses),
+    };
+    let (status, stop) = match ended {
+        Ok(status) => (status, None),
+        Err(stop) => {
+            group.kill();
+            (child.wait().await, Some(stop))
+        }
+    };
+    // Background jobs the command left behind die with it.
+    group.kill();
+    group.pgid = None;
+
+    let (stdout, stdout_truncated) = stdout.finish().await;
+    let (mut stderr, stderr_truncated) = stderr.finish().await;
+    if let (Some(Stop::TooManyProcesses), Some(max)) = (stop, max_processes) {
+        let note = format!("\n[killed by the sandbox: more than {max} processes]\n");
+        stderr.extend_from_slice(note.as_bytes());
+    }
+    let (exit_code, signal) = decode_status(status.map_err(SandboxError::Wait)?, sandboxed);
+    Ok(CommandOutput {
+        exit_code,
+        signal,
+        stdout,
+        stderr,
+        timed_out: stop == Some(Stop::TimedOut),
+        cancelled: stop == Some(Stop::Cancelled),
+        truncated: stdout_truncated || stderr_truncated,
+        process_limit_exceeded: stop == Some(Stop::TooManyProcesses),
+    })
+}
+
+/// Exit code or signal. bwrap reports a command killed by signal N as exit status
+/// 128 + N (the shell's convention), so in the sandboxed modes 129..=192 is read as a
+/// signal; a command that literally `exit 137`s is reported as SIGKILL there.
+fn decode_status(status: ExitStatus, sandboxed: bool) -> (Option<i32>, Option<i32>) {
+    if let Some(signal) = status.signal() {
+        return (None, Some(signal));
+    }
+    match status.code() {
+        Some(code) if sandboxed && (129..=192).contains(&code) => (None, Some(code - 128)),
+        code => (code, None),
+    }
+}
+
+/// The command's process group, killed with SIGKILL when asked and when dropped (so
+/// a caller that drops the `run` future does not leave the tree running).
+struct ProcessGroup {
+    pgid: Option<u32>,
+}
+
+impl ProcessGroup {
+    fn kill(&self) {
+        let Some(pgid) = self.pgid.and_then(|pgid| i32::try_from(pgid).ok()) else {
+            return;
+        };
+        // SAFETY: kill has no memory-safety preconditions; a negative pid names the
+        // group our child leads (a group id is not reused while any member lives).
+        unsafe {
+            libc::kill(-pgid, libc::SIGKILL);
+        }
+    }
+}
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// One output stream being read into a bounded buffer by its own task.
+struct StreamCapture {
+    limit: usize,
+    buffer: Arc<Mutex<BoundedCapture>>,
+    reader: Option<JoinHandle<()>>,
+}
+
+impl StreamCapture {
+    fn start(
+        stream: Option<impl tokio::io::AsyncRead + Unpin + Send + 'static>,
+        limit: usize,
+    ) -> Self {
+        let buffer = Arc::new(Mutex::new(BoundedCapture::new(limit)));
+        let reader =
+            stream.map(|stream| tokio::spawn(capture::read_into(stream, Arc::clone(&buffer))));
+        Self {
+            limit,
+            buffer,
+            reader,
+        }
+    }
+
+    /// Waits for the end of the stream (at most [`STRAGGLER_GRACE`]) and takes the bytes.
+    async fn finish(mut self) -> (Vec<u8>, bool) {
+        if let Some(mut reader) = self.reader.take() {
+            if tokio::time::timeout(STRAGGLER_GRACE, &mut reader)
+                .await
+                .is_err()
+            {
+                reader.abort();
+            }
+        }
+        capture::take(&self.buffer, self.limit)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_and_argv_commands_become_argv() {
+        let shell = command_argv(&CommandLine::Shell("echo hi".into())).unwrap();
+        assert_eq!(shell, ["sh", "-c", "echo hi"]);
+        let argv = command_argv(&CommandLine::Argv(vec!["ls".into(), "-l".into()])).unwrap();
+        assert_eq!(argv, ["ls", "-l"]);
+        assert!(matches!(
+            command_argv(&CommandLine::Argv(vec![])),
+            Err(SandboxError::EmptyCommand)
+        ));
+    }
+
+    #[test]
+    fn bwrap_statuses_above_128_are_signals_only_when_sandboxed() {
+        let exited_137 = ExitStatus::from_raw(137 << 8);
+        assert_eq!(decode_status(exited_137, true), (None, Some(9)));
+        assert_eq!(decode_status(exited_137, false), (Some(137), None));
+        assert_eq!(
+            decode_status(ExitStatus::from_raw(9), false),
+            (None, Some(9))
+        );
+        assert_eq!(
+            decode_status(ExitStatus::from_raw(3 << 8), true),
+            (Some(3), None)
+        );
+    }
+}

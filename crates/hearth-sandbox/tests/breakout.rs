@@ -1,0 +1,437 @@
+//! Tests that try to break out of the sandbox. Each attempt must fail under
+//! `workspace-write` and succeed under `full-access`, so every test can fail: if the
+//! sandbox stopped doing its job, the first half would break; if the attempt itself
+//! were broken, the second half would.
+
+mod common;
+
+use std::net::TcpListener;
+use std::process::{Child, Command};
+
+use common::*;
+use hearth_sandbox::SandboxMode::{FullAccess, ReadOnly, WorkspaceWrite};
+use hearth_sandbox::{run, run_with, Mechanism, SandboxError, SandboxMode};
+use tokio_util::sync::CancellationToken;
+
+/// Runs `line` under `workspace-write` and `full-access`, returning both outputs.
+async fn contrast(
+    fixture: &Fixture,
+    line: &str,
+) -> (hearth_sandbox::CommandOutput, hearth_sandbox::CommandOutput) {
+    let sandboxed = fixture.sh(WorkspaceWrite, line).await;
+    let unsandboxed = fixture.sh(FullAccess, line).await;
+    (sandboxed, unsandboxed)
+}
+
+#[tokio::test]
+async fn writing_outside_the_workspace_fails() {
+    let fixture = Fixture::new();
+    let target = fixture.outside.join("planted.txt");
+    let line = format!("echo pwned > {}", quote(&target));
+
+    let sandboxed = fixture.sh(WorkspaceWrite, &line).await;
+    assert!(!succeeded(&sandboxed), "{}", describe(&sandboxed));
+    assert!(!target.exists());
+
+    let unsandboxed = fixture.sh(FullAccess, &line).await;
+    assert!(succeeded(&unsandboxed), "{}", describe(&unsandboxed));
+    assert!(target.exists());
+}
+
+#[tokio::test]
+async fn writing_into_dot_git_fails() {
+    let fixture = Fixture::new();
+    let head = fixture.path_in_workspace(".git/HEAD");
+    let hook = fixture.path_in_workspace(".git/hooks-post-checkout");
+    let line = format!(
+        "echo evil > {} && echo evil > {}",
+        quote(&head),
+        quote(&hook)
+    );
+
+    let sandboxed = fixture.sh(WorkspaceWrite, &line).await;
+    assert!(!succeeded(&sandboxed), "{}", describe(&sandboxed));
+    assert_eq!(
+        std::fs::read_to_string(&head).unwrap(),
+        "ref: refs/heads/main\n"
+    );
+    assert!(!hook.exists());
+
+    let unsandboxed = fixture.sh(FullAccess, &line).await;
+    assert!(succeeded(&unsandboxed), "{}", describe(&unsandboxed));
+    assert_eq!(std::fs::read_to_string(&head).unwrap(), "evil\n");
+}
+
+#[tokio::test]
+async fn writing_through_a_planted_symlink_fails() {
+    let fixture = Fixture::new();
+    let line = "echo pwned > escape/through-symlink.txt";
+    let target = fixture.outside.join("through-symlink.txt");
+
+    let (sandboxed, unsandboxed) = contrast(&fixture, line).await;
+    assert!(!succeeded(&sandboxed), "{}", describe(&sandboxed));
+    assert!(succeeded(&unsandboxed), "{}", describe(&unsandboxed));
+    assert!(target.exists(), "full-access wrote through the symlink");
+}
+
+#[tokio::test]
+async fn symlink_cwd_pointing_outside_is_refused() {
+    let fixture = Fixture::new();
+    let mut spec = fixture.spec("pwd");
+    spec.cwd = fixture.path_in_workspace("escape");
+    let refused = fixture.try_run(WorkspaceWrite, &spec).await;
+    assert!(
+        matches!(refused, Err(SandboxError::CwdOutsideWorkspace(_))),
+        "{refused:?}"
+    );
+    let unsandboxed = fixture.try_run(FullAccess, &spec).await.unwrap();
+    assert!(succeeded(&unsandboxed));
+}
+
+#[tokio::test]
+async fn reading_the_secrets_file_and_state_db_fails() {
+    let fixture = Fixture::new();
+    let line = format!(
+        "cat {} {}; cat {}/*",
+        quote(&fixture.secrets),
+        quote(&fixture.state_db),
+        quote(&fixture.skills_dir)
+    );
+
+    let (sandboxed, unsandboxed) = contrast(&fixture, &line).await;
+    let seen = text(&sandboxed.stdout);
+    assert!(
+        !seen.contains(SECRET_MARKER) && !seen.contains(STATE_MARKER),
+        "{}",
+        describe(&sandboxed)
+    );
+    let seen = text(&unsandboxed.stdout);
+    assert!(
+        seen.contains(SECRET_MARKER) && seen.contains(STATE_MARKER),
+        "{}",
+        describe(&unsandboxed)
+    );
+}
+
+#[tokio::test]
+async fn overwriting_hidden_files_does_not_reach_them() {
+    let fixture = Fixture::new();
+    let line = format!(
+        "echo hacked > {}; echo hacked > {}/new.md; true",
+        quote(&fixture.secrets),
+        quote(&fixture.skills_dir)
+    );
+    fixture.sh(WorkspaceWrite, &line).await;
+    assert!(std::fs::read_to_string(&fixture.secrets)
+        .unwrap()
+        .contains(SECRET_MARKER));
+    assert!(!fixture.skills_dir.join("new.md").exists());
+
+    fixture.sh(FullAccess, &line).await;
+    assert_eq!(
+        std::fs::read_to_string(&fixture.secrets).unwrap(),
+        "hacked\n"
+    );
+}
+
+#[tokio::test]
+async fn writing_to_a_home_directory_fails() {
+    let fixture = Fixture::new();
+    let line = format!(
+        "echo 'alias ls=pwn' > {}/.bashrc",
+        quote(&fixture.fake_home)
+    );
+
+    let (sandboxed, unsandboxed) = contrast(&fixture, &line).await;
+    assert!(!succeeded(&sandboxed), "{}", describe(&sandboxed));
+    assert!(succeeded(&unsandboxed), "{}", describe(&unsandboxed));
+    assert!(fixture.fake_home.join(".bashrc").exists());
+}
+
+#[tokio::test]
+async fn writing_to_tmp_stays_private() {
+    let fixture = Fixture::new();
+    let name = format!("/tmp/hearth-sandbox-private-{}", std::process::id());
+    let line = format!("echo x > {name} && cat {name}");
+    let sandboxed = fixture.sh(WorkspaceWrite, &line).await;
+    assert!(succeeded(&sandboxed), "{}", describe(&sandboxed));
+    assert!(
+        !std::path::Path::new(&name).exists(),
+        "the sandbox's /tmp reached the host"
+    );
+}
+
+fn loopback_server() -> (TcpListener, u16) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    (listener, port)
+}
+
+#[tokio::test]
+async fn connecting_to_a_host_loopback_server_with_python_fails() {
+    let Some(python) = ["/usr/bin/python3", "/usr/local/bin/python3"]
+        .into_iter()
+        .find(|path| std::path::Path::new(path).exists())
+    else {
+        eprintln!("no system python3; the bash /dev/tcp tests cover connecting");
+        return;
+    };
+    let fixture = Fixture::new();
+    let (_server, port) = loopback_server();
+    let line = format!(
+        "{python} -c 'import socket; socket.create_connection((\"127.0.0.1\", {port}), timeout=5)'"
+    );
+
+    let (sandboxed, unsandboxed) = contrast(&fixture, &line).await;
+    assert!(!succeeded(&sandboxed), "{}", describe(&sandboxed));
+    assert!(succeeded(&unsandboxed), "{}", describe(&unsandboxed));
+}
+
+#[tokio::test]
+async fn connecting_through_dev_tcp_fails() {
+    let fixture = Fixture::new();
+    let (_server, port) = loopback_server();
+    let line = format!("/bin/bash -c 'exec 3<>/dev/tcp/127.0.0.1/{port}'");
+
+    let (sandboxed, unsandboxed) = contrast(&fixture, &line).await;
+    assert!(!succeeded(&sandboxed), "{}", describe(&sandboxed));
+    assert!(succeeded(&unsandboxed), "{}", describe(&unsandboxed));
+}
+
+/// `localhost` resolves from /etc/hosts without any network, so resolving alone
+/// proves nothing; what must fail is reaching a host service by name. (A real DNS
+/// lookup cannot be the contrast: CI may have no resolver at all.)
+#[tokio::test]
+async fn reaching_a_host_service_by_name_fails() {
+    let fixture = Fixture::new();
+    let (_server, port) = loopback_server();
+    let line = format!("/bin/bash -c 'exec 3<>/dev/tcp/localhost/{port}'");
+
+    let (sandboxed, unsandboxed) = contrast(&fixture, &line).await;
+    assert!(!succeeded(&sandboxed), "{}", describe(&sandboxed));
+    assert!(succeeded(&unsandboxed), "{}", describe(&unsandboxed));
+}
+
+#[tokio::test]
+async fn network_flag_lets_the_command_reach_the_host() {
+    let mut fixture = Fixture::new();
+    fixture.network = true;
+    let (_server, port) = loopback_server();
+    let line = format!("/bin/bash -c 'exec 3<>/dev/tcp/127.0.0.1/{port}'");
+    let output = fixture.sh(WorkspaceWrite, &line).await;
+    assert!(succeeded(&output), "{}", describe(&output));
+}
+
+/// A process outside the sandbox, killed when dropped.
+struct OutsideProcess(Child);
+
+impl OutsideProcess {
+    fn start() -> Self {
+        let child = Command::new("sleep")
+            .arg("120")
+            .env("HEARTH_OUTSIDE_MARKER", SECRET_MARKER)
+            .spawn()
+            .unwrap();
+        Self(child)
+    }
+
+    fn pid(&self) -> u32 {
+        self.0.id()
+    }
+}
+
+impl Drop for OutsideProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn signalling_a_process_outside_fails() {
+    let fixture = Fixture::new();
+    let outside = OutsideProcess::start();
+    let line = format!("kill -0 {}", outside.pid());
+
+    let (sandboxed, unsandboxed) = contrast(&fixture, &line).await;
+    assert!(!succeeded(&sandboxed), "{}", describe(&sandboxed));
+    assert!(succeeded(&unsandboxed), "{}", describe(&unsandboxed));
+}
+
+#[tokio::test]
+async fn inspecting_a_process_outside_through_proc_fails() {
+    let fixture = Fixture::new();
+    let outside = OutsideProcess::start();
+    let line = format!("tr '\\0' '\\n' < /proc/{}/environ", outside.pid());
+
+    let (sandboxed, unsandboxed) = contrast(&fixture, &line).await;
+    assert!(
+        !text(&sandboxed.stdout).contains(SECRET_MARKER),
+        "{}",
+        describe(&sandboxed)
+    );
+    assert!(!succeeded(&sandboxed));
+    assert!(
+        text(&unsandboxed.stdout).contains(SECRET_MARKER),
+        "{}",
+        describe(&unsandboxed)
+    );
+}
+
+#[tokio::test]
+async fn ptrace_attach_to_a_process_outside_fails() {
+    if !std::path::Path::new("/usr/bin/strace").exists() {
+        eprintln!("strace not installed; /proc and kill tests cover the PID namespace");
+        return;
+    }
+    let fixture = Fixture::new();
+    let outside = OutsideProcess::start();
+    // strace attaches, prints nothing the sleep does, and is detached by timeout(1).
+    let line = format!(
+        "timeout -s INT 1 strace -p {} 2>&1; echo strace-exit=$?",
+        outside.pid()
+    );
+
+    let (sandboxed, unsandboxed) = contrast(&fixture, &line).await;
+    let seen = text(&sandboxed.stdout);
+    assert!(!seen.contains("attached"), "{}", describe(&sandboxed));
+    assert!(
+        text(&unsandboxed.stdout).contains("attached"),
+        "{}",
+        describe(&unsandboxed)
+    );
+}
+
+#[tokio::test]
+async fn the_sandboxed_command_has_no_capabilities_and_sees_only_its_own_processes() {
+    let fixture = Fixture::new();
+    let output = fixture
+        .sh(
+            WorkspaceWrite,
+            "grep CapEff /proc/self/status; ls /proc | grep -c '^[0-9]'",
+        )
+        .await;
+    let seen = text(&output.stdout);
+    assert!(seen.contains("CapEff:\t0000000000000000"), "{seen}");
+    let visible: usize = seen.lines().last().unwrap().trim().parse().unwrap();
+    assert!(visible < 10, "the sandbox sees {visible} processes: {seen}");
+}
+
+#[tokio::test]
+async fn environment_is_cleared_to_a_safe_set_plus_spec_env() {
+    let fixture = Fixture::new();
+    let mut spec = fixture.spec("env");
+    spec.env.push(("INJECTED_TOKEN".into(), "abc123".into()));
+    for mode in [WorkspaceWrite, FullAccess] {
+        let output = fixture.try_run(mode, &spec).await.unwrap();
+        let seen = text(&output.stdout);
+        assert!(seen.contains("INJECTED_TOKEN=abc123"), "{seen}");
+        assert!(
+            seen.contains("TERM=dumb") && seen.contains("PATH="),
+            "{seen}"
+        );
+        // cargo sets CARGO_* for the test process; none may leak into the command.
+        assert!(!seen.contains("CARGO_"), "{mode}: {seen}");
+    }
+}
+
+#[tokio::test]
+async fn read_only_mode_reads_but_cannot_write_the_workspace() {
+    let fixture = Fixture::new();
+    let line = "cat notes.txt && echo scratch > /tmp/scratch && cat /tmp/scratch && touch new-file";
+    let output = fixture.sh(ReadOnly, line).await;
+    let seen = text(&output.stdout);
+    assert!(
+        seen.contains("workspace notes") && seen.contains("scratch"),
+        "{}",
+        describe(&output)
+    );
+    assert!(!succeeded(&output));
+    assert!(!fixture.path_in_workspace("new-file").exists());
+
+    let writable = fixture.sh(WorkspaceWrite, "touch new-file").await;
+    assert!(succeeded(&writable), "{}", describe(&writable));
+    assert!(fixture.path_in_workspace("new-file").exists());
+}
+
+#[tokio::test]
+async fn cwd_outside_the_workspace_is_refused_in_sandboxed_modes() {
+    let fixture = Fixture::new();
+    let mut spec = fixture.spec("pwd");
+    spec.cwd = fixture.outside.clone();
+    for mode in [ReadOnly, WorkspaceWrite] {
+        let refused = fixture.try_run(mode, &spec).await;
+        assert!(
+            matches!(refused, Err(SandboxError::CwdOutsideWorkspace(_))),
+            "{mode}: {refused:?}"
+        );
+    }
+    let output = fixture.try_run(FullAccess, &spec).await.unwrap();
+    assert_eq!(
+        text(&output.stdout).trim(),
+        fixture.outside.display().to_string()
+    );
+}
+
+#[tokio::test]
+async fn relative_cwd_is_taken_from_the_workspace() {
+    let fixture = Fixture::new();
+    std::fs::create_dir(fixture.path_in_workspace("src")).unwrap();
+    let mut spec = fixture.spec("pwd");
+    spec.cwd = "src".into();
+    let output = fixture.try_run(WorkspaceWrite, &spec).await.unwrap();
+    assert_eq!(
+        text(&output.stdout).trim(),
+        fixture.path_in_workspace("src").display().to_string()
+    );
+}
+
+#[tokio::test]
+async fn without_a_mechanism_sandboxed_modes_are_refused_and_full_access_runs() {
+    let fixture = Fixture::new();
+    let nothing = Mechanism::Unavailable {
+        reason: "test: no bwrap".into(),
+    };
+    let spec = fixture.spec("echo ran");
+    let cancel = CancellationToken::new();
+    for mode in [ReadOnly, WorkspaceWrite] {
+        let refused = run_with(&nothing, &fixture.policy(mode), &spec, &cancel).await;
+        assert!(
+            matches!(&refused, Err(SandboxError::Unavailable(reason)) if reason.contains("no bwrap"))
+        );
+    }
+    let output = run_with(&nothing, &fixture.policy(FullAccess), &spec, &cancel)
+        .await
+        .unwrap();
+    assert_eq!(text(&output.stdout), "ran\n");
+}
+
+#[tokio::test]
+async fn probe_finds_bubblewrap_and_names_it() {
+    let mechanism = hearth_sandbox::probe();
+    require_sandbox(SandboxMode::WorkspaceWrite);
+    assert!(
+        mechanism.to_string().starts_with("bubblewrap ("),
+        "{mechanism}"
+    );
+    let broken = hearth_sandbox::probe_bwrap(std::path::Path::new("/nonexistent/bwrap"));
+    assert!(!broken.is_available());
+    assert!(
+        broken.to_string().contains("/nonexistent/bwrap"),
+        "{broken}"
+    );
+}
+
+#[tokio::test]
+async fn run_uses_the_probed_mechanism() {
+    let fixture = Fixture::new();
+    require_sandbox(WorkspaceWrite);
+    let output = run(
+        &fixture.policy(WorkspaceWrite),
+        &fixture.spec("echo hi"),
+        &CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(text(&output.stdout), "hi\n");
+}

@@ -1,0 +1,154 @@
+//! Shared fixture for the sandbox integration tests: a workspace with a `.git` and a
+//! planted symlink, a directory outside it, a fake `$HEARTH_HOME` with secrets, and
+//! helpers to run shell lines under a mode.
+//!
+//! Everything lives under cargo's target tmp dir, not `/tmp`: the sandbox mounts a
+//! fresh `/tmp`, which would hide paths there and make the tests pass for the wrong reason.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use hearth_sandbox::{
+    probe, run, CommandLine, CommandOutput, CommandSpec, ResourceLimits, SandboxError, SandboxMode,
+    SandboxPolicy,
+};
+use tokio_util::sync::CancellationToken;
+
+pub const SECRET_MARKER: &str = "sk-hearth-test-secret-4242";
+pub const STATE_MARKER: &str = "state-db-row-7777";
+
+pub struct Fixture {
+    _root: tempfile::TempDir,
+    pub workspace: PathBuf,
+    pub outside: PathBuf,
+    pub hearth_home: PathBuf,
+    pub secrets: PathBuf,
+    pub state_db: PathBuf,
+    pub skills_dir: PathBuf,
+    pub fake_home: PathBuf,
+    pub limits: ResourceLimits,
+    pub network: bool,
+}
+
+impl Fixture {
+    pub fn new() -> Self {
+        let root = tempfile::Builder::new()
+            .prefix("sandbox-test-")
+            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+            .unwrap();
+        let base = root.path().canonicalize().unwrap();
+        let workspace = base.join("workspace");
+        let outside = base.join("outside");
+        let hearth_home = base.join("hearth-home");
+        let fake_home = base.join("home");
+        for dir in [&workspace, &outside, &hearth_home, &fake_home] {
+            std::fs::create_dir_all(dir).unwrap();
+        }
+        std::fs::create_dir_all(workspace.join(".git")).unwrap();
+        std::fs::write(workspace.join(".git/HEAD"), "ref: refs/heads/main\n").unwrap();
+        std::fs::write(workspace.join("notes.txt"), "workspace notes\n").unwrap();
+        std::os::unix::fs::symlink(&outside, workspace.join("escape")).unwrap();
+        let secrets = hearth_home.join("secrets.toml");
+        let state_db = hearth_home.join("state.db");
+        let skills_dir = hearth_home.join("private-skills");
+        std::fs::write(&secrets, format!("openai = \"{SECRET_MARKER}\"\n")).unwrap();
+        std::fs::write(&state_db, STATE_MARKER).unwrap();
+        std::fs::create_dir_all(&skills_dir).unwrap();
+        std::fs::write(skills_dir.join("skill.md"), SECRET_MARKER).unwrap();
+        Self {
+            _root: root,
+            workspace,
+            outside,
+            hearth_home,
+            secrets,
+            state_db,
+            skills_dir,
+            fake_home,
+            limits: ResourceLimits::default(),
+            network: false,
+        }
+    }
+
+    pub fn policy(&self, mode: SandboxMode) -> SandboxPolicy {
+        SandboxPolicy {
+            mode,
+            workspace: self.workspace.clone(),
+            network: self.network,
+            hidden_paths: vec![
+                self.secrets.clone(),
+                self.state_db.clone(),
+                self.skills_dir.clone(),
+            ],
+            limits: self.limits.clone(),
+        }
+    }
+
+    pub fn spec(&self, line: &str) -> CommandSpec {
+        CommandSpec {
+            command: CommandLine::Shell(line.to_string()),
+            cwd: self.workspace.clone(),
+            env: Vec::new(),
+            timeout: Duration::from_secs(30),
+            output_limit: 64 * 1024,
+        }
+    }
+
+    pub async fn try_run(
+        &self,
+        mode: SandboxMode,
+        spec: &CommandSpec,
+    ) -> Result<CommandOutput, SandboxError> {
+        require_sandbox(mode);
+        run(&self.policy(mode), spec, &CancellationToken::new()).await
+    }
+
+    /// Runs a shell line; panics if it could not be run at all.
+    pub async fn sh(&self, mode: SandboxMode, line: &str) -> CommandOutput {
+        self.try_run(mode, &self.spec(line)).await.unwrap()
+    }
+
+    pub fn path_in_workspace(&self, name: &str) -> PathBuf {
+        self.workspace.join(name)
+    }
+}
+
+/// The sandboxed modes must really be sandboxed in these tests: a machine without
+/// a working bubblewrap fails loudly instead of skipping.
+pub fn require_sandbox(mode: SandboxMode) {
+    if mode != SandboxMode::FullAccess {
+        let mechanism = probe();
+        assert!(
+            mechanism.is_available(),
+            "sandbox tests need bubblewrap: {mechanism}"
+        );
+    }
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+pub fn succeeded(output: &CommandOutput) -> bool {
+    output.exit_code == Some(0)
+}
+
+pub fn describe(output: &CommandOutput) -> String {
+    format!(
+        "exit={:?} signal={:?} stdout={:?} stderr={:?}",
+        output.exit_code,
+        output.signal,
+        text(&output.stdout),
+        text(&output.stderr)
+    )
+}
+
+pub fn quote(path: &Path) -> String {
+    format!("'{}'", path.display())
+}
+
+pub fn running_as_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
