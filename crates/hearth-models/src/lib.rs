@@ -1,1 +1,250 @@
-//! Model providers addressed as provider:model: OpenAI Chat Completions and Anthropic Messages, streaming, retries, usage.
+//! Model providers addressed as `provider:model`: OpenAI Chat Completions (OpenAI, vLLM,
+//! llama.cpp's server, Ollama's `/v1`, OpenRouter, …) and Anthropic Messages, streaming or
+//! not, with tool calls, retries, clear errors and token usage.
+//!
+//! Architecture invariant: this crate turns a [`ModelRequest`] into HTTP and the answer
+//! back into a [`ModelResponse`] plus [`StreamEvent`]s. It knows nothing about sessions,
+//! tools or the terminal: it never prints and never panics on what a server sends.
+//!
+//! Choices a caller should know about:
+//! - Non-streaming calls (`request.stream == false`) still report their output through
+//!   `on_event`, once, after the whole body has arrived: the text as one
+//!   [`StreamEvent::TextDelta`] and each tool call as one `ToolCallStart` plus one
+//!   `ToolCallArgs`. A consumer that renders events therefore behaves the same either way.
+//! - OpenAI-compatible requests carry no max-tokens field: servers disagree on its name
+//!   (`max_tokens` vs `max_completion_tokens`) and some reject the other one, so the
+//!   server's own default applies. Anthropic requires it and gets `request.max_tokens`.
+//! - An empty system prompt is left out of both wire formats (Anthropic rejects empty
+//!   text blocks).
+
+mod anthropic;
+#[cfg(test)]
+mod decoder_fixtures;
+mod error;
+mod openai;
+mod retry;
+mod sse;
+mod transport;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use hearth_protocol::{ModelRequest, ModelResponse, StreamEvent};
+use tokio_util::sync::CancellationToken;
+
+pub use error::ModelError;
+
+/// Where OpenAI Chat Completions requests go unless configured otherwise.
+pub const DEFAULT_OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
+/// Where Anthropic Messages requests go unless configured otherwise.
+pub const DEFAULT_ANTHROPIC_BASE_URL: &str = "https://api.anthropic.com";
+
+/// The providers this crate can talk to, as they are spelled in model ids.
+pub const KNOWN_PROVIDERS: &[&str] = &["openai", "anthropic"];
+
+/// A model id split into its provider and the provider's own model name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ModelRef {
+    pub provider: String,
+    pub model: String,
+}
+
+impl ModelRef {
+    /// Parses `provider:model`. Only the first `:` separates, so `openai:llama3.1:8b`
+    /// names the model `llama3.1:8b`.
+    pub fn parse(id: &str) -> Result<ModelRef, ModelError> {
+        let invalid = |problem: &str| ModelError::InvalidModelId {
+            id: id.to_string(),
+            problem: problem.to_string(),
+        };
+        let Some((provider, model)) = id.trim().split_once(':') else {
+            return Err(invalid("no provider prefix"));
+        };
+        if ProviderKind::from_name(provider).is_none() {
+            return Err(invalid(&format!("unknown provider '{provider}'")));
+        }
+        if model.is_empty() {
+            return Err(invalid("the model name after ':' is empty"));
+        }
+        Ok(ModelRef {
+            provider: provider.to_string(),
+            model: model.to_string(),
+        })
+    }
+
+    /// The wire format this id's provider speaks.
+    pub fn kind(&self) -> Option<ProviderKind> {
+        ProviderKind::from_name(&self.provider)
+    }
+}
+
+impl fmt::Display for ModelRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.provider, self.model)
+    }
+}
+
+/// The wire format a provider speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ProviderKind {
+    /// OpenAI Chat Completions and every server that copies it.
+    OpenAi,
+    /// Anthropic Messages.
+    Anthropic,
+}
+
+impl ProviderKind {
+    /// The name used in model ids and config sections: `openai` or `anthropic`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ProviderKind::OpenAi => "openai",
+            ProviderKind::Anthropic => "anthropic",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<ProviderKind> {
+        match name {
+            "openai" => Some(ProviderKind::OpenAi),
+            "anthropic" => Some(ProviderKind::Anthropic),
+            _ => None,
+        }
+    }
+
+    /// The environment variable conventionally holding this provider's API key.
+    pub fn api_key_env(self) -> &'static str {
+        match self {
+            ProviderKind::OpenAi => "OPENAI_API_KEY",
+            ProviderKind::Anthropic => "ANTHROPIC_API_KEY",
+        }
+    }
+
+    pub fn default_base_url(self) -> &'static str {
+        match self {
+            ProviderKind::OpenAi => DEFAULT_OPENAI_BASE_URL,
+            ProviderKind::Anthropic => DEFAULT_ANTHROPIC_BASE_URL,
+        }
+    }
+}
+
+/// How to reach one provider and how patient to be with it.
+#[derive(Debug, Clone)]
+pub struct ProviderSettings {
+    pub kind: ProviderKind,
+    /// OpenAI: requests go to `{base_url}/chat/completions`. Anthropic: to
+    /// `{base_url}/v1/messages` (a base ending in `/v1` is accepted too).
+    pub base_url: String,
+    /// OpenAI: optional (local servers need none), sent as `Authorization: Bearer`.
+    /// Anthropic: sent as `x-api-key`.
+    pub api_key: Option<String>,
+    pub connect_timeout: Duration,
+    /// The longest silence tolerated while waiting for response headers or between
+    /// two body chunks.
+    pub idle_timeout: Duration,
+    /// Retries after the first attempt, so at most `max_retries + 1` attempts.
+    pub max_retries: u32,
+    /// First retry delay; doubles each retry, capped at 30 s, with jitter.
+    pub retry_base_delay: Duration,
+}
+
+impl ProviderSettings {
+    /// The defaults: the provider's public endpoint, no key, 10 s connect timeout,
+    /// 120 s idle timeout, 4 retries starting at 500 ms.
+    pub fn new(kind: ProviderKind) -> Self {
+        Self {
+            kind,
+            base_url: kind.default_base_url().to_string(),
+            api_key: None,
+            connect_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(120),
+            max_retries: 4,
+            retry_base_delay: Duration::from_millis(500),
+        }
+    }
+}
+
+/// A model backend. One provider serves every model of its endpoint; the model is
+/// named by `request.model`.
+#[async_trait]
+pub trait Provider: Send + Sync {
+    /// `openai` or `anthropic`.
+    fn name(&self) -> &str;
+
+    /// Runs one model call, retrying retryable failures. When `request.stream` is set,
+    /// `on_event` sees text and tool-call fragments as they arrive; before each retry it
+    /// sees a [`StreamEvent::Retry`], after which partial output must be discarded.
+    /// Non-streaming calls report their whole output through `on_event` once (see the
+    /// crate docs). Cancelling `cancel` ends the call promptly with
+    /// [`ModelError::Cancelled`], also mid-stream and during backoff.
+    async fn complete(
+        &self,
+        request: &ModelRequest,
+        on_event: &mut (dyn FnMut(StreamEvent) + Send),
+        cancel: &CancellationToken,
+    ) -> Result<ModelResponse, ModelError>;
+}
+
+/// Builds the provider `settings.kind` describes. Fails only on settings that can never
+/// work (a malformed base URL, an API key that cannot go in an HTTP header).
+pub fn build_provider(settings: ProviderSettings) -> Result<Arc<dyn Provider>, ModelError> {
+    match settings.kind {
+        ProviderKind::OpenAi => Ok(Arc::new(transport::HttpProvider::new(
+            settings,
+            openai::OpenAiWire,
+        )?)),
+        ProviderKind::Anthropic => Ok(Arc::new(transport::HttpProvider::new(
+            settings,
+            anthropic::AnthropicWire,
+        )?)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_ref_splits_at_the_first_colon() {
+        let parsed = ModelRef::parse("openai:llama3.1:8b").unwrap();
+        assert_eq!(parsed.provider, "openai");
+        assert_eq!(parsed.model, "llama3.1:8b");
+        assert_eq!(parsed.to_string(), "openai:llama3.1:8b");
+        assert_eq!(parsed.kind(), Some(ProviderKind::OpenAi));
+        let parsed = ModelRef::parse("anthropic:claude-sonnet-4-5").unwrap();
+        assert_eq!(parsed.kind(), Some(ProviderKind::Anthropic));
+    }
+
+    #[test]
+    fn model_ref_errors_name_the_known_providers() {
+        for bad in ["opnai:gpt-4o", "gpt-4o", "openai:", ""] {
+            let message = ModelRef::parse(bad).unwrap_err().to_string();
+            assert!(message.contains("openai, anthropic"), "{message}");
+            assert!(message.contains(&format!("'{bad}'")), "{message}");
+        }
+        let message = ModelRef::parse("opnai:gpt-4o").unwrap_err().to_string();
+        assert!(message.contains("unknown provider 'opnai'"), "{message}");
+    }
+
+    #[test]
+    fn settings_defaults_match_the_documented_ones() {
+        let settings = ProviderSettings::new(ProviderKind::Anthropic);
+        assert_eq!(settings.base_url, DEFAULT_ANTHROPIC_BASE_URL);
+        assert_eq!(settings.connect_timeout, Duration::from_secs(10));
+        assert_eq!(settings.idle_timeout, Duration::from_secs(120));
+        assert_eq!(settings.max_retries, 4);
+        assert_eq!(settings.retry_base_delay, Duration::from_millis(500));
+        assert_eq!(
+            ProviderSettings::new(ProviderKind::OpenAi).base_url,
+            DEFAULT_OPENAI_BASE_URL
+        );
+    }
+
+    #[test]
+    fn build_provider_rejects_a_malformed_base_url() {
+        let mut settings = ProviderSettings::new(ProviderKind::OpenAi);
+        settings.base_url = "not a url".into();
+        let message = build_provider(settings).err().unwrap().to_string();
+        assert!(message.contains("not a url"), "{message}");
+    }
+}

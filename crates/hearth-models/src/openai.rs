@@ -1,0 +1,535 @@
+//! OpenAI Chat Completions on the wire, as OpenAI, vLLM, llama.cpp's server, Ollama's
+//! `/v1` and OpenRouter speak it: the request body, the SSE chunk decoder (tool-call
+//! fragments keyed by `index`) and the non-streaming response.
+
+use std::collections::HashMap;
+
+use hearth_protocol::{
+    Message, ModelRequest, ModelResponse, StopReason, StreamEvent, ToolCall, Usage,
+};
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
+use serde_json::{json, Value};
+
+use crate::error::{error_object_is_retryable, error_object_message};
+use crate::sse::SseEvent;
+use crate::transport::{json_payloads, StreamDecoder, WireError, WireFormat};
+use crate::ProviderKind;
+
+pub(crate) struct OpenAiWire;
+
+impl WireFormat for OpenAiWire {
+    type Decoder = OpenAiStreamDecoder;
+
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::OpenAi
+    }
+
+    fn endpoint_url(&self, base_url: &str) -> String {
+        format!("{}/chat/completions", base_url.trim_end_matches('/'))
+    }
+
+    fn headers(&self, api_key: Option<&str>) -> Result<HeaderMap, String> {
+        let mut headers = HeaderMap::new();
+        if let Some(key) = api_key.filter(|key| !key.is_empty()) {
+            let mut value = HeaderValue::from_str(&format!("Bearer {key}"))
+                .map_err(|_| "api_key contains characters that cannot go in an HTTP header (a stray newline?)".to_string())?;
+            value.set_sensitive(true);
+            headers.insert(AUTHORIZATION, value);
+        }
+        Ok(headers)
+    }
+
+    fn request_body(&self, request: &ModelRequest) -> Value {
+        request_body(request)
+    }
+
+    fn new_decoder(&self) -> OpenAiStreamDecoder {
+        OpenAiStreamDecoder::default()
+    }
+
+    fn parse_response(&self, body: &[u8]) -> Result<ModelResponse, WireError> {
+        parse_response(body)
+    }
+
+    fn terminator(&self) -> &'static str {
+        "data: [DONE]"
+    }
+}
+
+/// The Chat Completions body. No max-tokens field: servers disagree on its name.
+pub(crate) fn request_body(request: &ModelRequest) -> Value {
+    let mut messages = Vec::with_capacity(request.messages.len() + 1);
+    if !request.system.is_empty() {
+        messages.push(json!({"role": "system", "content": request.system}));
+    }
+    messages.extend(request.messages.iter().map(wire_message));
+    let mut body = json!({
+        "model": request.model,
+        "messages": messages,
+        "stream": request.stream,
+    });
+    if !request.tools.is_empty() {
+        let tools: Vec<Value> = request
+            .tools
+            .iter()
+            .map(|tool| {
+                json!({"type": "function", "function": {
+                    "name": tool.name,
+                    "description": tool.description,
+                    "parameters": tool.parameters,
+                }})
+            })
+            .collect();
+        body["tools"] = Value::Array(tools);
+    }
+    if request.stream {
+        body["stream_options"] = json!({"include_usage": true});
+    }
+    body
+}
+
+fn wire_message(message: &Message) -> Value {
+    match message {
+        Message::User { text } => json!({"role": "user", "content": text}),
+        Message::Assistant { text, tool_calls } => {
+            let content = if text.is_empty() {
+                Value::Null
+            } else {
+                Value::String(text.clone())
+            };
+            let mut wire = json!({"role": "assistant", "content": content});
+            if !tool_calls.is_empty() {
+                let calls: Vec<Value> = tool_calls
+                    .iter()
+                    .map(|call| {
+                        json!({"id": call.id, "type": "function", "function": {
+                            "name": call.name,
+                            "arguments": call.arguments,
+                        }})
+                    })
+                    .collect();
+                wire["tool_calls"] = Value::Array(calls);
+            }
+            wire
+        }
+        Message::Tool(result) => json!({
+            "role": "tool",
+            "tool_call_id": result.call_id,
+            "content": result.content,
+        }),
+    }
+}
+
+/// `finish_reason` to the protocol's stop reason; unknown reasons (`content_filter`)
+/// count as the end of the turn.
+fn stop_reason(finish_reason: Option<&str>) -> StopReason {
+    match finish_reason {
+        Some("tool_calls" | "function_call" | "tool_use") => StopReason::ToolUse,
+        Some("length" | "max_tokens") => StopReason::MaxTokens,
+        _ => StopReason::EndTurn,
+    }
+}
+
+fn usage(wire: &Value) -> Usage {
+    let count = |value: &Value| value.as_u64().unwrap_or(0);
+    Usage {
+        input_tokens: count(&wire["prompt_tokens"]),
+        output_tokens: count(&wire["completion_tokens"]),
+        cached_tokens: count(&wire["prompt_tokens_details"]["cached_tokens"]),
+    }
+}
+
+/// Tool-call arguments as text: normally a string, but some servers send the object.
+fn arguments_text(arguments: &Value) -> Option<String> {
+    match arguments {
+        Value::Null => None,
+        Value::String(text) => Some(text.clone()),
+        other => Some(other.to_string()),
+    }
+}
+
+fn reported_error(error: &Value) -> WireError {
+    WireError::Reported {
+        message: error_object_message(error),
+        retryable: error_object_is_retryable(error),
+    }
+}
+
+/// A tool call being assembled from fragments.
+#[derive(Debug, Default)]
+struct PartialCall {
+    /// The id the server sent, if any; a different one at the same index starts a new call.
+    wire_id: String,
+    id: String,
+    name: String,
+    arguments: String,
+    started: bool,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct OpenAiStreamDecoder {
+    text: String,
+    calls: Vec<PartialCall>,
+    /// The server's `index` to the position in `calls`.
+    slot_by_wire_index: HashMap<u64, usize>,
+    usage: Usage,
+    finish_reason: Option<String>,
+    done: bool,
+}
+
+impl OpenAiStreamDecoder {
+    fn on_chunk(
+        &mut self,
+        chunk: &Value,
+        emit: &mut dyn FnMut(StreamEvent),
+    ) -> Result<(), WireError> {
+        if let Some(error) = chunk.get("error").filter(|error| !error.is_null()) {
+            return Err(reported_error(error));
+        }
+        if let Some(wire_usage) = chunk.get("usage").filter(|usage| usage.is_object()) {
+            self.usage = usage(wire_usage);
+        }
+        let Some(choice) = chunk["choices"].get(0) else {
+            return Ok(());
+        };
+        let delta = &choice["delta"];
+        if let Some(text) = delta["content"].as_str().filter(|text| !text.is_empty()) {
+            self.text.push_str(text);
+            emit(StreamEvent::TextDelta(text.to_string()));
+        }
+        if let Some(fragments) = delta["tool_calls"].as_array() {
+            for (position, fragment) in fragments.iter().enumerate() {
+                self.on_tool_call_fragment(position, fragment, emit);
+            }
+        }
+        if let Some(reason) = choice["finish_reason"].as_str() {
+            self.finish_reason = Some(reason.to_string());
+        }
+        Ok(())
+    }
+
+    fn on_tool_call_fragment(
+        &mut self,
+        position: usize,
+        fragment: &Value,
+        emit: &mut dyn FnMut(StreamEvent),
+    ) {
+        let wire_index = fragment["index"].as_u64().unwrap_or(position as u64);
+        let wire_id = fragment["id"].as_str().unwrap_or_default();
+        let slot = match self.slot_by_wire_index.get(&wire_index) {
+            Some(&slot)
+                if wire_id.is_empty()
+                    || self.calls[slot].wire_id.is_empty()
+                    || self.calls[slot].wire_id == wire_id =>
+            {
+                slot
+            }
+            // New index, or a server reusing one index for several calls.
+            _ => {
+                self.calls.push(PartialCall::default());
+                self.slot_by_wire_index
+                    .insert(wire_index, self.calls.len() - 1);
+                self.calls.len() - 1
+            }
+        };
+        let call = &mut self.calls[slot];
+        if call.wire_id.is_empty() && !wire_id.is_empty() {
+            call.wire_id = wire_id.to_string();
+        }
+        let function = &fragment["function"];
+        if let Some(name) = function["name"].as_str() {
+            if call.name.is_empty() {
+                call.name = name.to_string();
+            }
+        }
+        let fragment_text = arguments_text(&function["arguments"]).unwrap_or_default();
+        call.arguments.push_str(&fragment_text);
+        if !call.started && !call.name.is_empty() {
+            start_call(slot, call, emit);
+        } else if call.started && !fragment_text.is_empty() {
+            emit(StreamEvent::ToolCallArgs {
+                index: slot,
+                fragment: fragment_text,
+            });
+        }
+    }
+}
+
+/// Announces a call once its name is known, with the arguments buffered so far.
+fn start_call(slot: usize, call: &mut PartialCall, emit: &mut dyn FnMut(StreamEvent)) {
+    call.started = true;
+    call.id = if call.wire_id.is_empty() {
+        format!("call_{slot}")
+    } else {
+        call.wire_id.clone()
+    };
+    emit(StreamEvent::ToolCallStart {
+        index: slot,
+        id: call.id.clone(),
+        name: call.name.clone(),
+    });
+    if !call.arguments.is_empty() {
+        emit(StreamEvent::ToolCallArgs {
+            index: slot,
+            fragment: call.arguments.clone(),
+        });
+    }
+}
+
+impl StreamDecoder for OpenAiStreamDecoder {
+    fn on_event(
+        &mut self,
+        event: &SseEvent,
+        emit: &mut dyn FnMut(StreamEvent),
+    ) -> Result<(), WireError> {
+        let data = event.data.trim();
+        if data == "[DONE]" {
+            self.done = true;
+            return Ok(());
+        }
+        if data.is_empty() {
+            return Ok(());
+        }
+        for chunk in json_payloads(data)? {
+            self.on_chunk(&chunk, emit)?;
+        }
+        Ok(())
+    }
+
+    fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// A few servers close the stream after the `finish_reason` chunk without `[DONE]`;
+    /// the answer is complete then, and retrying would only pay for it twice.
+    fn is_complete_without_terminator(&self) -> bool {
+        self.finish_reason.is_some()
+    }
+
+    fn finish(mut self, emit: &mut dyn FnMut(StreamEvent)) -> ModelResponse {
+        for (slot, call) in self.calls.iter_mut().enumerate() {
+            if !call.started {
+                start_call(slot, call, emit);
+            }
+            if call.arguments.is_empty() {
+                call.arguments = "{}".to_string();
+                emit(StreamEvent::ToolCallArgs {
+                    index: slot,
+                    fragment: call.arguments.clone(),
+                });
+            }
+        }
+        let tool_calls: Vec<ToolCall> = self
+            .calls
+            .into_iter()
+            .map(|call| ToolCall {
+                id: call.id,
+                name: call.name,
+                arguments: call.arguments,
+            })
+            .collect();
+        let stop_reason = if tool_calls.is_empty() {
+            stop_reason(self.finish_reason.as_deref())
+        } else {
+            StopReason::ToolUse
+        };
+        ModelResponse {
+            text: self.text,
+            tool_calls,
+            usage: self.usage,
+            stop_reason,
+        }
+    }
+}
+
+/// A whole non-streaming Chat Completions response.
+pub(crate) fn parse_response(body: &[u8]) -> Result<ModelResponse, WireError> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|error| WireError::Malformed(format!("the body is not JSON ({error})")))?;
+    if let Some(error) = value.get("error").filter(|error| !error.is_null()) {
+        return Err(reported_error(error));
+    }
+    let Some(choice) = value["choices"].get(0) else {
+        return Err(WireError::Malformed(
+            "the response has no choices".to_string(),
+        ));
+    };
+    let message = &choice["message"];
+    let tool_calls: Vec<ToolCall> = message["tool_calls"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+        .map(|(position, call)| ToolCall {
+            id: call["id"]
+                .as_str()
+                .filter(|id| !id.is_empty())
+                .map_or_else(|| format!("call_{position}"), str::to_string),
+            name: call["function"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            arguments: arguments_text(&call["function"]["arguments"])
+                .filter(|arguments| !arguments.is_empty())
+                .unwrap_or_else(|| "{}".to_string()),
+        })
+        .collect();
+    let stop_reason = if tool_calls.is_empty() {
+        stop_reason(choice["finish_reason"].as_str())
+    } else {
+        StopReason::ToolUse
+    };
+    Ok(ModelResponse {
+        text: message["content"].as_str().unwrap_or_default().to_string(),
+        tool_calls,
+        usage: usage(&value["usage"]),
+        stop_reason,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hearth_protocol::{ToolResult, ToolSpec};
+
+    pub(crate) fn sample_request(stream: bool) -> ModelRequest {
+        let call = ToolCall {
+            id: "call_1".into(),
+            name: "read_file".into(),
+            arguments: r#"{"path":"a.txt"}"#.into(),
+        };
+        ModelRequest {
+            model: "gpt-4o-mini".into(),
+            system: "You are Hearth.".into(),
+            messages: vec![
+                Message::user("read a.txt"),
+                Message::assistant("", vec![call.clone()]),
+                Message::Tool(ToolResult::ok(&call, "hello")),
+                Message::assistant("It says hello.", vec![]),
+                Message::user("thanks"),
+            ],
+            tools: vec![ToolSpec {
+                name: "read_file".into(),
+                description: "Read a file".into(),
+                parameters: json!({"type": "object", "properties": {"path": {"type": "string"}}}),
+            }],
+            max_tokens: 1024,
+            stream,
+        }
+    }
+
+    #[test]
+    fn streaming_request_body_matches_golden_json() {
+        let expected = json!({
+            "model": "gpt-4o-mini",
+            "messages": [
+                {"role": "system", "content": "You are Hearth."},
+                {"role": "user", "content": "read a.txt"},
+                {"role": "assistant", "content": null, "tool_calls": [
+                    {"id": "call_1", "type": "function", "function": {"name": "read_file", "arguments": "{\"path\":\"a.txt\"}"}}
+                ]},
+                {"role": "tool", "tool_call_id": "call_1", "content": "hello"},
+                {"role": "assistant", "content": "It says hello."},
+                {"role": "user", "content": "thanks"}
+            ],
+            "tools": [{"type": "function", "function": {
+                "name": "read_file", "description": "Read a file",
+                "parameters": {"type": "object", "properties": {"path": {"type": "string"}}}
+            }}],
+            "stream": true,
+            "stream_options": {"include_usage": true}
+        });
+        assert_eq!(request_body(&sample_request(true)), expected);
+    }
+
+    #[test]
+    fn plain_request_body_leaves_out_empty_parts_and_max_tokens() {
+        let mut request = sample_request(false);
+        request.system.clear();
+        request.tools.clear();
+        request.messages.truncate(1);
+        let expected = json!({
+            "model": "gpt-4o-mini",
+            "messages": [{"role": "user", "content": "read a.txt"}],
+            "stream": false
+        });
+        assert_eq!(request_body(&request), expected);
+    }
+
+    #[test]
+    fn whole_responses_parse_text_calls_usage_and_stop_reason() {
+        let body = br#"{"choices":[{"message":{"role":"assistant","content":null,"tool_calls":[
+            {"id":"call_a","type":"function","function":{"name":"ls","arguments":"{\"path\":\".\"}"}},
+            {"id":"","type":"function","function":{"name":"pwd","arguments":{"x":1}}}]},
+            "finish_reason":"stop"}],
+            "usage":{"prompt_tokens":12,"completion_tokens":5,"prompt_tokens_details":{"cached_tokens":4}}}"#;
+        let answer = parse_response(body).unwrap();
+        assert_eq!(answer.text, "");
+        assert_eq!(answer.stop_reason, StopReason::ToolUse);
+        assert_eq!(
+            answer.usage,
+            Usage {
+                input_tokens: 12,
+                output_tokens: 5,
+                cached_tokens: 4
+            }
+        );
+        assert_eq!(
+            answer.tool_calls[0],
+            ToolCall {
+                id: "call_a".into(),
+                name: "ls".into(),
+                arguments: r#"{"path":"."}"#.into()
+            }
+        );
+        assert_eq!(
+            answer.tool_calls[1],
+            ToolCall {
+                id: "call_1".into(),
+                name: "pwd".into(),
+                arguments: r#"{"x":1}"#.into()
+            }
+        );
+
+        let body = br#"{"choices":[{"message":{"content":"Hi"},"finish_reason":"length"}]}"#;
+        let answer = parse_response(body).unwrap();
+        assert_eq!(
+            (answer.text.as_str(), answer.stop_reason),
+            ("Hi", StopReason::MaxTokens)
+        );
+    }
+
+    #[test]
+    fn whole_responses_report_errors_and_garbage() {
+        let overloaded = parse_response(br#"{"error":{"message":"Server overloaded","code":503}}"#);
+        assert_eq!(
+            overloaded,
+            Err(WireError::Reported {
+                message: "Server overloaded".into(),
+                retryable: true
+            })
+        );
+        assert!(matches!(
+            parse_response(b"<html>"),
+            Err(WireError::Malformed(_))
+        ));
+        assert!(matches!(
+            parse_response(b"{}"),
+            Err(WireError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn api_keys_go_in_a_bearer_header_only_when_set() {
+        let headers = OpenAiWire.headers(Some("sk-test")).unwrap();
+        assert_eq!(headers[AUTHORIZATION], "Bearer sk-test");
+        assert!(OpenAiWire.headers(None).unwrap().is_empty());
+        assert!(OpenAiWire.headers(Some("")).unwrap().is_empty());
+        assert!(OpenAiWire.headers(Some("sk\n")).is_err());
+        assert_eq!(
+            OpenAiWire.endpoint_url("http://localhost:11434/v1/"),
+            "http://localhost:11434/v1/chat/completions"
+        );
+    }
+}
