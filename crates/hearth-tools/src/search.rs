@@ -204,7 +204,7 @@ impl Tool for Grep {
     fn spec(&self) -> ToolSpec {
         ToolSpec {
             name: "grep".to_string(),
-            description: "Search file contents by regex (Rust syntax, (?i) for case-insensitive); prints path:line:text. Skips .gitignored and binary files.".to_string(),
+            description: "Regex search in files ((?i) ignores case); prints path:line:text. Skips .gitignored and binary files.".to_string(),
             parameters: json!({"type": "object", "properties": {
                 "pattern": {"type": "string"},
                 "path": {"type": "string", "description": "file or folder (default: root)"},
