@@ -517,7 +517,7 @@ mod tests {
         assert_eq!(
             parse_response(body),
             Err(WireError::Reported {
-                message: "Overloaded (overloaded_error)".into(),
+                message: "Overloaded".into(),
                 retryable: true
             })
         );

@@ -159,21 +159,16 @@ pub(crate) fn server_message_from_body(body: &[u8]) -> String {
 }
 
 /// The message of an `error` value that is either a string or an object with
-/// `message` (and perhaps `type`/`code`).
+/// `message` (else its `type` or `code`, else the object itself).
 pub(crate) fn error_object_message(error: &Value) -> String {
     if let Some(text) = error.as_str() {
         return text.to_string();
     }
-    let message = error.get("message").and_then(Value::as_str);
-    let kind = error
-        .get("type")
-        .and_then(Value::as_str)
-        .or_else(|| error.get("code").and_then(Value::as_str));
-    match (message, kind) {
-        (Some(message), Some(kind)) => format!("{message} ({kind})"),
-        (Some(message), None) => message.to_string(),
-        (None, _) => truncate_chars(&error.to_string(), 300),
-    }
+    ["message", "type", "code"]
+        .iter()
+        .find_map(|field| error.get(*field).and_then(Value::as_str))
+        .map(str::to_string)
+        .unwrap_or_else(|| truncate_chars(&error.to_string(), 300))
 }
 
 /// Whether an error object reported inside a response looks transient: overload, rate
@@ -264,7 +259,7 @@ mod tests {
         assert_eq!(
             error.to_string(),
             "openai:gpt-4o at https://api.openai.com/v1/chat/completions: 401 Unauthorized: \
-             Incorrect API key provided (invalid_request_error) — check OPENAI_API_KEY or \
+             Incorrect API key provided — check OPENAI_API_KEY or \
              [providers.openai] api_key in config.toml"
         );
         assert!(!error.is_retryable());
@@ -289,10 +284,14 @@ mod tests {
             (br#"{"error":{"message":"bad model"}}"#, "bad model"),
             (
                 br#"{"type":"error","error":{"type":"not_found_error","message":"model: x"}}"#,
-                "model: x (not_found_error)",
+                "model: x",
             ),
             (br#"{"error":"model 'x' not found"}"#, "model 'x' not found"),
             (br#"{"message":"plain"}"#, "plain"),
+            (
+                br#"{"error":{"type":"overloaded_error"}}"#,
+                "overloaded_error",
+            ),
             (b"<html>Bad Gateway</html>", "<html>Bad Gateway</html>"),
             (b"  ", "(empty response body)"),
         ];

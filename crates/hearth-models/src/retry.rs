@@ -71,7 +71,12 @@ pub(crate) fn parse_http_date(text: &str) -> Option<SystemTime> {
     let [hours, minutes, seconds] = clock.as_slice() else {
         return None;
     };
-    if !(1..=31).contains(&day) || *hours > 23 || *minutes > 59 || *seconds > 60 {
+    if !(1970..=9999).contains(&year)
+        || !(1..=31).contains(&day)
+        || *hours > 23
+        || *minutes > 59
+        || *seconds > 60
+    {
         return None;
     }
     let days = days_since_unix_epoch(year, month, day);
@@ -136,6 +141,7 @@ mod tests {
             "yesterday",
             "Sun, 06 Nov 1994 08:49 GMT",
             "Sun, 32 Nov 1994 08:49:37 GMT",
+            "Sun, 06 Nov 99999999999999 08:49:37 GMT",
         ] {
             assert_eq!(parse_http_date(bad), None, "{bad}");
         }
