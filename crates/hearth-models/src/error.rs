@@ -56,6 +56,8 @@ pub enum ModelError {
         expected: &'static str,
     },
 
+    /// Every allowed attempt failed in a retryable way. Only after at least one retry:
+    /// with `max_retries = 0` the first error is returned as it is.
     #[error("gave up after {attempts} attempts; last error: {last}")]
     RetriesExhausted {
         attempts: u32,
