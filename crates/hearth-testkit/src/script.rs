@@ -96,18 +96,19 @@ pub struct ScriptUsage {
     pub cached_tokens: u64,
 }
 
-/// Why a script could not be loaded or used.
+/// Why a script could not be loaded or used. Each message already includes its
+/// cause (so the causes are not chained as `source` a second time).
 #[derive(Debug, thiserror::Error)]
 pub enum ScriptError {
-    #[error("script file {path}: cannot read it: {source}; check the path and its permissions")]
+    #[error("script file {path}: cannot read it: {cause}; check the path and its permissions")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
-    #[error("script {origin}: not a valid script: {source}; expected {{\"steps\": [{{\"type\": \"text\", \"text\": \"...\"}}, ...]}} (see the hearth-testkit crate docs)")]
+    #[error("script {origin}: not a valid script: {cause}; expected {{\"steps\": [{{\"type\": \"text\", \"text\": \"...\"}}, ...]}} (see the hearth-testkit crate docs)")]
     Parse {
         origin: String,
-        source: serde_json::Error,
+        cause: serde_json::Error,
     },
     #[error("script step {step} ({kind}): {problem}")]
     InvalidStep {
@@ -128,9 +129,9 @@ impl Script {
 
     /// Parses a script from JSON text and checks it; `origin` names it in errors.
     pub fn from_json_str(json: &str, origin: &str) -> Result<Script, ScriptError> {
-        let script: Script = serde_json::from_str(json).map_err(|source| ScriptError::Parse {
+        let script: Script = serde_json::from_str(json).map_err(|cause| ScriptError::Parse {
             origin: origin.to_string(),
-            source,
+            cause,
         })?;
         script.validate()?;
         Ok(script)
@@ -138,9 +139,9 @@ impl Script {
 
     /// Reads, parses and checks a script file.
     pub fn load(path: &Path) -> Result<Script, ScriptError> {
-        let json = std::fs::read_to_string(path).map_err(|source| ScriptError::Read {
+        let json = std::fs::read_to_string(path).map_err(|cause| ScriptError::Read {
             path: path.to_path_buf(),
-            source,
+            cause,
         })?;
         Script::from_json_str(&json, &format!("file {}", path.display()))
     }

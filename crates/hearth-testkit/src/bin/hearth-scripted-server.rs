@@ -4,6 +4,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
@@ -26,8 +27,19 @@ struct Arguments {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> ExitCode {
     let arguments = Arguments::parse();
+    match serve(arguments).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("hearth-scripted-server: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Serves the script until Ctrl-C or SIGTERM.
+async fn serve(arguments: Arguments) -> anyhow::Result<()> {
     let script = Script::load(&arguments.script)?;
     let on_request = match &arguments.record {
         Some(path) => Some(record_to(path)?),
