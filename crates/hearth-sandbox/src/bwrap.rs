@@ -1,9 +1,16 @@
 //! The bubblewrap command line for a policy: which namespaces, which mounts, in which order.
 //!
 //! Mount order matters (bwrap applies its arguments left to right):
-//! `/` read-only, fresh `/dev` and `/proc`, a fresh tmpfs on `/tmp`, then the workspace
+//! `/` read-only, fresh `/dev` and `/proc`, fresh tmpfs on `/tmp` and `/run`, then the workspace
 //! (writable in `workspace-write`, read-only otherwise; bound after `/tmp` so a workspace
 //! under `/tmp` stays visible), then `<workspace>/.git` read-only, then the hidden paths.
+//!
+//! Why `/run` is masked: a read-only mount does not stop `connect()` on a Unix socket,
+//! and `/run` is where the daemons that would run anything as anyone listen (docker,
+//! systemd, D-Bus, the user's session bus). `/tmp` (ssh-agent, X11) is masked anyway.
+//! The resolver file `/etc/resolv.conf` often points into `/run`; its target is bound
+//! back read-only so DNS works when the network is on. Sockets at other paths outside
+//! the workspace stay reachable; see the crate's known limits.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -33,6 +40,11 @@ pub(crate) struct SandboxLayout {
     pub hidden: Vec<HiddenPath>,
     pub network: bool,
     pub cwd: PathBuf,
+    /// Directories of daemon sockets replaced by an empty tmpfs (`/run`, and
+    /// `/var/run` when it is not a symlink to `/run`).
+    pub masked_runtime_dirs: Vec<PathBuf>,
+    /// Files inside the masked directories bound back read-only (the resolver config).
+    pub kept_runtime_files: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,6 +92,8 @@ impl SandboxLayout {
             hidden,
             network: policy.network,
             cwd,
+            masked_runtime_dirs: runtime_dirs(),
+            kept_runtime_files: kept_runtime_files(),
         })
     }
 
@@ -92,6 +106,13 @@ impl SandboxLayout {
         }
         args.flags(&["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]);
         args.flags(&["--tmpfs", "/tmp"]);
+        for dir in &self.masked_runtime_dirs {
+            args.flags(&["--tmpfs"]);
+            args.path(dir);
+        }
+        for file in &self.kept_runtime_files {
+            args.same_path("--ro-bind", file);
+        }
         // A hidden directory that contains the workspace is mounted first, so the
         // workspace can be bound inside it; it stays writable (an empty tmpfs).
         let (around_workspace, others): (Vec<_>, Vec<_>) = self
@@ -119,6 +140,23 @@ impl SandboxLayout {
         args.flags(&["--"]);
         args.0
     }
+}
+
+fn runtime_dirs() -> Vec<PathBuf> {
+    ["/run", "/var/run"]
+        .into_iter()
+        .map(PathBuf::from)
+        .filter(|dir| dir.symlink_metadata().is_ok_and(|meta| meta.is_dir()))
+        .collect()
+}
+
+fn kept_runtime_files() -> Vec<PathBuf> {
+    let masked = runtime_dirs();
+    std::fs::canonicalize("/etc/resolv.conf")
+        .ok()
+        .filter(|target| masked.iter().any(|dir| target.starts_with(dir)))
+        .into_iter()
+        .collect()
 }
 
 /// A hidden directory becomes an empty, read-only tmpfs with mode 000; a hidden
@@ -184,6 +222,8 @@ mod tests {
             ],
             network,
             cwd: PathBuf::from("/home/u/ws/src"),
+            masked_runtime_dirs: vec![PathBuf::from("/run")],
+            kept_runtime_files: vec![PathBuf::from("/run/systemd/resolve/stub-resolv.conf")],
         }
     }
 
@@ -211,6 +251,10 @@ mod tests {
             "--perms 0000 --tmpfs /home/u/.hearth/skills --remount-ro /home/u/.hearth/skills"
         ));
         assert!(args.contains("--unshare-net"));
+        let run = args
+            .find("--tmpfs /run --ro-bind /run/systemd/resolve/stub-resolv.conf")
+            .unwrap();
+        assert!(tmp < run && run < ws, "{args}");
         assert!(args.ends_with("--chdir /home/u/ws/src --"));
     }
 

@@ -5,6 +5,19 @@
 //! Architecture invariant: this crate is the only place in Hearth that spawns a
 //! process on the model's behalf. `exec`, skill scripts and `hearth sandbox run` all
 //! come through [`run`], so what the breakout tests prove holds for all of them.
+//!
+//! Known limits (each is stated where it is implemented):
+//! - RLIMIT_NPROC is never enforced by the kernel for root; the process count is
+//!   also watched by polling `/proc` (see `process_count`), which can overshoot for
+//!   one 100 ms interval before the tree is killed.
+//! - RLIMIT_CPU and RLIMIT_AS are per process, not per tree.
+//! - A read-only mount does not stop `connect()` on a Unix socket: `/run` and `/tmp`
+//!   are masked, but a socket elsewhere outside the workspace stays reachable, and with
+//!   `network` on so are abstract-namespace sockets.
+//! - In `full-access`, a process that calls setsid leaves the process group and
+//!   survives the kill; in the bubblewrap modes the PID namespace takes it down.
+//! - bwrap reports death by signal N as status 128 + N; the sandboxed modes read
+//!   129..=192 as a signal.
 
 mod bwrap;
 mod capture;

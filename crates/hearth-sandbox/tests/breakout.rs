@@ -167,12 +167,16 @@ fn loopback_server() -> (TcpListener, u16) {
     (listener, port)
 }
 
-#[tokio::test]
-async fn connecting_to_a_host_loopback_server_with_python_fails() {
-    let Some(python) = ["/usr/bin/python3", "/usr/local/bin/python3"]
+/// A python3 that is not a user-level shim (pyenv shims need the real $HOME).
+fn system_python() -> Option<&'static str> {
+    ["/usr/bin/python3", "/usr/local/bin/python3"]
         .into_iter()
         .find(|path| std::path::Path::new(path).exists())
-    else {
+}
+
+#[tokio::test]
+async fn connecting_to_a_host_loopback_server_with_python_fails() {
+    let Some(python) = system_python() else {
         eprintln!("no system python3; the bash /dev/tcp tests cover connecting");
         return;
     };
@@ -434,4 +438,50 @@ async fn run_uses_the_probed_mechanism() {
     .await
     .unwrap();
     assert_eq!(text(&output.stdout), "hi\n");
+}
+
+/// Removes a directory when dropped.
+struct RemoveDirOnDrop(std::path::PathBuf);
+
+impl Drop for RemoveDirOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A read-only mount does not stop `connect()` on a Unix socket, and daemons that
+/// run anything for their clients (docker, systemd, D-Bus) listen in /run.
+#[tokio::test]
+async fn connecting_to_a_daemon_socket_in_run_fails() {
+    let Some(python) = system_python() else {
+        eprintln!("no system python3 to connect to a Unix socket; skipped");
+        return;
+    };
+    let dir = std::path::PathBuf::from(format!("/run/hearth-sandbox-test-{}", std::process::id()));
+    if std::fs::create_dir_all(&dir).is_err() {
+        eprintln!("cannot create {} (not root?); skipped", dir.display());
+        return;
+    }
+    let _cleanup = RemoveDirOnDrop(dir.clone());
+    let socket = dir.join("daemon.sock");
+    let _daemon = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let fixture = Fixture::new();
+    let line = format!(
+        "{python} -c 'import socket; socket.socket(socket.AF_UNIX).connect(\"{}\")'",
+        socket.display()
+    );
+
+    let (sandboxed, unsandboxed) = contrast(&fixture, &line).await;
+    assert!(!succeeded(&sandboxed), "{}", describe(&sandboxed));
+    assert!(succeeded(&unsandboxed), "{}", describe(&unsandboxed));
+}
+
+#[tokio::test]
+async fn resolver_config_stays_readable_when_run_is_masked() {
+    let fixture = Fixture::new();
+    let on_host = std::fs::read("/etc/resolv.conf").ok();
+    let output = fixture.sh(WorkspaceWrite, "cat /etc/resolv.conf").await;
+    if let Some(on_host) = on_host {
+        assert_eq!(output.stdout, on_host, "{}", describe(&output));
+    }
 }

@@ -214,3 +214,24 @@ async fn argv_commands_run_without_a_shell() {
         assert_eq!(text(&output.stdout), "$HOME; not expanded\n", "{mode}");
     }
 }
+
+#[tokio::test]
+async fn dropping_the_run_future_kills_the_tree() {
+    let fixture = std::sync::Arc::new(Fixture::new());
+    for mode in MODES {
+        require_sandbox(mode);
+        let marker = fixture.path_in_workspace(&format!("after-drop-{mode}"));
+        let line = format!("(sleep 2; echo alive > {}) & sleep 60", quote(&marker));
+        let (policy, spec) = (fixture.policy(mode), fixture.spec(&line));
+        let running =
+            tokio::spawn(async move { run(&policy, &spec, &CancellationToken::new()).await });
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        running.abort();
+        assert!(running.await.unwrap_err().is_cancelled());
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        assert!(
+            !marker.exists(),
+            "{mode}: the tree outlived the dropped future"
+        );
+    }
+}
