@@ -1,1 +1,18 @@
-//! The agent loop: context building, model steps, tool dispatch, loop detection, cancellation.
+//! The agent loop: builds the context, asks the model, dispatches tool calls, writes
+//! everything ahead to the store, and stops on an answer, a limit, a cancel or an error.
+//!
+//! Architecture invariants:
+//! - Write-ahead: every user message, assistant message and tool result is in the store
+//!   before the loop acts on it, so a crash leaves a history that `Store::repair` closes.
+//! - Every tool call gets exactly one result, in call order, also on error and cancel.
+//! - The system prompt is a pure function of config and workspace files: byte-identical
+//!   across the turns of a session unless those change.
+//! - No terminal IO: progress leaves as [`hearth_protocol::AgentEvent`]s.
+
+mod context;
+mod dispatch;
+mod loop_guard;
+mod turn;
+
+pub use context::{ContextBuilder, ContextPart, SystemPrompt, SYSTEM_TEMPLATE};
+pub use turn::{Agent, AgentError, AgentSettings, TurnOutcome};

@@ -1,13 +1,15 @@
 //! The agent's built-in workspace tools (read_file, write_file, edit_file, list_dir,
-//! glob, grep, web_fetch), the [`Tool`] trait they share and the [`ToolRegistry`]
+//! glob, grep, web_fetch, exec), the [`Tool`] trait they share and the [`ToolRegistry`]
 //! the agent loop offers to the model.
 //!
 //! Architecture invariant: tools never panic on model input and never touch a path
 //! outside the workspace; every call returns exactly one [`ToolOutput`], errors
-//! included, worded so the model can recover. `exec` lives elsewhere (it needs the
-//! sandbox) but plugs in through the same trait.
+//! included, worded so the model can recover. `exec` runs every command through the
+//! approval policy ([`ExecGate`]) and `hearth_sandbox::run`, never a process of its own.
 
+mod approval;
 mod args;
+mod exec;
 mod files;
 mod registry;
 mod search;
@@ -16,7 +18,12 @@ mod tool;
 mod web;
 pub mod workspace;
 
+pub use approval::{
+    is_known_safe, parse_simple_command, ApprovalDecision, ApprovalPolicy, ApprovalRequest,
+    Approver,
+};
 pub use args::parse_args;
+pub use exec::{ExecGate, ExecTool};
 pub use files::{EditFile, ListDir, ReadFile, WriteFile};
 pub use registry::ToolRegistry;
 pub use search::{Glob, Grep};

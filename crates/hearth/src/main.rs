@@ -1,2 +1,59 @@
 //! The `hearth` binary: parses the command line, wires the crates together, prints.
-fn main() {}
+//! Everything interesting lives in the library crates; this file only dispatches.
+
+mod cli;
+mod commands;
+mod config;
+mod home;
+mod render;
+mod wiring;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("hearth: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Run(args) => commands::run::run(args).await,
+            Command::Chat(args) => commands::chat::chat(args).await,
+            Command::Context(args) => commands::context::context(args),
+            Command::Sessions(args) => commands::sessions::sessions(args),
+            Command::Doctor(args) => commands::doctor::doctor(args).await,
+            Command::Sandbox(args) => commands::sandbox::sandbox(args).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("hearth: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init_tracing(verbose: bool) {
+    let default = if verbose { "hearth=debug,info" } else { "warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HEARTH_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}

@@ -1,0 +1,142 @@
+//! The context builder: the stable system prompt (template + workspace instruction files)
+//! and a report of what each part of a request costs in characters.
+
+use std::path::{Path, PathBuf};
+
+/// The system prompt template, kept in its own file and snapshot-tested.
+pub const SYSTEM_TEMPLATE: &str = include_str!("../prompts/system.md");
+
+/// Workspace files added to the system prompt, in this order, when present.
+const INSTRUCTION_FILES: [&str; 2] = ["AGENTS.md", "USER.md"];
+
+/// One named part of the context and its size, for `hearth context`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ContextPart {
+    pub name: String,
+    pub chars: usize,
+    /// Characters left out to stay within the budget.
+    pub cut_chars: usize,
+}
+
+/// The system prompt and how it was assembled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SystemPrompt {
+    pub text: String,
+    pub parts: Vec<ContextPart>,
+}
+
+/// Builds the system prompt from the template, the sandbox description and the
+/// workspace's instruction files. Deterministic: the same inputs give the same bytes.
+#[derive(Debug, Clone)]
+pub struct ContextBuilder {
+    workspace: PathBuf,
+    sandbox_description: String,
+    instruction_budget_chars: usize,
+}
+
+impl ContextBuilder {
+    pub fn new(workspace: &Path, sandbox_description: &str) -> Self {
+        Self {
+            workspace: workspace.to_path_buf(),
+            sandbox_description: sandbox_description.to_string(),
+            instruction_budget_chars: 12_000,
+        }
+    }
+
+    /// The most characters of `AGENTS.md` + `USER.md` the prompt will carry.
+    pub fn with_instruction_budget(mut self, chars: usize) -> Self {
+        self.instruction_budget_chars = chars;
+        self
+    }
+
+    pub fn build(&self) -> SystemPrompt {
+        let base = SYSTEM_TEMPLATE
+            .replace("{{workspace}}", &self.workspace.display().to_string())
+            .replace("{{sandbox}}", &self.sandbox_description);
+        let mut parts = vec![ContextPart {
+            name: "system prompt (prompts/system.md)".into(),
+            chars: base.chars().count(),
+            cut_chars: 0,
+        }];
+        let mut text = base;
+        let mut budget = self.instruction_budget_chars;
+        for name in INSTRUCTION_FILES {
+            let Ok(content) = std::fs::read_to_string(self.workspace.join(name)) else {
+                continue;
+            };
+            let content = content.trim();
+            if content.is_empty() {
+                continue;
+            }
+            let total = content.chars().count();
+            let kept: String = content.chars().take(budget).collect();
+            let kept_chars = kept.chars().count();
+            budget -= kept_chars;
+            let section = if kept_chars < total {
+                format!(
+                    "\n# {name} (from the workspace; cut to {kept_chars} of {total} characters)\n{kept}\n"
+                )
+            } else {
+                format!("\n# {name} (from the workspace)\n{kept}\n")
+            };
+            parts.push(ContextPart {
+                name: format!("workspace {name}"),
+                chars: section.chars().count(),
+                cut_chars: total - kept_chars,
+            });
+            text.push_str(&section);
+        }
+        SystemPrompt { text, parts }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prompt_is_deterministic_and_includes_instruction_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("AGENTS.md"), "Always answer in French.").unwrap();
+        let builder = ContextBuilder::new(dir.path(), "workspace-write, network off");
+        let first = builder.build();
+        assert_eq!(first, builder.build());
+        assert!(first.text.contains("Always answer in French."));
+        assert!(first.text.contains("workspace-write, network off"));
+        assert_eq!(first.parts.len(), 2);
+    }
+
+    #[test]
+    fn instruction_files_are_cut_to_the_budget() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("AGENTS.md"), "a".repeat(500)).unwrap();
+        std::fs::write(dir.path().join("USER.md"), "b".repeat(500)).unwrap();
+        let prompt = ContextBuilder::new(dir.path(), "x")
+            .with_instruction_budget(600)
+            .build();
+        assert_eq!(prompt.parts[1].cut_chars, 0);
+        assert_eq!(prompt.parts[2].cut_chars, 400);
+        assert!(prompt.text.contains("cut to 100 of 500 characters"));
+    }
+
+    /// The template is part of the product: a change to it shows up as a snapshot diff.
+    /// Run with `UPDATE_SNAPSHOTS=1` to accept a deliberate change.
+    #[test]
+    fn system_prompt_snapshot() {
+        let prompt = ContextBuilder::new(
+            Path::new("/home/user/.hearth/workspace"),
+            "workspace-write, network off",
+        )
+        .build();
+        let snapshot =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots/system_prompt.txt");
+        if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+            std::fs::write(&snapshot, &prompt.text).unwrap();
+        }
+        let expected = std::fs::read_to_string(&snapshot).unwrap();
+        assert_eq!(
+            prompt.text, expected,
+            "system prompt changed; rerun with UPDATE_SNAPSHOTS=1 if intended"
+        );
+    }
+}

@@ -1,0 +1,150 @@
+//! The command line: every command, flag and its `--help` text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "hearth",
+    version,
+    about = "A personal AI agent that runs on your machine: a model with tools in a loop over a sandboxed workspace.",
+    long_about = "A personal AI agent that runs on your machine: a model with tools in a loop over a \
+sandboxed workspace.\n\nState lives in $HEARTH_HOME (default ~/.hearth): config.toml, state.db, workspace/.\n\
+Models are addressed as provider:model, e.g. openai:gpt-4o-mini, anthropic:claude-sonnet-4-5."
+)]
+pub struct Cli {
+    /// Log debug details to stderr (or set HEARTH_LOG=debug).
+    #[arg(long, short, global = true)]
+    pub verbose: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run one task and exit: the answer streams to stdout, progress to stderr.
+    Run(RunArgs),
+    /// Talk with the agent interactively (/help, /new, /exit).
+    Chat(AgentArgs),
+    /// Show what the next model request would contain, and the size of each part.
+    Context(ContextArgs),
+    /// List and show stored sessions.
+    Sessions(SessionsArgs),
+    /// Check the home directory, the config, the sandbox and whether each model answers.
+    Doctor(DoctorArgs),
+    /// Run a command exactly as the exec tool would, in the sandbox.
+    Sandbox(SandboxArgs),
+}
+
+/// Options shared by the commands that run the agent.
+#[derive(Debug, Args, Clone)]
+pub struct AgentArgs {
+    /// Model as provider:model (default: `model` in config.toml, or HEARTH_MODEL).
+    #[arg(long, short)]
+    pub model: Option<String>,
+    /// The agent's workspace (default: $HEARTH_HOME/workspace).
+    #[arg(short = 'C', long = "workspace", value_name = "DIR")]
+    pub workspace: Option<PathBuf>,
+    /// Continue a stored session (an id or a unique prefix of one).
+    #[arg(long, value_name = "ID")]
+    pub resume: Option<String>,
+    /// Where commands run: read-only, workspace-write (default) or full-access (no sandbox).
+    #[arg(long, value_name = "MODE")]
+    pub sandbox: Option<String>,
+    /// When to ask before running a command: untrusted, on-request (default) or never.
+    #[arg(long, value_name = "POLICY")]
+    pub approval: Option<String>,
+    /// Model calls per turn before the turn is stopped.
+    #[arg(long, value_name = "N")]
+    pub max_steps: Option<u32>,
+    /// Ask for whole responses instead of streaming them.
+    #[arg(long)]
+    pub no_stream: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub agent: AgentArgs,
+    /// Print one JSON event per line on stdout instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// The task. Use - to read it from stdin.
+    #[arg(value_name = "PROMPT", required = true)]
+    pub prompt: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ContextArgs {
+    #[command(flatten)]
+    pub agent: AgentArgs,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Also print the full text of the system prompt and the tool schemas.
+    #[arg(long)]
+    pub full: bool,
+    /// The message the next request would carry.
+    #[arg(value_name = "PROMPT", default_value = "say hello")]
+    pub prompt: String,
+}
+
+#[derive(Debug, Args)]
+pub struct SessionsArgs {
+    #[command(subcommand)]
+    pub command: SessionsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SessionsCommand {
+    /// List sessions, most recently updated first.
+    List {
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one session's transcript.
+    Show {
+        /// A session id or a unique prefix of one.
+        id: String,
+        /// Print the session and its messages as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Skip sending a test request to the configured model.
+    #[arg(long)]
+    pub offline: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    #[command(subcommand)]
+    pub command: SandboxCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SandboxCommand {
+    /// Run a command under the sandbox policy; its exit status and output are its own.
+    Run {
+        /// read-only, workspace-write (default) or full-access.
+        #[arg(long, value_name = "MODE")]
+        mode: Option<String>,
+        /// Allow network access.
+        #[arg(long)]
+        network: bool,
+        /// The workspace (default: $HEARTH_HOME/workspace).
+        #[arg(short = 'C', long = "workspace", value_name = "DIR")]
+        workspace: Option<PathBuf>,
+        /// Seconds before the command's whole process group is killed.
+        #[arg(long, default_value_t = 600)]
+        timeout_secs: u64,
+        /// The command and its arguments, after `--`.
+        #[arg(last = true, required = true, value_name = "CMD")]
+        command: Vec<String>,
+    },
+}

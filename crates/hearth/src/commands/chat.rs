@@ -1,0 +1,93 @@
+//! `hearth chat`: an interactive, streaming conversation with line history and a few
+//! slash commands. Ctrl-C cancels the running turn; Ctrl-D or /exit leaves.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Result;
+use hearth_protocol::AgentEvent;
+use rustyline::error::ReadlineError;
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::AgentArgs;
+use crate::commands::approver::TerminalApprover;
+use crate::commands::run::{cancel_on_ctrl_c, with_resumed_session};
+use crate::render::EventPrinter;
+use crate::wiring::resolve;
+
+const HELP: &str = "\
+/help   this text
+/new    start a new session
+/exit   leave (or Ctrl-D)
+Ctrl-C  cancel the running turn";
+
+pub async fn chat(args: AgentArgs) -> Result<ExitCode> {
+    let (args, resumed) = with_resumed_session(&args)?;
+    let resolved = resolve(&args)?;
+    let model = resolved.model(args.model.as_deref())?;
+    let store = resolved.open_store()?;
+    let approver = Arc::new(TerminalApprover::new());
+    let mut session = match resumed {
+        Some(session) => session,
+        None => store.create_session(&model.to_string(), &resolved.workspace)?,
+    };
+    eprintln!(
+        "hearth chat · {model} · session {} · workspace {} · /help for commands",
+        short(&session.id),
+        resolved.workspace.display()
+    );
+
+    let mut editor = rustyline::DefaultEditor::new()?;
+    let history_path = resolved.home.chat_history();
+    let _ = editor.load_history(&history_path);
+    loop {
+        let line = match tokio::task::block_in_place(|| editor.readline("› ")) {
+            Ok(line) => line,
+            Err(ReadlineError::Interrupted) => continue,
+            Err(ReadlineError::Eof) => break,
+            Err(err) => return Err(err.into()),
+        };
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let _ = editor.add_history_entry(line);
+        match line {
+            "/exit" | "/quit" => break,
+            "/help" => {
+                eprintln!("{HELP}");
+                continue;
+            }
+            "/new" => {
+                session = store.create_session(&model.to_string(), &resolved.workspace)?;
+                eprintln!("new session {}", short(&session.id));
+                continue;
+            }
+            other if other.starts_with('/') => {
+                eprintln!("unknown command {other}; /help lists them");
+                continue;
+            }
+            _ => {}
+        }
+        let cancel = CancellationToken::new();
+        let watcher = cancel_on_ctrl_c(cancel.clone());
+        let agent = resolved.agent(
+            model.clone(),
+            store.clone(),
+            approver.clone(),
+            cancel.clone(),
+        )?;
+        let mut printer = EventPrinter::new(false);
+        let mut emit = |event: AgentEvent| printer.print(&event);
+        if let Err(err) = agent.run_turn(&session.id, line, &mut emit, &cancel).await {
+            eprintln!("hearth: {err}");
+        }
+        watcher.abort();
+    }
+    let _ = editor.save_history(&history_path);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn short(id: &str) -> &str {
+    id.get(..13).unwrap_or(id)
+}

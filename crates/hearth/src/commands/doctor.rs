@@ -1,0 +1,152 @@
+//! `hearth doctor`: checks the home directory, the config, the state database, the
+//! sandbox and whether the configured model answers; lists every outbound destination.
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use hearth_models::build_provider;
+use hearth_protocol::{Message, ModelRequest};
+use hearth_store::Store;
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::{AgentArgs, DoctorArgs};
+use crate::config::Config;
+use crate::home::Home;
+use crate::wiring::resolve;
+
+struct Checks {
+    failed: usize,
+}
+
+impl Checks {
+    fn report(&mut self, ok: bool, what: &str, detail: impl std::fmt::Display) {
+        if ok {
+            println!("✓ {what}: {detail}");
+        } else {
+            self.failed += 1;
+            println!("✗ {what}: {detail}");
+        }
+    }
+}
+
+pub async fn doctor(args: DoctorArgs) -> Result<ExitCode> {
+    let mut checks = Checks { failed: 0 };
+    let home = Home::locate()?;
+    let probe = home.root.join(".doctor-write-test");
+    let writable = std::fs::write(&probe, b"ok").and_then(|()| std::fs::remove_file(&probe));
+    checks.report(
+        writable.is_ok(),
+        "home",
+        match &writable {
+            Ok(()) => home.root.display().to_string(),
+            Err(err) => format!("{} is not writable: {err}", home.root.display()),
+        },
+    );
+    let config = Config::load(&home.config_path(), &|name| std::env::var(name).ok());
+    match &config {
+        Ok(_) if home.config_path().exists() => {
+            checks.report(true, "config", home.config_path().display())
+        }
+        Ok(_) => checks.report(
+            true,
+            "config",
+            format!(
+                "{} not present; using defaults",
+                home.config_path().display()
+            ),
+        ),
+        Err(err) => checks.report(false, "config", err),
+    }
+    match Store::open(&home.state_db()) {
+        Ok(store) => {
+            let count = store.list_sessions().map(|s| s.len()).unwrap_or(0);
+            checks.report(
+                true,
+                "state",
+                format!("{} ({count} sessions)", home.state_db().display()),
+            );
+        }
+        Err(err) => checks.report(false, "state", err),
+    }
+    let mechanism = hearth_sandbox::probe();
+    let sandbox_ok = !matches!(mechanism, hearth_sandbox::Mechanism::Unavailable { .. });
+    checks.report(sandbox_ok, "sandbox", &mechanism);
+    let Ok(config) = config else {
+        return Ok(finish(checks));
+    };
+
+    println!("outbound destinations (nothing else is contacted):");
+    println!("  openai    {}", config.openai.base_url);
+    println!("  anthropic {}", config.anthropic.base_url);
+    println!(
+        "  web_fetch: any http(s) URL the model asks for (sandboxed commands have no network)"
+    );
+
+    let resolved = resolve(&AgentArgs {
+        model: None,
+        workspace: None,
+        resume: None,
+        sandbox: None,
+        approval: None,
+        max_steps: None,
+        no_stream: true,
+    })?;
+    checks.report(
+        true,
+        "policy",
+        format!(
+            "sandbox {}, approval {}, network {}",
+            resolved.sandbox.mode,
+            resolved.approval,
+            if resolved.sandbox.network {
+                "on"
+            } else {
+                "off"
+            }
+        ),
+    );
+    match resolved.model(None) {
+        Err(err) => checks.report(false, "model", err),
+        Ok(model) if args.offline => {
+            checks.report(true, "model", format!("{model} (not contacted: --offline)"))
+        }
+        Ok(model) => {
+            let mut settings = config.provider_for(&model)?;
+            settings.max_retries = 0;
+            settings.idle_timeout = Duration::from_secs(30);
+            let provider = build_provider(settings)?;
+            let request = ModelRequest {
+                model: model.model.clone(),
+                system: "Reply with the single word OK.".into(),
+                messages: vec![Message::user("ping")],
+                tools: Vec::new(),
+                max_tokens: 16,
+                stream: false,
+            };
+            let started = Instant::now();
+            let answer = provider
+                .complete(&request, &mut |_| {}, &CancellationToken::new())
+                .await;
+            match answer {
+                Ok(_) => checks.report(
+                    true,
+                    "model",
+                    format!("{model} answered in {} ms", started.elapsed().as_millis()),
+                ),
+                Err(err) => checks.report(false, "model", err),
+            }
+        }
+    }
+    Ok(finish(checks))
+}
+
+fn finish(checks: Checks) -> ExitCode {
+    if checks.failed == 0 {
+        println!("all checks passed");
+        ExitCode::SUCCESS
+    } else {
+        println!("{} check(s) failed", checks.failed);
+        ExitCode::FAILURE
+    }
+}

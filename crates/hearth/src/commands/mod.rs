@@ -1,0 +1,9 @@
+//! One module per `hearth` subcommand.
+
+pub mod approver;
+pub mod chat;
+pub mod context;
+pub mod doctor;
+pub mod run;
+pub mod sandbox;
+pub mod sessions;

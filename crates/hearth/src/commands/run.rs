@@ -1,0 +1,121 @@
+//! `hearth run`: one task, one turn; the answer on stdout, progress on stderr, and an
+//! exit status a script can trust.
+
+use std::io::Read;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use hearth_protocol::{AgentEvent, StopReason};
+use hearth_store::{SessionInfo, Store};
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::{AgentArgs, RunArgs};
+use crate::commands::approver::TerminalApprover;
+use crate::home::Home;
+use crate::render::EventPrinter;
+use crate::wiring::resolve;
+
+/// Exit status after Ctrl-C, as shells expect (128 + SIGINT).
+pub const EXIT_CANCELLED: u8 = 130;
+
+pub async fn run(args: RunArgs) -> Result<ExitCode> {
+    let prompt = if args.prompt == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("cannot read the prompt from stdin")?;
+        text
+    } else {
+        args.prompt.clone()
+    };
+    let (agent_args, resumed) = with_resumed_session(&args.agent)?;
+    let resolved = resolve(&agent_args)?;
+    let model = resolved.model(agent_args.model.as_deref())?;
+    let store = resolved.open_store()?;
+    let session = match &resumed {
+        Some(session) => session.clone(),
+        None => store.create_session(&model.to_string(), &resolved.workspace)?,
+    };
+
+    let cancel = CancellationToken::new();
+    cancel_on_ctrl_c(cancel.clone());
+    let agent = resolved.agent(
+        model.clone(),
+        store,
+        Arc::new(TerminalApprover::new()),
+        cancel.clone(),
+    )?;
+    let mut printer = EventPrinter::new(args.json);
+    printer.print(&AgentEvent::SessionStarted {
+        session_id: session.id.clone(),
+        model: model.to_string(),
+    });
+    let mut emit = |event: AgentEvent| printer.print(&event);
+    let outcome = agent
+        .run_turn(&session.id, &prompt, &mut emit, &cancel)
+        .await;
+    match outcome {
+        Ok(outcome) => Ok(exit_for(outcome.stop_reason, &session.id, outcome.steps)),
+        Err(err) => {
+            let message = err.to_string();
+            printer.print(&AgentEvent::Error {
+                message: message.clone(),
+            });
+            if args.json {
+                eprintln!("hearth: {message}");
+            }
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// With `--resume`, the stored session, and the flags completed from it (its model and
+/// workspace unless given again).
+pub fn with_resumed_session(args: &AgentArgs) -> Result<(AgentArgs, Option<SessionInfo>)> {
+    let Some(id) = &args.resume else {
+        return Ok((args.clone(), None));
+    };
+    let home = Home::locate()?;
+    let store = Store::open(&home.state_db())?;
+    let session = store.session(id)?;
+    let mut args = args.clone();
+    if args.model.is_none() {
+        args.model = Some(session.model.clone());
+    }
+    if args.workspace.is_none() && std::path::Path::new(&session.workspace).is_dir() {
+        args.workspace = Some(session.workspace.clone().into());
+    }
+    Ok((args, Some(session)))
+}
+
+pub fn cancel_on_ctrl_c(cancel: CancellationToken) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("\nhearth: cancelling (pending tool calls are answered 'cancelled')");
+            cancel.cancel();
+        }
+    })
+}
+
+fn exit_for(reason: StopReason, session_id: &str, steps: u32) -> ExitCode {
+    match reason {
+        StopReason::EndTurn | StopReason::ToolUse | StopReason::MaxTokens => ExitCode::SUCCESS,
+        StopReason::StepLimit => {
+            eprintln!("hearth: stopped after {steps} steps (--max-steps); continue with --resume {session_id}");
+            ExitCode::FAILURE
+        }
+        StopReason::LoopDetected => {
+            eprintln!(
+                "hearth: stopped because the same tool call kept failing; session {session_id}"
+            );
+            ExitCode::FAILURE
+        }
+        StopReason::Cancelled => {
+            eprintln!(
+                "hearth: cancelled; the session is saved, continue with --resume {session_id}"
+            );
+            ExitCode::from(EXIT_CANCELLED)
+        }
+    }
+}

@@ -1,0 +1,281 @@
+//! `config.toml`: parsed, validated with errors that name the line and the fix, then
+//! overridden by environment variables (and later by command-line flags).
+
+use std::path::Path;
+
+use hearth_models::{ModelRef, ProviderKind, ProviderSettings};
+use hearth_sandbox::SandboxMode;
+use serde::Deserialize;
+use toml::Spanned;
+
+use hearth_tools::ApprovalPolicy;
+
+/// Providers Hearth knows, by the prefix of a `provider:model` id.
+pub const KNOWN_PROVIDERS: [&str; 2] = ["openai", "anthropic"];
+
+/// The file as written by the user. Unknown keys are errors (a typo must not be ignored).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    model: Option<Spanned<String>>,
+    #[serde(default)]
+    providers: ProvidersFile,
+    #[serde(default)]
+    limits: LimitsFile,
+    #[serde(default)]
+    sandbox: SandboxFile,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProvidersFile {
+    openai: Option<ProviderFile>,
+    anthropic: Option<ProviderFile>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProviderFile {
+    base_url: Option<String>,
+    api_key: Option<String>,
+    timeout_secs: Option<u64>,
+    max_retries: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitsFile {
+    max_steps: Option<u32>,
+    max_output_tokens: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SandboxFile {
+    mode: Option<Spanned<String>>,
+    approval: Option<Spanned<String>>,
+    network: Option<bool>,
+}
+
+/// The effective configuration: file, then environment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub model: Option<String>,
+    pub openai: ProviderSettings,
+    pub anthropic: ProviderSettings,
+    pub max_steps: u32,
+    pub max_output_tokens: u32,
+    pub sandbox_mode: SandboxMode,
+    pub approval: ApprovalPolicy,
+    pub network: bool,
+}
+
+/// Anything wrong with the configuration, said so a person can fix it.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(String);
+
+impl Config {
+    /// Loads `path` (a missing file is an empty config), then applies the environment.
+    pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(err) => {
+                return Err(ConfigError(format!(
+                    "cannot read {}: {err}",
+                    path.display()
+                )));
+            }
+        };
+        Self::parse(&text, path, env)
+    }
+
+    pub fn parse(
+        text: &str,
+        path: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let file: ConfigFile = toml::from_str(text).map_err(|err| {
+            let at = err
+                .span()
+                .map(|span| format!(" line {}", line_of(text, span.start)))
+                .unwrap_or_default();
+            ConfigError(format!(
+                "{}{at}: {}; see the README's Configuration section for the keys",
+                path.display(),
+                err.message()
+            ))
+        })?;
+        let at = |span: std::ops::Range<usize>| {
+            format!("{} line {}", path.display(), line_of(text, span.start))
+        };
+
+        if let Some(model) = &file.model {
+            validate_model_id(model.get_ref())
+                .map_err(|why| ConfigError(format!("{}: {why}", at(model.span()))))?;
+        }
+        let sandbox_mode = match &file.sandbox.mode {
+            Some(mode) => mode
+                .get_ref()
+                .parse()
+                .map_err(|why: String| ConfigError(format!("{}: {why}", at(mode.span()))))?,
+            None => SandboxMode::WorkspaceWrite,
+        };
+        let approval = match &file.sandbox.approval {
+            Some(policy) => policy
+                .get_ref()
+                .parse()
+                .map_err(|why: String| ConfigError(format!("{}: {why}", at(policy.span()))))?,
+            None => ApprovalPolicy::OnRequest,
+        };
+
+        let mut config = Config {
+            model: file.model.map(Spanned::into_inner),
+            openai: provider_settings(ProviderKind::OpenAi, file.providers.openai),
+            anthropic: provider_settings(ProviderKind::Anthropic, file.providers.anthropic),
+            max_steps: file.limits.max_steps.unwrap_or(50),
+            max_output_tokens: file.limits.max_output_tokens.unwrap_or(8192),
+            sandbox_mode,
+            approval,
+            network: file.sandbox.network.unwrap_or(false),
+        };
+        config.apply_env(env)?;
+        Ok(config)
+    }
+
+    fn apply_env(&mut self, env: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        let set = |name: &str| env(name).filter(|value| !value.is_empty());
+        if let Some(model) = set("HEARTH_MODEL") {
+            validate_model_id(&model).map_err(|why| ConfigError(format!("HEARTH_MODEL: {why}")))?;
+            self.model = Some(model);
+        }
+        if let Some(url) = set("OPENAI_BASE_URL") {
+            self.openai.base_url = url;
+        }
+        if let Some(key) = set("OPENAI_API_KEY") {
+            self.openai.api_key = Some(key);
+        }
+        if let Some(url) = set("ANTHROPIC_BASE_URL") {
+            self.anthropic.base_url = url;
+        }
+        if let Some(key) = set("ANTHROPIC_API_KEY") {
+            self.anthropic.api_key = Some(key);
+        }
+        Ok(())
+    }
+
+    /// The settings for the provider a model id names.
+    pub fn provider_for(&self, model: &ModelRef) -> Result<ProviderSettings, ConfigError> {
+        match model.provider.as_str() {
+            "openai" => Ok(self.openai.clone()),
+            "anthropic" => Ok(self.anthropic.clone()),
+            other => Err(ConfigError(unknown_provider(other))),
+        }
+    }
+}
+
+fn provider_settings(kind: ProviderKind, file: Option<ProviderFile>) -> ProviderSettings {
+    let mut settings = ProviderSettings::new(kind);
+    if let Some(file) = file {
+        if let Some(url) = file.base_url {
+            settings.base_url = url;
+        }
+        settings.api_key = file.api_key.or(settings.api_key);
+        if let Some(secs) = file.timeout_secs {
+            settings.idle_timeout = std::time::Duration::from_secs(secs);
+        }
+        if let Some(retries) = file.max_retries {
+            settings.max_retries = retries;
+        }
+    }
+    settings
+}
+
+/// Checks a `provider:model` id names a known provider and a model.
+pub fn validate_model_id(id: &str) -> Result<ModelRef, String> {
+    let Some((provider, model)) = id.split_once(':') else {
+        return Err(format!(
+            "model '{id}' should be written provider:model, e.g. openai:gpt-4o-mini or anthropic:claude-sonnet-4-5"
+        ));
+    };
+    if !KNOWN_PROVIDERS.contains(&provider) {
+        return Err(unknown_provider(provider));
+    }
+    if model.is_empty() {
+        return Err(format!("model '{id}' names no model after '{provider}:'"));
+    }
+    ModelRef::parse(id).map_err(|err| err.to_string())
+}
+
+fn unknown_provider(provider: &str) -> String {
+    format!(
+        "unknown provider '{provider}'; known: {}",
+        KNOWN_PROVIDERS.join(", ")
+    )
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text.get(..offset).unwrap_or(text).matches('\n').count() + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("config.toml"), &|_| None)
+    }
+
+    #[test]
+    fn empty_config_has_safe_defaults() {
+        let config = parse("").unwrap();
+        assert_eq!(config.sandbox_mode, SandboxMode::WorkspaceWrite);
+        assert_eq!(config.approval, ApprovalPolicy::OnRequest);
+        assert!(!config.network);
+        assert_eq!(config.max_steps, 50);
+        assert!(config.model.is_none());
+    }
+
+    #[test]
+    fn unknown_provider_names_the_line_and_the_known_ones() {
+        let err = parse("# mine\n\nmodel = \"opnai:gpt-4o\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("config.toml line 3"), "{err}");
+        assert!(
+            err.contains("unknown provider 'opnai'; known: openai, anthropic"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn unknown_key_and_bad_syntax_name_the_line() {
+        let err = parse("model = \"openai:x\"\n[limits]\nmax_stepz = 3\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 3") && err.contains("max_stepz"), "{err}");
+        let err = parse("model = \n").unwrap_err().to_string();
+        assert!(err.contains("line 1"), "{err}");
+        let err = parse("[sandbox]\nmode = \"open\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("line 2") && err.contains("workspace-write"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let env = |name: &str| match name {
+            "OPENAI_BASE_URL" => Some("http://127.0.0.1:9/v1".to_string()),
+            "HEARTH_MODEL" => Some("openai:local".to_string()),
+            _ => None,
+        };
+        let text = "model = \"anthropic:claude\"\n[providers.openai]\nbase_url = \"http://x\"\n";
+        let config = Config::parse(text, Path::new("c.toml"), &env).unwrap();
+        assert_eq!(config.model.as_deref(), Some("openai:local"));
+        assert_eq!(config.openai.base_url, "http://127.0.0.1:9/v1");
+    }
+}

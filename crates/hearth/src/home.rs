@@ -1,0 +1,56 @@
+//! `HEARTH_HOME` and what lives in it: config, state database, workspace, history.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+/// The directory holding all of Hearth's state.
+#[derive(Debug, Clone)]
+pub struct Home {
+    pub root: PathBuf,
+}
+
+impl Home {
+    /// `$HEARTH_HOME`, else `~/.hearth`. Created if missing.
+    pub fn locate() -> Result<Home> {
+        let root = match std::env::var_os("HEARTH_HOME").filter(|v| !v.is_empty()) {
+            Some(dir) => PathBuf::from(dir),
+            None => {
+                let home = std::env::var_os("HOME")
+                    .filter(|v| !v.is_empty())
+                    .context("neither HEARTH_HOME nor HOME is set; set HEARTH_HOME to a directory for Hearth's state")?;
+                Path::new(&home).join(".hearth")
+            }
+        };
+        std::fs::create_dir_all(&root)
+            .with_context(|| format!("cannot create HEARTH_HOME at {}", root.display()))?;
+        Ok(Home { root })
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.root.join("config.toml")
+    }
+
+    pub fn state_db(&self) -> PathBuf {
+        self.root.join("state.db")
+    }
+
+    pub fn default_workspace(&self) -> PathBuf {
+        self.root.join("workspace")
+    }
+
+    pub fn chat_history(&self) -> PathBuf {
+        self.root.join("chat-history.txt")
+    }
+
+    /// Everything in `HEARTH_HOME` except the workspace: a sandboxed command may see none of it.
+    pub fn private_paths(&self, workspace: &Path) -> Vec<PathBuf> {
+        let Ok(entries) = std::fs::read_dir(&self.root) else {
+            return Vec::new();
+        };
+        entries
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|path| !workspace.starts_with(path))
+            .collect()
+    }
+}

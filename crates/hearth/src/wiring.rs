@@ -1,0 +1,156 @@
+//! Turns command-line options, the environment and `config.toml` into a ready [`Agent`]:
+//! the one place where the crates are plugged together.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use hearth_agent::{Agent, AgentSettings, ContextBuilder};
+use hearth_models::{build_provider, ModelRef};
+use hearth_sandbox::{SandboxMode, SandboxPolicy};
+use hearth_store::Store;
+use hearth_tools::{
+    default_http_client, ApprovalPolicy, Approver, ExecGate, ExecTool, ToolContext, ToolRegistry,
+};
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::AgentArgs;
+use crate::config::{validate_model_id, Config};
+use crate::home::Home;
+
+/// Everything resolved from flags, environment and config, before any network use.
+pub struct Resolved {
+    pub home: Home,
+    pub config: Config,
+    pub workspace: PathBuf,
+    pub sandbox: SandboxPolicy,
+    pub approval: ApprovalPolicy,
+    pub settings: AgentSettings,
+}
+
+pub fn resolve(args: &AgentArgs) -> Result<Resolved> {
+    let home = Home::locate()?;
+    let config = Config::load(&home.config_path(), &|name| std::env::var(name).ok())?;
+    let workspace = match &args.workspace {
+        Some(dir) => {
+            if !dir.is_dir() {
+                bail!(
+                    "workspace {} is not a directory (-C expects an existing folder)",
+                    dir.display()
+                );
+            }
+            dir.clone()
+        }
+        None => {
+            let dir = home.default_workspace();
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("cannot create the workspace {}", dir.display()))?;
+            dir
+        }
+    };
+    let workspace = workspace
+        .canonicalize()
+        .with_context(|| format!("cannot resolve the workspace {}", workspace.display()))?;
+    let mode = match &args.sandbox {
+        Some(mode) => mode.parse::<SandboxMode>().map_err(anyhow::Error::msg)?,
+        None => config.sandbox_mode,
+    };
+    let approval = match &args.approval {
+        Some(policy) => policy
+            .parse::<ApprovalPolicy>()
+            .map_err(anyhow::Error::msg)?,
+        None => config.approval,
+    };
+    let sandbox = SandboxPolicy {
+        mode,
+        workspace: workspace.clone(),
+        network: config.network,
+        hidden_paths: home.private_paths(&workspace),
+        limits: Default::default(),
+    };
+    let settings = AgentSettings {
+        max_steps: args.max_steps.unwrap_or(config.max_steps).max(1),
+        max_output_tokens: config.max_output_tokens,
+        stream: !args.no_stream,
+    };
+    Ok(Resolved {
+        home,
+        config,
+        workspace,
+        sandbox,
+        approval,
+        settings,
+    })
+}
+
+impl Resolved {
+    /// The model to use: `--model`, else config/HEARTH_MODEL, else a clear error.
+    pub fn model(&self, flag: Option<&str>) -> Result<ModelRef> {
+        let id = flag
+            .map(str::to_string)
+            .or_else(|| self.config.model.clone());
+        let Some(id) = id else {
+            bail!(
+                "no model configured: pass --model provider:model, set HEARTH_MODEL, or put \
+                 model = \"openai:gpt-4o-mini\" in {} (openai: works with OpenAI, Ollama, llama.cpp, vLLM \
+                 via OPENAI_BASE_URL; anthropic: needs ANTHROPIC_API_KEY)",
+                self.home.config_path().display()
+            );
+        };
+        validate_model_id(&id).map_err(anyhow::Error::msg)
+    }
+
+    pub fn open_store(&self) -> Result<Arc<Store>> {
+        let store = Store::open(&self.home.state_db())?;
+        Ok(Arc::new(store))
+    }
+
+    /// The tool set of the default profile: the workspace tools plus `exec` behind the gate.
+    pub fn tools(&self, approver: Arc<dyn Approver>) -> ToolRegistry {
+        let mut tools = ToolRegistry::with_builtins();
+        let gate = ExecGate::new(self.sandbox.clone(), self.approval, approver);
+        tools.register(Arc::new(ExecTool::new(gate)));
+        tools
+    }
+
+    pub fn context_builder(&self) -> ContextBuilder {
+        let network = if self.sandbox.network {
+            "network on"
+        } else {
+            "network off"
+        };
+        ContextBuilder::new(
+            &self.workspace,
+            &format!("{}, {network}", self.sandbox.mode),
+        )
+    }
+
+    pub fn tool_context(&self, cancel: CancellationToken) -> Result<ToolContext> {
+        let http = default_http_client().context("cannot build the HTTP client")?;
+        Ok(ToolContext {
+            workspace: self.workspace.clone(),
+            cancel,
+            http,
+        })
+    }
+
+    /// A full agent for `model`, sharing `cancel` with its tools.
+    pub fn agent(
+        &self,
+        model: ModelRef,
+        store: Arc<Store>,
+        approver: Arc<dyn Approver>,
+        cancel: CancellationToken,
+    ) -> Result<Agent> {
+        let provider = build_provider(self.config.provider_for(&model)?)?;
+        Ok(Agent {
+            provider,
+            model,
+            tools: self.tools(approver),
+            tool_context: self.tool_context(cancel)?,
+            store,
+            system_prompt: self.context_builder().build().text,
+            settings: self.settings.clone(),
+        })
+    }
+}
