@@ -28,13 +28,29 @@ pub enum StopReason {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum AgentEvent {
-    SessionStarted { session_id: String, model: String },
-    TextDelta { text: String },
-    ToolCall { call: ToolCall },
-    ToolResult { result: ToolResult },
-    Usage { step: u32, usage: Usage },
+    SessionStarted {
+        session_id: String,
+        model: String,
+    },
+    TextDelta {
+        text: String,
+    },
+    ToolCall {
+        call: ToolCall,
+    },
+    ToolResult {
+        result: ToolResult,
+    },
+    Usage {
+        step: u32,
+        usage: Usage,
+    },
     /// A retryable provider error; the loop will try again after `delay_ms`.
-    Retry { attempt: u32, delay_ms: u64, reason: String },
+    Retry {
+        attempt: u32,
+        delay_ms: u64,
+        reason: String,
+    },
     Final {
         session_id: String,
         text: String,
@@ -42,5 +58,7 @@ pub enum AgentEvent {
         steps: u32,
         usage: Usage,
     },
-    Error { message: String },
+    Error {
+        message: String,
+    },
 }
