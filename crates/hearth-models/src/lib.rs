@@ -41,8 +41,9 @@ pub const DEFAULT_OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
 /// Where Anthropic Messages requests go unless configured otherwise.
 pub const DEFAULT_ANTHROPIC_BASE_URL: &str = "https://api.anthropic.com";
 
-/// The providers this crate can talk to, as they are spelled in model ids.
-pub const KNOWN_PROVIDERS: &[&str] = &["openai", "anthropic"];
+/// The providers a model id may name. `openai` and `anthropic` are built here;
+/// `local` (in-process GGUF) is built by the `hearth-local` crate.
+pub const KNOWN_PROVIDERS: &[&str] = &["openai", "anthropic", "local"];
 
 /// A model id split into its provider and the provider's own model name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -62,7 +63,7 @@ impl ModelRef {
         let Some((provider, model)) = id.trim().split_once(':') else {
             return Err(invalid("no provider prefix"));
         };
-        if ProviderKind::from_name(provider).is_none() {
+        if !KNOWN_PROVIDERS.contains(&provider) {
             return Err(invalid(&format!("unknown provider '{provider}'")));
         }
         if model.is_empty() {

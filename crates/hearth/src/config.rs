@@ -11,7 +11,7 @@ use toml::Spanned;
 use hearth_tools::ApprovalPolicy;
 
 /// Providers Hearth knows, by the prefix of a `provider:model` id.
-pub const KNOWN_PROVIDERS: [&str; 2] = ["openai", "anthropic"];
+pub use hearth_models::KNOWN_PROVIDERS;
 
 /// The file as written by the user. Unknown keys are errors (a typo must not be ignored).
 #[derive(Debug, Default, Deserialize)]
@@ -170,6 +170,9 @@ impl Config {
         match model.provider.as_str() {
             "openai" => Ok(self.openai.clone()),
             "anthropic" => Ok(self.anthropic.clone()),
+            "local" => Err(ConfigError(
+                "local models run in-process and have no HTTP provider settings".into(),
+            )),
             other => Err(ConfigError(unknown_provider(other))),
         }
     }

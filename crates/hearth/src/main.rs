@@ -5,6 +5,7 @@ mod cli;
 mod commands;
 mod config;
 mod home;
+mod providers;
 mod render;
 mod wiring;
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use hearth_agent::{Agent, AgentSettings, ContextBuilder};
-use hearth_models::{build_provider, ModelRef};
+use hearth_models::ModelRef;
 use hearth_sandbox::{SandboxMode, SandboxPolicy};
 use hearth_store::Store;
 use hearth_tools::{
@@ -88,7 +88,8 @@ impl Resolved {
     pub fn model(&self, flag: Option<&str>) -> Result<ModelRef> {
         let id = flag
             .map(str::to_string)
-            .or_else(|| self.config.model.clone());
+            .or_else(|| self.config.model.clone())
+            .or_else(crate::providers::default_model);
         let Some(id) = id else {
             bail!(
                 "no model configured: pass --model provider:model, set HEARTH_MODEL, or put \
@@ -142,7 +143,7 @@ impl Resolved {
         approver: Arc<dyn Approver>,
         cancel: CancellationToken,
     ) -> Result<Agent> {
-        let provider = build_provider(self.config.provider_for(&model)?)?;
+        let provider = crate::providers::build(&self.config, &model)?;
         Ok(Agent {
             provider,
             model,

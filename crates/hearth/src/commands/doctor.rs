@@ -112,10 +112,14 @@ pub async fn doctor(args: DoctorArgs) -> Result<ExitCode> {
             checks.report(true, "model", format!("{model} (not contacted: --offline)"))
         }
         Ok(model) => {
-            let mut settings = config.provider_for(&model)?;
-            settings.max_retries = 0;
-            settings.idle_timeout = Duration::from_secs(30);
-            let provider = build_provider(settings)?;
+            let provider = match config.provider_for(&model) {
+                Ok(mut settings) => {
+                    settings.max_retries = 0;
+                    settings.idle_timeout = Duration::from_secs(30);
+                    build_provider(settings)?
+                }
+                Err(_) => crate::providers::build(&config, &model)?,
+            };
             let request = ModelRequest {
                 model: model.model.clone(),
                 system: "Reply with the single word OK.".into(),
