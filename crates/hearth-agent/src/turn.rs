@@ -7,6 +7,7 @@ use hearth_models::{ModelError, ModelRef, Provider};
 use hearth_protocol::{
     AgentEvent, Message, ModelRequest, ModelResponse, StopReason, StreamEvent, ToolResult, Usage,
 };
+use hearth_secrets::Redactor;
 use hearth_store::{Store, StoreError};
 use hearth_tools::{ToolContext, ToolRegistry};
 use tokio_util::sync::CancellationToken;
@@ -61,6 +62,8 @@ pub struct Agent {
     pub store: Arc<Store>,
     pub system_prompt: String,
     pub settings: AgentSettings,
+    /// Replaces secret values in tool output before it is stored or sent.
+    pub redactor: Redactor,
 }
 
 impl Agent {
@@ -129,7 +132,8 @@ impl Agent {
                 &self.tools,
                 &self.tool_context,
                 &response.tool_calls,
-                |call, result| {
+                |call, mut result| {
+                    result.content = self.redactor.redact(&result.content);
                     if let Err(err) = self
                         .store
                         .append(session_id, &Message::Tool(result.clone()))

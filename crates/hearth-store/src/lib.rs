@@ -18,4 +18,4 @@ mod title;
 
 pub use error::StoreError;
 pub use repair::INTERRUPTED_TOOL_RESULT;
-pub use store::{SessionInfo, Store, MIN_SESSION_PREFIX};
+pub use store::{ApprovalRecord, SessionInfo, Store, MIN_SESSION_PREFIX};

@@ -53,8 +53,21 @@ CREATE TABLE usage_records (
 CREATE INDEX usage_records_by_session ON usage_records (session_id);
 ";
 
+/// Version 2: every approval question and the user's answer, so decisions can be audited.
+const APPROVALS: &str = "
+CREATE TABLE approvals (
+    id         INTEGER PRIMARY KEY,
+    session_id TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+    command    TEXT NOT NULL,
+    reason     TEXT NOT NULL,
+    decision   TEXT NOT NULL,
+    created_at TEXT NOT NULL
+) STRICT;
+CREATE INDEX approvals_by_session ON approvals (session_id);
+";
+
 /// Every migration, in order. Index `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[SESSIONS_AND_TRANSCRIPTS];
+const MIGRATIONS: &[&str] = &[SESSIONS_AND_TRANSCRIPTS, APPROVALS];
 
 /// The schema version this build writes.
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -42,6 +42,15 @@ pub struct SessionInfo {
     pub message_count: i64,
 }
 
+/// One approval question and its answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalRecord {
+    pub command: String,
+    pub reason: String,
+    pub decision: String,
+    pub created_at: String,
+}
+
 impl SessionInfo {
     fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
         Ok(Self {
@@ -260,6 +269,58 @@ impl Store {
             });
         }
         Ok(())
+    }
+
+    /// Records an approval question and the user's decision (e.g. "approved",
+    /// "approved for session", "denied: the user declined").
+    pub fn record_approval(
+        &self,
+        session_id: &str,
+        command: &str,
+        reason: &str,
+        decision: &str,
+    ) -> Result<(), StoreError> {
+        let connection = self.connection();
+        let inserted = connection
+            .execute(
+                concat!(
+                    "INSERT INTO approvals (session_id, command, reason, decision, created_at)
+                     SELECT id, ?2, ?3, ?4, ",
+                    now_sql!(),
+                    " FROM sessions WHERE id = ?1"
+                ),
+                params![session_id, command, reason, decision],
+            )
+            .at(&self.path)?;
+        if inserted == 0 {
+            return Err(StoreError::SessionNotFound {
+                query: session_id.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The session's approval decisions, oldest first.
+    pub fn approvals(&self, session_id: &str) -> Result<Vec<ApprovalRecord>, StoreError> {
+        let connection = self.connection();
+        self.require_session(&connection, session_id)?;
+        let mut statement = connection
+            .prepare(
+                "SELECT command, reason, decision, created_at FROM approvals
+                 WHERE session_id = ?1 ORDER BY id",
+            )
+            .at(&self.path)?;
+        let rows = statement
+            .query_map([session_id], |row| {
+                Ok(ApprovalRecord {
+                    command: row.get(0)?,
+                    reason: row.get(1)?,
+                    decision: row.get(2)?,
+                    created_at: row.get(3)?,
+                })
+            })
+            .at(&self.path)?;
+        rows.collect::<Result<Vec<_>, _>>().at(&self.path)
     }
 
     /// The sum of all usage recorded for the session.

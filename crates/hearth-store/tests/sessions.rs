@@ -240,3 +240,28 @@ fn an_unusable_parent_directory_is_named_in_the_error() {
     assert!(message.contains("not-a-dir"), "{message}");
     assert!(message.contains("HEARTH_HOME"), "{message}");
 }
+
+#[test]
+fn approval_decisions_are_recorded_per_session_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("state.db")).unwrap();
+    let session = store.create_session("openai:m", dir.path()).unwrap();
+    store
+        .record_approval(
+            &session.id,
+            "rm -rf build",
+            "a command OUTSIDE the sandbox",
+            "denied: the user declined",
+        )
+        .unwrap();
+    store
+        .record_approval(&session.id, "make", "a command (sandboxed)", "approved")
+        .unwrap();
+    let records = store.approvals(&session.id).unwrap();
+    assert_eq!(records.len(), 2);
+    assert_eq!(records[0].command, "rm -rf build");
+    assert_eq!(records[1].decision, "approved");
+    assert!(store
+        .record_approval("no-such-session", "x", "y", "z")
+        .is_err());
+}

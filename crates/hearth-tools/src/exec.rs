@@ -39,6 +39,8 @@ pub struct ExecGate {
     approval: ApprovalPolicy,
     approver: Arc<dyn Approver>,
     approved_for_session: Mutex<HashSet<String>>,
+    /// Set in each command's environment (secret values resolved at this boundary).
+    env: Vec<(String, String)>,
 }
 
 /// Where a command will run, or why it will not.
@@ -61,7 +63,14 @@ impl ExecGate {
             approval,
             approver,
             approved_for_session: Mutex::new(HashSet::new()),
+            env: Vec::new(),
         }
+    }
+
+    /// Variables set in every command's environment, e.g. injected secrets.
+    pub fn with_env(mut self, env: Vec<(String, String)>) -> Self {
+        self.env = env;
+        self
     }
 
     fn already_approved(&self, command: &str) -> bool {
@@ -216,7 +225,7 @@ impl Tool for ExecTool {
         let spec = CommandSpec {
             command: CommandLine::Shell(args.command.clone()),
             cwd,
-            env: Vec::new(),
+            env: self.gate.env.clone(),
             timeout: Duration::from_millis(timeout_ms),
             output_limit: CAPTURE_BYTES,
         };

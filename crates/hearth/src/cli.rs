@@ -35,6 +35,8 @@ pub enum Command {
     Doctor(DoctorArgs),
     /// Run a command exactly as the exec tool would, in the sandbox.
     Sandbox(SandboxArgs),
+    /// Store, list and remove secrets (referenced in config.toml as "secret:NAME").
+    Secrets(crate::commands::secrets::SecretsArgs),
 }
 
 /// Options shared by the commands that run the agent.

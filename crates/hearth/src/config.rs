@@ -1,6 +1,7 @@
 //! `config.toml`: parsed, validated with errors that name the line and the fix, then
 //! overridden by environment variables (and later by command-line flags).
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use hearth_models::{ModelRef, ProviderKind, ProviderSettings};
@@ -55,6 +56,9 @@ struct SandboxFile {
     mode: Option<Spanned<String>>,
     approval: Option<Spanned<String>>,
     network: Option<bool>,
+    /// Variables for every command: a literal, or `secret:NAME` for a stored secret.
+    #[serde(default)]
+    env: BTreeMap<String, String>,
 }
 
 /// The effective configuration: file, then environment.
@@ -68,12 +72,14 @@ pub struct Config {
     pub sandbox_mode: SandboxMode,
     pub approval: ApprovalPolicy,
     pub network: bool,
+    /// `[sandbox.env]`: name → literal or `secret:NAME` (resolved only at the boundary).
+    pub sandbox_env: Vec<(String, String)>,
 }
 
 /// Anything wrong with the configuration, said so a person can fix it.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct ConfigError(String);
+pub struct ConfigError(pub String);
 
 impl Config {
     /// Loads `path` (a missing file is an empty config), then applies the environment.
@@ -139,6 +145,7 @@ impl Config {
             sandbox_mode,
             approval,
             network: file.sandbox.network.unwrap_or(false),
+            sandbox_env: file.sandbox.env.into_iter().collect(),
         };
         config.apply_env(env)?;
         Ok(config)

@@ -39,6 +39,11 @@ impl Home {
         self.root.join("workspace")
     }
 
+    /// Secret values, mode 0600; hidden from every sandboxed command.
+    pub fn secrets_file(&self) -> PathBuf {
+        self.root.join("secrets.json")
+    }
+
     pub fn chat_history(&self) -> PathBuf {
         self.root.join("chat-history.txt")
     }

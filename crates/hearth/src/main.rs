@@ -1,6 +1,7 @@
 //! The `hearth` binary: parses the command line, wires the crates together, prints.
 //! Everything interesting lives in the library crates; this file only dispatches.
 
+mod approvals;
 mod cli;
 mod commands;
 mod config;
@@ -37,6 +38,7 @@ fn main() -> ExitCode {
             Command::Sessions(args) => commands::sessions::sessions(args),
             Command::Doctor(args) => commands::doctor::doctor(args).await,
             Command::Sandbox(args) => commands::sandbox::sandbox(args).await,
+            Command::Secrets(args) => commands::secrets::secrets(args),
         }
     });
     match result {

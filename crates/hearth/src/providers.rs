@@ -3,16 +3,30 @@
 
 use std::sync::Arc;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use hearth_models::{build_provider, ModelRef, Provider};
+use hearth_secrets::{secret_reference, SecretStore};
 
 use crate::config::Config;
 
-/// The provider for `model`.
-pub fn build(config: &Config, model: &ModelRef) -> Result<Arc<dyn Provider>> {
+/// The provider for `model`; an `api_key = "secret:NAME"` is resolved here, at the boundary.
+pub fn build(
+    config: &Config,
+    model: &ModelRef,
+    secrets: &SecretStore,
+) -> Result<Arc<dyn Provider>> {
     match model.provider.as_str() {
         "local" => bail!("local models ({model}) are not built into this binary yet"),
-        _ => Ok(build_provider(config.provider_for(model)?)?),
+        _ => {
+            let mut settings = config.provider_for(model)?;
+            if let Some(name) = settings.api_key.as_deref().and_then(secret_reference) {
+                let value = secrets
+                    .get(name)
+                    .with_context(|| format!("the api_key of provider '{}'", model.provider))?;
+                settings.api_key = Some(value);
+            }
+            Ok(build_provider(settings)?)
+        }
     }
 }
 

@@ -8,12 +8,14 @@ use anyhow::{bail, Context, Result};
 use hearth_agent::{Agent, AgentSettings, ContextBuilder};
 use hearth_models::ModelRef;
 use hearth_sandbox::{SandboxMode, SandboxPolicy};
+use hearth_secrets::{secret_reference, Redactor, SecretStore};
 use hearth_store::Store;
 use hearth_tools::{
     default_http_client, ApprovalPolicy, Approver, ExecGate, ExecTool, ToolContext, ToolRegistry,
 };
 use tokio_util::sync::CancellationToken;
 
+use crate::approvals::RecordingApprover;
 use crate::cli::AgentArgs;
 use crate::config::{validate_model_id, Config};
 use crate::home::Home;
@@ -107,11 +109,37 @@ impl Resolved {
     }
 
     /// The tool set of the default profile: the workspace tools plus `exec` behind the gate.
-    pub fn tools(&self, approver: Arc<dyn Approver>) -> ToolRegistry {
+    pub fn tools(&self, approver: Arc<dyn Approver>) -> Result<ToolRegistry> {
         let mut tools = ToolRegistry::with_builtins();
-        let gate = ExecGate::new(self.sandbox.clone(), self.approval, approver);
+        let gate = ExecGate::new(self.sandbox.clone(), self.approval, approver)
+            .with_env(self.command_env()?);
         tools.register(Arc::new(ExecTool::new(gate)));
-        tools
+        Ok(tools)
+    }
+
+    pub fn secrets(&self) -> SecretStore {
+        SecretStore::new(&self.home.secrets_file())
+    }
+
+    /// `[sandbox.env]` with `secret:NAME` references replaced by their values.
+    fn command_env(&self) -> Result<Vec<(String, String)>> {
+        let secrets = self.secrets();
+        self.config
+            .sandbox_env
+            .iter()
+            .map(|(name, value)| match secret_reference(value) {
+                Some(secret) => secrets
+                    .get(secret)
+                    .map(|v| (name.clone(), v))
+                    .with_context(|| format!("[sandbox.env] {name} in config.toml")),
+                None => Ok((name.clone(), value.clone())),
+            })
+            .collect()
+    }
+
+    /// Knows every stored secret, so none can reach the model through a tool's output.
+    pub fn redactor(&self) -> Result<Redactor> {
+        Ok(Redactor::new(self.secrets().load()?))
     }
 
     pub fn context_builder(&self) -> ContextBuilder {
@@ -135,19 +163,23 @@ impl Resolved {
         })
     }
 
-    /// A full agent for `model`, sharing `cancel` with its tools.
+    /// A full agent for `model` in `session_id`, sharing `cancel` with its tools. Every
+    /// approval decision is recorded in the session.
     pub fn agent(
         &self,
         model: ModelRef,
         store: Arc<Store>,
+        session_id: &str,
         approver: Arc<dyn Approver>,
         cancel: CancellationToken,
     ) -> Result<Agent> {
-        let provider = crate::providers::build(&self.config, &model)?;
+        let provider = crate::providers::build(&self.config, &model, &self.secrets())?;
+        let approver = Arc::new(RecordingApprover::new(approver, store.clone(), session_id));
         Ok(Agent {
             provider,
             model,
-            tools: self.tools(approver),
+            redactor: self.redactor()?,
+            tools: self.tools(approver)?,
             tool_context: self.tool_context(cancel)?,
             store,
             system_prompt: self.context_builder().build().text,

@@ -74,6 +74,7 @@ pub async fn chat(args: AgentArgs) -> Result<ExitCode> {
         let agent = resolved.agent(
             model.clone(),
             store.clone(),
+            &session.id,
             approver.clone(),
             cancel.clone(),
         )?;

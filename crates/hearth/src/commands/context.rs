@@ -46,7 +46,7 @@ pub fn context(args: ContextArgs) -> Result<ExitCode> {
     let (agent_args, resumed) = with_resumed_session(&args.agent)?;
     let resolved = resolve(&agent_args)?;
     let system = resolved.context_builder().build();
-    let tools = resolved.tools(Arc::new(NoApprover));
+    let tools = resolved.tools(Arc::new(NoApprover))?;
     let mut parts: Vec<Part> = system
         .parts
         .iter()

@@ -5,7 +5,6 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use hearth_models::build_provider;
 use hearth_protocol::{Message, ModelRequest};
 use hearth_store::Store;
 use tokio_util::sync::CancellationToken;
@@ -112,14 +111,12 @@ pub async fn doctor(args: DoctorArgs) -> Result<ExitCode> {
             checks.report(true, "model", format!("{model} (not contacted: --offline)"))
         }
         Ok(model) => {
-            let provider = match config.provider_for(&model) {
-                Ok(mut settings) => {
-                    settings.max_retries = 0;
-                    settings.idle_timeout = Duration::from_secs(30);
-                    build_provider(settings)?
-                }
-                Err(_) => crate::providers::build(&config, &model)?,
-            };
+            let mut quick = config.clone();
+            for settings in [&mut quick.openai, &mut quick.anthropic] {
+                settings.max_retries = 0;
+                settings.idle_timeout = Duration::from_secs(30);
+            }
+            let provider = crate::providers::build(&quick, &model, &resolved.secrets())?;
             let request = ModelRequest {
                 model: model.model.clone(),
                 system: "Reply with the single word OK.".into(),

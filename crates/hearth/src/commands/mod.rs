@@ -6,4 +6,5 @@ pub mod context;
 pub mod doctor;
 pub mod run;
 pub mod sandbox;
+pub mod secrets;
 pub mod sessions;

@@ -43,6 +43,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
     let agent = resolved.agent(
         model.clone(),
         store,
+        &session.id,
         Arc::new(TerminalApprover::new()),
         cancel.clone(),
     )?;

@@ -32,8 +32,13 @@ pub fn sessions(args: SessionsArgs) -> Result<ExitCode> {
         SessionsCommand::Show { id, json } => {
             let session = store.session(&id)?;
             let messages = store.messages(&session.id)?;
+            let approvals = store.approvals(&session.id)?;
             if json {
-                let value = serde_json::json!({ "session": session, "messages": messages });
+                let value = serde_json::json!({
+                    "session": session,
+                    "messages": messages,
+                    "approvals": approvals,
+                });
                 println!("{}", serde_json::to_string_pretty(&value)?);
             } else {
                 println!(
@@ -42,6 +47,12 @@ pub fn sessions(args: SessionsArgs) -> Result<ExitCode> {
                 );
                 for message in &messages {
                     print_message(message);
+                }
+                for approval in &approvals {
+                    println!(
+                        "\napproval {}: {} — {} ({})",
+                        approval.created_at, approval.command, approval.decision, approval.reason
+                    );
                 }
             }
         }
