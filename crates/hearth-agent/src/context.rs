@@ -32,6 +32,16 @@ pub struct ContextBuilder {
     workspace: PathBuf,
     sandbox_description: String,
     instruction_budget_chars: usize,
+    sections: Vec<PromptSection>,
+}
+
+/// A section rendered elsewhere (e.g. the skills index) and appended after the
+/// instruction files; it must be deterministic for the prefix to stay stable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct PromptSection {
+    name: String,
+    text: String,
+    cut_chars: usize,
 }
 
 impl ContextBuilder {
@@ -40,7 +50,22 @@ impl ContextBuilder {
             workspace: workspace.to_path_buf(),
             sandbox_description: sandbox_description.to_string(),
             instruction_budget_chars: 12_000,
+            sections: Vec::new(),
         }
+    }
+
+    /// Appends `text` (rendered elsewhere, e.g. the skills index, and deterministic) after
+    /// the workspace instruction files, as the part `name` of `hearth context` with
+    /// `cut_chars` characters left out to fit its budget. An empty text adds nothing.
+    pub fn with_section(mut self, name: &str, text: &str, cut_chars: usize) -> Self {
+        if !text.is_empty() {
+            self.sections.push(PromptSection {
+                name: name.to_string(),
+                text: text.to_string(),
+                cut_chars,
+            });
+        }
+        self
     }
 
     /// The most characters of `AGENTS.md` + `USER.md` the prompt will carry.
@@ -86,6 +111,14 @@ impl ContextBuilder {
             });
             text.push_str(&section);
         }
+        for section in &self.sections {
+            parts.push(ContextPart {
+                name: section.name.clone(),
+                chars: section.text.chars().count(),
+                cut_chars: section.cut_chars,
+            });
+            text.push_str(&section.text);
+        }
         SystemPrompt { text, parts }
     }
 }
@@ -117,6 +150,24 @@ mod tests {
         assert_eq!(prompt.parts[1].cut_chars, 0);
         assert_eq!(prompt.parts[2].cut_chars, 400);
         assert!(prompt.text.contains("cut to 100 of 500 characters"));
+    }
+
+    #[test]
+    fn sections_come_after_the_instruction_files_and_empty_ones_add_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("AGENTS.md"), "Be brief.").unwrap();
+        let plain = ContextBuilder::new(dir.path(), "x").build();
+        let with_empty = ContextBuilder::new(dir.path(), "x")
+            .with_section("skills (1)", "", 7)
+            .build();
+        assert_eq!(with_empty, plain);
+        let prompt = ContextBuilder::new(dir.path(), "x")
+            .with_section("skills (1)", "\n# Skills\n- pdf: forms\n", 7)
+            .build();
+        assert!(prompt.text.starts_with(&plain.text));
+        assert!(prompt.text.ends_with("\n# Skills\n- pdf: forms\n"));
+        let last = prompt.parts.last().unwrap();
+        assert_eq!((last.name.as_str(), last.cut_chars), ("skills (1)", 7));
     }
 
     /// The template is part of the product: a change to it shows up as a snapshot diff.
