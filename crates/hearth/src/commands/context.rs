@@ -28,6 +28,63 @@ struct Report {
     history_messages: usize,
     history_chars: usize,
     total_chars: usize,
+    skills: SkillsReport,
+}
+
+/// What the skills part holds and what its budget cut.
+#[derive(Serialize)]
+struct SkillsReport {
+    found: usize,
+    listed: usize,
+    shortened: Vec<String>,
+    dropped: Vec<String>,
+    problems: Vec<String>,
+}
+
+fn skills_report(resolved: &crate::wiring::Resolved) -> SkillsReport {
+    let user_home = std::env::var_os("HOME")
+        .filter(|v| !v.is_empty())
+        .map(std::path::PathBuf::from);
+    let roots = hearth_skills::SkillRoots::standard(
+        &resolved.workspace,
+        user_home.as_deref(),
+        &resolved.home.root,
+    );
+    let catalog = hearth_skills::discover(&roots);
+    let index = hearth_skills::SkillIndex::render(
+        &catalog.skills,
+        &resolved.workspace,
+        hearth_skills::DEFAULT_INDEX_BUDGET_CHARS,
+    );
+    SkillsReport {
+        found: catalog.skills.len(),
+        listed: index.listed,
+        shortened: index.shortened,
+        dropped: index.dropped,
+        problems: catalog.problems.iter().map(|p| p.to_string()).collect(),
+    }
+}
+
+fn print_skills(skills: &SkillsReport) {
+    if skills.found == 0 && skills.problems.is_empty() {
+        return;
+    }
+    println!("skills: {} found, {} listed", skills.found, skills.listed);
+    if !skills.shortened.is_empty() {
+        println!(
+            "  descriptions shortened to fit the budget: {}",
+            skills.shortened.join(", ")
+        );
+    }
+    if !skills.dropped.is_empty() {
+        println!(
+            "  left out to fit the budget: {}",
+            skills.dropped.join(", ")
+        );
+    }
+    for problem in &skills.problems {
+        println!("  {problem}");
+    }
 }
 
 /// Never asked: `hearth context` runs no tools.
@@ -87,6 +144,7 @@ pub fn context(args: ContextArgs) -> Result<ExitCode> {
         history_messages,
         history_chars,
         total_chars: system_chars + tool_chars + history_chars + prompt_chars,
+        skills: skills_report(&resolved),
     };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -113,6 +171,7 @@ pub fn context(args: ContextArgs) -> Result<ExitCode> {
         );
         println!("{:>7}  this message", prompt_chars);
         println!("{:>7}  total", report.total_chars);
+        print_skills(&report.skills);
     }
     if args.full {
         println!("\n--- system prompt ---\n{}", system.text);
