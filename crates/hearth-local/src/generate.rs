@@ -1,0 +1,284 @@
+//! One generation: tokenize a rendered prompt, decode it, then sample greedily token by
+//! token (optionally under a GBNF grammar), streaming UTF-8 text, honouring stop
+//! sequences, end-of-generation tokens, a token budget and cancellation.
+
+use std::num::NonZeroU32;
+use std::time::Instant;
+
+use llama_cpp_2::context::params::LlamaContextParams;
+use llama_cpp_2::context::LlamaContext;
+use llama_cpp_2::llama_batch::LlamaBatch;
+use llama_cpp_2::sampling::LlamaSampler;
+use llama_cpp_2::token::data::LlamaTokenData;
+use llama_cpp_2::token::data_array::LlamaTokenDataArray;
+use llama_cpp_2::token::LlamaToken;
+
+use crate::engine::{self, LoadedModel};
+use crate::error::LocalError;
+use crate::stops::StopScanner;
+
+/// Prompt tokens decoded per llama.cpp batch.
+const BATCH: usize = 512;
+
+/// What to generate.
+pub struct GenerateParams<'a> {
+    pub model_id: &'a str,
+    pub max_tokens: usize,
+    pub grammar: Option<&'a str>,
+    pub stops: &'a [String],
+    pub threads: i32,
+}
+
+/// Why generation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finish {
+    /// The model ended its turn (an end-of-generation token).
+    EndOfTurn,
+    /// A stop sequence appeared; it is not part of the text.
+    Stop,
+    MaxTokens,
+    Cancelled,
+}
+
+/// What came out, with counts and timings.
+#[derive(Debug, Clone)]
+pub struct Generated {
+    pub text: String,
+    pub finish: Finish,
+    pub prompt_tokens: usize,
+    pub output_tokens: usize,
+    pub prompt_ms: f64,
+    pub generation_ms: f64,
+}
+
+/// Tokens of `text` as the model would see them: special tokens (`<|im_start|>`)
+/// parsed, and a BOS added only when the vocab wants one and the text lacks it.
+pub fn tokenize(loaded: &LoadedModel, text: &str) -> Vec<LlamaToken> {
+    let vocab = loaded.model.vocab();
+    let bos_text = vocab.token_to_piece(vocab.bos(), true, None);
+    let has_bos = !bos_text.is_empty() && text.as_bytes().starts_with(&bos_text);
+    vocab.tokenize(text.as_bytes(), !has_bos, true)
+}
+
+/// Generates after `prompt`, calling `on_text` with each stretch of text that is safe to
+/// show (valid UTF-8, not part of a possible stop sequence). `cancelled` is polled
+/// between tokens.
+pub fn generate(
+    loaded: &LoadedModel,
+    prompt: &[LlamaToken],
+    params: &GenerateParams<'_>,
+    cancelled: &dyn Fn() -> bool,
+    on_text: &mut dyn FnMut(&str),
+) -> Result<Generated, LocalError> {
+    let fail = |what: &'static str| {
+        let model = params.model_id.to_string();
+        move |cause: String| LocalError::Inference { model, what, cause }
+    };
+    let mut ctx = new_context(loaded, prompt.len() + params.max_tokens, params)?;
+    let mut grammar = match params.grammar {
+        Some(text) => Some(
+            LlamaSampler::grammar(&loaded.model, text, "root")
+                .map_err(|e| fail("building the tool-call grammar")(e.to_string()))?,
+        ),
+        None => None,
+    };
+    let started = Instant::now();
+    let mut logits_index = decode_prompt(&mut ctx, prompt).map_err(fail("decoding the prompt"))?;
+    let prompt_ms = started.elapsed().as_secs_f64() * 1000.0;
+
+    let vocab = loaded.model.vocab();
+    let mut scanner = StopScanner::new(params.stops);
+    let mut utf8 = Utf8Stream::default();
+    let mut batch = LlamaBatch::new(1, 1);
+    let mut position = prompt.len() as i32;
+    let mut output_tokens = 0;
+    let mut finish = Finish::MaxTokens;
+    let started = Instant::now();
+    while output_tokens < params.max_tokens {
+        if cancelled() {
+            finish = Finish::Cancelled;
+            break;
+        }
+        let token = pick(&ctx, logits_index, grammar.as_mut());
+        if vocab.is_eog(token) {
+            finish = Finish::EndOfTurn;
+            break;
+        }
+        if let Some(grammar) = grammar.as_mut() {
+            grammar.accept(token);
+        }
+        output_tokens += 1;
+        let piece = vocab.token_to_piece(token, false, None);
+        if let Some(text) = utf8.push(&piece) {
+            if scanner.push(&text, on_text) {
+                finish = Finish::Stop;
+                break;
+            }
+        }
+        batch.clear();
+        batch
+            .add(token, position, &[0], true)
+            .map_err(|e| fail("batching a token")(e.to_string()))?;
+        position += 1;
+        ctx.decode(&mut batch)
+            .map_err(|e| fail("decoding a token")(e.to_string()))?;
+        logits_index = 0;
+    }
+    if finish != Finish::Stop {
+        let tail = utf8.finish();
+        if !tail.is_empty() && scanner.push(&tail, on_text) {
+            finish = Finish::Stop;
+        }
+        if finish != Finish::Stop {
+            scanner.flush(on_text);
+        }
+    }
+    Ok(Generated {
+        text: scanner.into_text(),
+        finish,
+        prompt_tokens: prompt.len(),
+        output_tokens,
+        prompt_ms,
+        generation_ms: started.elapsed().as_secs_f64() * 1000.0,
+    })
+}
+
+/// A context just big enough for `needed` tokens (at most the trained length).
+pub fn new_context<'m>(
+    loaded: &'m LoadedModel,
+    needed: usize,
+    params: &GenerateParams<'_>,
+) -> Result<LlamaContext<'m>, LocalError> {
+    let n_ctx = (needed as u32 + 16).min(loaded.n_ctx_train.max(1));
+    let ctx_params = LlamaContextParams::default()
+        .with_n_ctx(NonZeroU32::new(n_ctx))
+        .with_n_batch(BATCH as u32)
+        .with_n_ubatch(BATCH as u32)
+        .with_n_threads(params.threads)
+        .with_n_threads_batch(params.threads);
+    let backend = engine::backend()?;
+    loaded
+        .model
+        .new_context(backend, ctx_params)
+        .map_err(|e| LocalError::inference(params.model_id, "creating a context", e))
+}
+
+/// Decodes `prompt` in batches; returns the batch index holding the last token's logits.
+pub fn decode_prompt(ctx: &mut LlamaContext<'_>, prompt: &[LlamaToken]) -> Result<i32, String> {
+    if prompt.is_empty() {
+        return Err("the prompt is empty".into());
+    }
+    let mut batch = LlamaBatch::new(BATCH, 1);
+    let mut last_index = 0;
+    for (chunk_index, chunk) in prompt.chunks(BATCH).enumerate() {
+        batch.clear();
+        let base = chunk_index * BATCH;
+        for (i, token) in chunk.iter().enumerate() {
+            let is_last = base + i + 1 == prompt.len();
+            batch
+                .add(*token, (base + i) as i32, &[0], is_last)
+                .map_err(|e| e.to_string())?;
+            if is_last {
+                last_index = i as i32;
+            }
+        }
+        ctx.decode(&mut batch).map_err(|e| e.to_string())?;
+    }
+    Ok(last_index)
+}
+
+/// Greedy choice. Under a grammar, the unconstrained best token is checked first and the
+/// whole vocabulary is filtered only when the grammar rejects it (as llama.cpp's own
+/// sampler does), which keeps constrained decoding nearly as fast as free decoding.
+pub fn pick(ctx: &LlamaContext<'_>, index: i32, grammar: Option<&mut LlamaSampler>) -> LlamaToken {
+    let logits = ctx.get_logits_ith(index);
+    let best = argmax(logits);
+    let Some(grammar) = grammar else {
+        return LlamaToken(best as i32);
+    };
+    let mut single = LlamaTokenDataArray::new(
+        vec![LlamaTokenData::new(
+            LlamaToken(best as i32),
+            logits[best],
+            0.0,
+        )],
+        false,
+    );
+    grammar.apply(&mut single);
+    if single.data.first().is_some_and(|d| d.logit().is_finite()) {
+        return LlamaToken(best as i32);
+    }
+    let mut all = LlamaTokenDataArray::from_iter(
+        logits
+            .iter()
+            .enumerate()
+            .map(|(id, logit)| LlamaTokenData::new(LlamaToken(id as i32), *logit, 0.0)),
+        false,
+    );
+    grammar.apply(&mut all);
+    let allowed = all
+        .data
+        .iter()
+        .filter(|d| d.logit().is_finite())
+        .max_by(|a, b| a.logit().total_cmp(&b.logit()));
+    allowed.map_or(LlamaToken(best as i32), |d| d.id())
+}
+
+fn argmax(values: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, v) in values.iter().enumerate() {
+        if *v > values[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+/// Joins token bytes into valid UTF-8, holding back an incomplete trailing character.
+#[derive(Default)]
+struct Utf8Stream {
+    pending: Vec<u8>,
+}
+
+impl Utf8Stream {
+    fn push(&mut self, bytes: &[u8]) -> Option<String> {
+        self.pending.extend_from_slice(bytes);
+        let valid = match std::str::from_utf8(&self.pending) {
+            Ok(_) => self.pending.len(),
+            Err(e) if e.error_len().is_none() => e.valid_up_to(),
+            Err(_) => {
+                let text = String::from_utf8_lossy(&self.pending).into_owned();
+                self.pending.clear();
+                return Some(text);
+            }
+        };
+        if valid == 0 {
+            return None;
+        }
+        let rest = self.pending.split_off(valid);
+        String::from_utf8(std::mem::replace(&mut self.pending, rest)).ok()
+    }
+
+    fn finish(&mut self) -> String {
+        let text = String::from_utf8_lossy(&self.pending).into_owned();
+        self.pending.clear();
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Utf8Stream;
+
+    #[test]
+    fn utf8_stream_holds_back_split_characters() {
+        let mut stream = Utf8Stream::default();
+        let snowman = "☃".as_bytes();
+        assert_eq!(stream.push(&snowman[..1]), None);
+        assert_eq!(stream.push(&snowman[1..]).as_deref(), Some("☃"));
+        assert_eq!(stream.push(b"ok").as_deref(), Some("ok"));
+        assert_eq!(stream.push(&[0xff, b'a']).as_deref(), Some("\u{fffd}a"));
+        assert_eq!(stream.push(&snowman[..2]), None);
+        assert_eq!(stream.finish(), "\u{fffd}");
+    }
+}

@@ -1,0 +1,349 @@
+//! The `local:` provider: runs a request on an in-process GGUF model. Loading and
+//! decoding run on a blocking thread; text streams back through a channel; the
+//! cancellation token is checked between tokens.
+//!
+//! Tool-call policy for small models (which call tools well enough only under a
+//! grammar, and then tend to call them forever):
+//! - with tools offered, the output is constrained to a plain answer or one valid call
+//!   of an offered tool (see `grammar`);
+//! - after `max_tool_calls` calls since the last user message, only an answer is allowed;
+//! - a call identical to one already made since the last user message is thrown away
+//!   and the step is decoded again as an answer.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use hearth_models::{ModelError, Provider};
+use hearth_protocol::{
+    Message, ModelRequest, ModelResponse, StopReason, StreamEvent, ToolCall, Usage,
+};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::engine::{self, LoadedModel};
+use crate::error::{to_model_error, LocalError};
+use crate::generate::{self, Finish, GenerateParams, Generated};
+use crate::grammar::{self, OutputShape};
+use crate::{catalog, prompt, template, toolcall};
+
+/// Text stop sequences: turn markers a model may spell out as text.
+const STOPS: &[&str] = &[
+    "<|im_end|>",
+    "<|im_start|>",
+    "<end_of_turn>",
+    "<start_of_turn>",
+    "<|eot_id|>",
+    "<|endoftext|>",
+];
+
+/// Knobs of the local provider.
+#[derive(Debug, Clone)]
+pub struct LocalOptions {
+    /// Decoding threads (default: one per available core).
+    pub threads: i32,
+    /// Tool calls allowed since the last user message before only an answer is allowed.
+    pub max_tool_calls: usize,
+}
+
+impl Default for LocalOptions {
+    fn default() -> Self {
+        Self {
+            threads: engine::default_threads(),
+            max_tool_calls: 4,
+        }
+    }
+}
+
+/// One local model, addressed as `local:<id>` or `local:/path/to.gguf`.
+pub struct LocalProvider {
+    model_id: String,
+    path: PathBuf,
+    options: LocalOptions,
+}
+
+impl LocalProvider {
+    /// Resolves `name` (an id in the model cache or a path) and checks that the file is
+    /// a GGUF. The model itself is loaded at the first request.
+    pub fn new(name: &str, options: LocalOptions) -> Result<Self, LocalError> {
+        let path = catalog::resolve(name, &catalog::models_dir())?;
+        Self::from_path(name, &path, options)
+    }
+
+    /// A provider for the file at `path`, reported as `local:<model_id>`.
+    pub fn from_path(
+        model_id: &str,
+        path: &Path,
+        options: LocalOptions,
+    ) -> Result<Self, LocalError> {
+        catalog::check_gguf(path)?;
+        Ok(Self {
+            model_id: model_id.to_string(),
+            path: path.to_path_buf(),
+            options,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Loads the model (once per process) off the async runtime's threads.
+    pub async fn load(&self) -> Result<Arc<LoadedModel>, LocalError> {
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || engine::load(&path))
+            .await
+            .map_err(|e| LocalError::inference(&self.model_id, "loading the model", e))?
+    }
+}
+
+#[async_trait]
+impl Provider for LocalProvider {
+    fn name(&self) -> &str {
+        "local"
+    }
+
+    async fn complete(
+        &self,
+        request: &ModelRequest,
+        on_event: &mut (dyn FnMut(StreamEvent) + Send),
+        cancel: &CancellationToken,
+    ) -> Result<ModelResponse, ModelError> {
+        let fail = |e| to_model_error(&self.model_id, e);
+        let loaded = tokio::select! {
+            loaded = self.load() => loaded.map_err(fail)?,
+            _ = cancel.cancelled() => return Err(ModelError::Cancelled),
+        };
+        let (sender, mut receiver) = mpsc::unbounded_channel();
+        let job = Job {
+            loaded,
+            request: request.clone(),
+            model_id: self.model_id.clone(),
+            options: self.options.clone(),
+            cancel: cancel.clone(),
+        };
+        let mut task = tokio::task::spawn_blocking(move || job.run(sender));
+        let result = loop {
+            tokio::select! {
+                Some(text) = receiver.recv() => {
+                    if request.stream {
+                        on_event(StreamEvent::TextDelta(text));
+                    }
+                }
+                joined = &mut task => break joined,
+                _ = cancel.cancelled() => return Err(ModelError::Cancelled),
+            }
+        };
+        while let Ok(text) = receiver.try_recv() {
+            if request.stream {
+                on_event(StreamEvent::TextDelta(text));
+            }
+        }
+        let outcome = result
+            .map_err(|e| {
+                fail(LocalError::inference(
+                    &self.model_id,
+                    "the decoding thread",
+                    e,
+                ))
+            })?
+            .map_err(fail)?;
+        respond(outcome, request.stream, on_event)
+    }
+}
+
+/// What one step produced.
+struct Outcome {
+    generated: Generated,
+    calls: Vec<toolcall::ParsedCall>,
+}
+
+/// A request travelling to the blocking thread.
+struct Job {
+    loaded: Arc<LoadedModel>,
+    request: ModelRequest,
+    model_id: String,
+    options: LocalOptions,
+    cancel: CancellationToken,
+}
+
+impl Job {
+    fn run(self, sender: mpsc::UnboundedSender<String>) -> Result<Outcome, LocalError> {
+        let tools = &self.request.tools;
+        let earlier = calls_since_last_user(&self.request.messages);
+        let shape = if earlier.len() >= self.options.max_tool_calls {
+            OutputShape::AnswerOnly
+        } else {
+            OutputShape::AnswerOrCall
+        };
+        let outcome = self.step(shape, &sender)?;
+        let repeated = outcome.calls.iter().any(|call| {
+            earlier
+                .iter()
+                .any(|(name, args)| *name == call.name && same_json(args, &call.arguments))
+        });
+        if repeated && !tools.is_empty() {
+            tracing::debug!(model = %self.model_id, "repeated tool call replaced by an answer");
+            return self.step(OutputShape::AnswerOnly, &sender);
+        }
+        Ok(outcome)
+    }
+
+    fn step(
+        &self,
+        shape: OutputShape,
+        sender: &mpsc::UnboundedSender<String>,
+    ) -> Result<Outcome, LocalError> {
+        let tools = &self.request.tools;
+        let messages = template::messages(&self.request);
+        let max_tokens = self.request.max_tokens.max(1) as usize;
+        let prompt = prompt::fit(&self.loaded, &self.model_id, &messages, max_tokens)?;
+        if prompt.dropped > 0 {
+            tracing::warn!(model = %self.model_id, dropped = prompt.dropped, "older messages dropped to fit the context");
+        }
+        let grammar = grammar::build(tools, shape);
+        let stops: Vec<String> = STOPS.iter().map(|s| s.to_string()).collect();
+        let params = GenerateParams {
+            model_id: &self.model_id,
+            max_tokens: prompt.max_new_tokens,
+            grammar: grammar.as_deref(),
+            stops: &stops,
+            threads: self.options.threads,
+        };
+        // Text is streamed once it is clearly an answer; a call is held back whole.
+        let may_call = grammar.is_some();
+        let mut seen = String::new();
+        let mut streaming = false;
+        let mut on_text = |text: &str| {
+            if streaming {
+                let _ = sender.send(text.to_string());
+                return;
+            }
+            seen.push_str(text);
+            if seen.trim_start().is_empty() || (may_call && toolcall::looks_like_call(&seen)) {
+                return;
+            }
+            streaming = true;
+            let _ = sender.send(std::mem::take(&mut seen).trim_start().to_string());
+        };
+        let cancelled = || self.cancel.is_cancelled();
+        let generated = generate::generate(
+            &self.loaded,
+            &prompt.tokens,
+            &params,
+            &cancelled,
+            &mut on_text,
+        )?;
+        let calls = if may_call && toolcall::looks_like_call(&generated.text) {
+            toolcall::parse(&generated.text, tools)
+        } else {
+            Vec::new()
+        };
+        tracing::debug!(
+            model = %self.model_id,
+            prompt_tokens = generated.prompt_tokens,
+            prompt_ms = generated.prompt_ms,
+            output_tokens = generated.output_tokens,
+            generation_ms = generated.generation_ms,
+            "local generation"
+        );
+        if calls.is_empty() && !streaming && !seen.trim().is_empty() {
+            // Held back as a possible call but it was not one: it is the answer.
+            let _ = sender.send(seen.trim().to_string());
+        }
+        Ok(Outcome { generated, calls })
+    }
+}
+
+/// (name, arguments) of the calls the assistant made since the last user message.
+fn calls_since_last_user(messages: &[Message]) -> Vec<(String, String)> {
+    let start = messages
+        .iter()
+        .rposition(|m| matches!(m, Message::User { .. }))
+        .map_or(0, |i| i + 1);
+    messages[start..]
+        .iter()
+        .filter_map(|m| match m {
+            Message::Assistant { tool_calls, .. } => Some(tool_calls),
+            _ => None,
+        })
+        .flatten()
+        .map(|c| (c.name.clone(), c.arguments.clone()))
+        .collect()
+}
+
+fn same_json(a: &str, b: &str) -> bool {
+    match (
+        serde_json::from_str::<serde_json::Value>(a),
+        serde_json::from_str::<serde_json::Value>(b),
+    ) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+/// A unique id for a call made by a local model.
+fn call_id() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    format!("call_{nanos:x}_{}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+fn respond(
+    outcome: Outcome,
+    stream: bool,
+    on_event: &mut (dyn FnMut(StreamEvent) + Send),
+) -> Result<ModelResponse, ModelError> {
+    let Outcome { generated, calls } = outcome;
+    let usage = Usage {
+        input_tokens: generated.prompt_tokens as u64,
+        output_tokens: generated.output_tokens as u64,
+        cached_tokens: 0,
+    };
+    if generated.finish == Finish::Cancelled {
+        return Err(ModelError::Cancelled);
+    }
+    if !calls.is_empty() {
+        let tool_calls: Vec<ToolCall> = calls
+            .into_iter()
+            .map(|c| ToolCall {
+                id: call_id(),
+                name: c.name,
+                arguments: c.arguments,
+            })
+            .collect();
+        for (index, call) in tool_calls.iter().enumerate() {
+            on_event(StreamEvent::ToolCallStart {
+                index,
+                id: call.id.clone(),
+                name: call.name.clone(),
+            });
+            on_event(StreamEvent::ToolCallArgs {
+                index,
+                fragment: call.arguments.clone(),
+            });
+        }
+        return Ok(ModelResponse {
+            text: String::new(),
+            tool_calls,
+            usage,
+            stop_reason: StopReason::ToolUse,
+        });
+    }
+    let text = generated.text.trim().to_string();
+    if !stream && !text.is_empty() {
+        on_event(StreamEvent::TextDelta(text.clone()));
+    }
+    Ok(ModelResponse {
+        text,
+        tool_calls: Vec::new(),
+        usage,
+        stop_reason: match generated.finish {
+            Finish::MaxTokens => StopReason::MaxTokens,
+            _ => StopReason::EndTurn,
+        },
+    })
+}
