@@ -100,16 +100,18 @@ impl Agent {
                 }
                 Err(err) => return Err(err.into()),
             };
-            self.store
-                .record_usage(session_id, &self.model.to_string(), &response.usage)?;
+            let assistant = Message::assistant(response.text.clone(), response.tool_calls.clone());
+            self.store.append_with_usage(
+                session_id,
+                &assistant,
+                &self.model.to_string(),
+                &response.usage,
+            )?;
             usage.add(response.usage);
             emit(AgentEvent::Usage {
                 step,
                 usage: response.usage,
             });
-
-            let assistant = Message::assistant(response.text.clone(), response.tool_calls.clone());
-            self.store.append(session_id, &assistant)?;
             history.push(assistant);
             if !response.text.is_empty() {
                 last_text = response.text.clone();

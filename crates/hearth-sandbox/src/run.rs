@@ -27,13 +27,21 @@ const BWRAP_OVERHEAD_PROCESSES: usize = 2;
 
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/// Runs `spec` under `policy` with the mechanism [`probe`] found.
+/// Runs `spec` under `policy` with the mechanism [`probe`] found. `full-access` needs no
+/// mechanism, so it does not pay for the probe.
 pub async fn run(
     policy: &SandboxPolicy,
     spec: &CommandSpec,
     cancel: &CancellationToken,
 ) -> Result<CommandOutput, SandboxError> {
-    run_with(&probe(), policy, spec, cancel).await
+    let mechanism = if policy.mode == SandboxMode::FullAccess {
+        Mechanism::Unavailable {
+            reason: "not needed: full-access runs without a sandbox".into(),
+        }
+    } else {
+        probe()
+    };
+    run_with(&mechanism, policy, spec, cancel).await
 }
 
 /// Runs `spec` under `policy` with a given mechanism (for callers and tests that

@@ -164,6 +164,27 @@ impl Store {
     /// (1 for the first message). The first user message with text also sets the
     /// title if none is set.
     pub fn append(&self, session_id: &str, message: &Message) -> Result<i64, StoreError> {
+        self.append_inner(session_id, message, None)
+    }
+
+    /// Appends a model's answer and the usage of the call that produced it in one
+    /// transaction: one durable write instead of two on the loop's hot path.
+    pub fn append_with_usage(
+        &self,
+        session_id: &str,
+        message: &Message,
+        model: &str,
+        usage: &Usage,
+    ) -> Result<i64, StoreError> {
+        self.append_inner(session_id, message, Some((model, usage)))
+    }
+
+    fn append_inner(
+        &self,
+        session_id: &str,
+        message: &Message,
+        usage: Option<(&str, &Usage)>,
+    ) -> Result<i64, StoreError> {
         let derived_title = match message {
             Message::User { text } => title::title_from_user_text(text),
             _ => None,
@@ -180,6 +201,9 @@ impl Store {
         }
         let seq = last_seq(&tx, session_id).at(&self.path)? + 1;
         self.insert_message(&tx, session_id, seq, message)?;
+        if let Some((model, usage)) = usage {
+            insert_usage(&tx, session_id, model, usage).at(&self.path)?;
+        }
         tx.commit().at(&self.path)?;
         Ok(seq)
     }
@@ -245,24 +269,7 @@ impl Store {
         usage: &Usage,
     ) -> Result<(), StoreError> {
         let connection = self.connection();
-        let inserted = connection
-            .execute(
-                concat!(
-                    "INSERT INTO usage_records (session_id, model, input_tokens, output_tokens,
-                         cached_tokens, created_at)
-                     SELECT id, ?2, ?3, ?4, ?5, ",
-                    now_sql!(),
-                    " FROM sessions WHERE id = ?1"
-                ),
-                params![
-                    session_id,
-                    model,
-                    tokens_to_sql(usage.input_tokens),
-                    tokens_to_sql(usage.output_tokens),
-                    tokens_to_sql(usage.cached_tokens),
-                ],
-            )
-            .at(&self.path)?;
+        let inserted = insert_usage(&connection, session_id, model, usage).at(&self.path)?;
         if inserted == 0 {
             return Err(StoreError::SessionNotFound {
                 query: session_id.to_string(),
@@ -531,6 +538,32 @@ fn tokens_to_sql(tokens: u64) -> i64 {
 
 fn tokens_from_sql(tokens: i64) -> u64 {
     u64::try_from(tokens).unwrap_or(0)
+}
+
+/// Inserts one usage row for an existing session; returns the rows inserted (0 when the
+/// session does not exist).
+fn insert_usage(
+    connection: &Connection,
+    session_id: &str,
+    model: &str,
+    usage: &Usage,
+) -> rusqlite::Result<usize> {
+    connection.execute(
+        concat!(
+            "INSERT INTO usage_records (session_id, model, input_tokens, output_tokens,
+                 cached_tokens, created_at)
+             SELECT id, ?2, ?3, ?4, ?5, ",
+            now_sql!(),
+            " FROM sessions WHERE id = ?1"
+        ),
+        params![
+            session_id,
+            model,
+            tokens_to_sql(usage.input_tokens),
+            tokens_to_sql(usage.output_tokens),
+            tokens_to_sql(usage.cached_tokens),
+        ],
+    )
 }
 
 #[cfg(test)]
