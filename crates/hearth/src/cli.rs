@@ -35,6 +35,10 @@ pub enum Command {
     Doctor(DoctorArgs),
     /// Run a command exactly as the exec tool would, in the sandbox.
     Sandbox(SandboxArgs),
+    /// List, check and create Agent Skills (SKILL.md folders).
+    Skills(crate::commands::skills::SkillsArgs),
+    /// MCP: list the configured servers and their tools, or serve Hearth over MCP.
+    Mcp(crate::commands::mcp::McpArgs),
     /// Store, list and remove secrets (referenced in config.toml as "secret:NAME").
     Secrets(crate::commands::secrets::SecretsArgs),
 }

@@ -22,6 +22,8 @@ struct ConfigFile {
     #[serde(default)]
     providers: ProvidersFile,
     #[serde(default)]
+    mcp: McpFile,
+    #[serde(default)]
     limits: LimitsFile,
     #[serde(default)]
     sandbox: SandboxFile,
@@ -41,6 +43,13 @@ struct ProviderFile {
     api_key: Option<String>,
     timeout_secs: Option<u64>,
     max_retries: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct McpFile {
+    #[serde(default)]
+    servers: std::collections::BTreeMap<String, hearth_mcp::ServerSettingsFile>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -74,6 +83,8 @@ pub struct Config {
     pub network: bool,
     /// `[sandbox.env]`: name → literal or `secret:NAME` (resolved only at the boundary).
     pub sandbox_env: Vec<(String, String)>,
+    /// `[mcp.servers.NAME]`, validated, in name order.
+    pub mcp_servers: Vec<hearth_mcp::ServerSettings>,
 }
 
 /// Anything wrong with the configuration, said so a person can fix it.
@@ -146,6 +157,8 @@ impl Config {
             approval,
             network: file.sandbox.network.unwrap_or(false),
             sandbox_env: file.sandbox.env.into_iter().collect(),
+            mcp_servers: hearth_mcp::validate_servers(file.mcp.servers)
+                .map_err(|why| ConfigError(format!("{}: {why}", path.display())))?,
         };
         config.apply_env(env)?;
         Ok(config)

@@ -38,6 +38,8 @@ fn main() -> ExitCode {
             Command::Sessions(args) => commands::sessions::sessions(args),
             Command::Doctor(args) => commands::doctor::doctor(args).await,
             Command::Sandbox(args) => commands::sandbox::sandbox(args).await,
+            Command::Skills(args) => commands::skills::skills(args).await,
+            Command::Mcp(args) => commands::mcp::mcp(args).await,
             Command::Secrets(args) => commands::secrets::secrets(args),
         }
     });

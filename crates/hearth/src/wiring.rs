@@ -28,6 +28,12 @@ pub struct Resolved {
     pub sandbox: SandboxPolicy,
     pub approval: ApprovalPolicy,
     pub settings: AgentSettings,
+    /// The skills found for this workspace (and the problems met finding them).
+    pub skills: hearth_skills::Catalog,
+    /// The configured MCP servers; none runs until [`Resolved::start_mcp`].
+    pub mcp: Arc<hearth_mcp::McpToolset>,
+    /// The MCP servers' tools, once started.
+    pub mcp_tools: Vec<Arc<dyn hearth_tools::Tool>>,
 }
 
 pub fn resolve(args: &AgentArgs) -> Result<Resolved> {
@@ -67,7 +73,12 @@ pub fn resolve(args: &AgentArgs) -> Result<Resolved> {
         mode,
         workspace: workspace.clone(),
         network: config.network,
-        hidden_paths: home.private_paths(&workspace),
+        // $HEARTH_HOME/skills stays visible (read-only) so skills' scripts can run.
+        hidden_paths: home
+            .private_paths(&workspace)
+            .into_iter()
+            .filter(|path| *path != home.root.join("skills"))
+            .collect(),
         limits: Default::default(),
     };
     let settings = AgentSettings {
@@ -75,6 +86,8 @@ pub fn resolve(args: &AgentArgs) -> Result<Resolved> {
         max_output_tokens: config.max_output_tokens,
         stream: !args.no_stream,
     };
+    let skills = crate::commands::skills::catalog(&workspace, &home);
+    let mcp = Arc::new(hearth_mcp::McpToolset::new(config.mcp_servers.clone()));
     Ok(Resolved {
         home,
         config,
@@ -82,6 +95,9 @@ pub fn resolve(args: &AgentArgs) -> Result<Resolved> {
         sandbox,
         approval,
         settings,
+        skills,
+        mcp,
+        mcp_tools: Vec::new(),
     })
 }
 
@@ -114,7 +130,32 @@ impl Resolved {
         let gate = ExecGate::new(self.sandbox.clone(), self.approval, approver)
             .with_env(self.command_env()?);
         tools.register(Arc::new(ExecTool::new(gate)));
+        if let Some(read_file) = tools.get("read_file") {
+            let dirs = self.skills.dirs();
+            tools.register(Arc::new(hearth_skills::SkillAwareReadFile::new(
+                read_file, dirs,
+            )));
+        }
+        for tool in &self.mcp_tools {
+            tools.register(tool.clone());
+        }
         Ok(tools)
+    }
+
+    /// Starts the configured MCP servers and keeps their tools for every agent built
+    /// afterwards. Only commands that run turns call this; a server that fails to start
+    /// is reported on stderr and left out.
+    pub async fn start_mcp(&mut self) {
+        let (tools, errors) = self.mcp.tools().await;
+        for err in errors {
+            eprintln!("hearth: {err}");
+        }
+        self.mcp_tools = tools;
+    }
+
+    /// `text` with the SKILL.md body of each skill it names as `$skill-name` appended.
+    pub fn expand_skill_mentions(&self, text: &str) -> String {
+        hearth_skills::inject_mentions(text, &self.skills)
     }
 
     pub fn secrets(&self) -> SecretStore {
@@ -148,9 +189,15 @@ impl Resolved {
         } else {
             "network off"
         };
+        let skills = crate::commands::skills::index(&self.skills, &self.workspace);
         ContextBuilder::new(
             &self.workspace,
             &format!("{}, {network}", self.sandbox.mode),
+        )
+        .with_section(
+            &crate::commands::skills::part_name(&skills),
+            &skills.text,
+            skills.cut_chars,
         )
     }
 

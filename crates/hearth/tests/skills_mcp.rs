@@ -40,15 +40,6 @@ fn peer_script(name: &str) -> String {
         .to_string()
 }
 
-/// Whether this binary has the skills and mcp commands wired in (see issue 5's report).
-async fn wired(env: &TestEnv) -> bool {
-    let output = env.hearth(OPENAI, &["mcp", "--help"]).await;
-    if !output.status.success() {
-        eprintln!("skipped: `hearth mcp` is not wired into this binary yet");
-    }
-    output.status.success()
-}
-
 fn write_skill(root: &Path, name: &str, description: &str, body: &str) {
     let dir = root.join(name);
     std::fs::create_dir_all(dir.join("scripts")).unwrap();
@@ -76,9 +67,6 @@ fn toml_string(path: &Path) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn skills_new_list_and_check_from_the_cli() {
     let env = TestEnv::start(vec![]).await;
-    if !wired(&env).await {
-        return;
-    }
     let created = env.hearth(OPENAI, &["skills", "new", "csv-report"]).await;
     assert!(created.status.success(), "{}", stderr(&created));
     let skill_md = env.workspace().join("skills/csv-report/SKILL.md");
@@ -119,9 +107,6 @@ async fn skills_new_list_and_check_from_the_cli() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_index_is_in_the_system_prompt_and_a_mention_pulls_the_body_in() {
     let env = TestEnv::start(vec![Step::text("done"), Step::text("done again")]).await;
-    if !wired(&env).await {
-        return;
-    }
     let skills = env.workspace().join("skills");
     write_skill(
         &skills,
@@ -173,9 +158,6 @@ async fn a_skill_script_runs_in_the_sandbox_through_exec() {
         Step::text("ran it"),
     ])
     .await;
-    if !wired(&env).await {
-        return;
-    }
     write_skill(
         &env.workspace().join("skills"),
         "greet",
@@ -202,9 +184,6 @@ async fn a_skill_script_runs_in_the_sandbox_through_exec() {
 #[tokio::test(flavor = "multi_thread")]
 async fn fifty_skills_fit_the_budget_by_shortening_descriptions() {
     let env = TestEnv::start(vec![]).await;
-    if !wired(&env).await {
-        return;
-    }
     let root = env.workspace().join("skills");
     for i in 0..50 {
         write_skill(
@@ -242,9 +221,6 @@ async fn the_everything_server_is_called_through_the_loop() {
         Step::text("echoed"),
     ])
     .await;
-    if !wired(&env).await {
-        return;
-    }
     env.write_config(&format!(
         "[mcp.servers.everything]\ncommand = {}\nargs = [\"stdio\"]\n",
         toml_string(&everything)
@@ -286,9 +262,6 @@ async fn the_filesystem_server_reads_a_file_and_mcp_list_shows_its_tools() {
         Step::text("read"),
     ])
     .await;
-    if !wired(&env).await {
-        return;
-    }
     env.write_config(&format!(
         "[mcp.servers.filesystem]\ncommand = {}\nargs = [{}]\n\n[mcp.servers.missing]\ncommand = \"/nonexistent/mcp-server\"\n",
         toml_string(&filesystem),
@@ -332,9 +305,6 @@ async fn a_server_that_dies_is_reported_and_restarted_and_slow_calls_time_out() 
         Step::text("survived"),
     ])
     .await;
-    if !wired(&env).await {
-        return;
-    }
     env.write_config(&format!(
         "[mcp.servers.flaky]\ncommand = {}\nargs = [{:?}]\ncall_timeout_secs = 2\n",
         toml_string(&python()),
@@ -401,9 +371,6 @@ async fn a_streamable_http_server_is_reached_by_url() {
         Step::text("ok"),
     ])
     .await;
-    if !wired(&env).await {
-        return;
-    }
     env.write_config(&format!(
         "[mcp.servers.web]\nurl = \"http://127.0.0.1:{port}/mcp\"\n"
     ));
@@ -417,9 +384,6 @@ async fn a_streamable_http_server_is_reached_by_url() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_python_sdk_lists_hearths_tools_and_asks_it_a_question() {
     let env = TestEnv::start(vec![Step::text("Hearth says 42.")]).await;
-    if !wired(&env).await {
-        return;
-    }
     let server = env.server();
     let output = tokio::process::Command::new(python())
         .args([

@@ -23,7 +23,8 @@ Ctrl-C  cancel the running turn";
 
 pub async fn chat(args: AgentArgs) -> Result<ExitCode> {
     let (args, resumed) = with_resumed_session(&args)?;
-    let resolved = resolve(&args)?;
+    let mut resolved = resolve(&args)?;
+    resolved.start_mcp().await;
     let model = resolved.model(args.model.as_deref())?;
     let store = resolved.open_store()?;
     let approver = Arc::new(TerminalApprover::new());
@@ -80,7 +81,8 @@ pub async fn chat(args: AgentArgs) -> Result<ExitCode> {
         )?;
         let mut printer = EventPrinter::new(false);
         let mut emit = |event: AgentEvent| printer.print(&event);
-        if let Err(err) = agent.run_turn(&session.id, line, &mut emit, &cancel).await {
+        let line = resolved.expand_skill_mentions(line);
+        if let Err(err) = agent.run_turn(&session.id, &line, &mut emit, &cancel).await {
             eprintln!("hearth: {err}");
         }
         watcher.abort();

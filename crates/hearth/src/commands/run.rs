@@ -30,7 +30,9 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
         args.prompt.clone()
     };
     let (agent_args, resumed) = with_resumed_session(&args.agent)?;
-    let resolved = resolve(&agent_args)?;
+    let mut resolved = resolve(&agent_args)?;
+    resolved.start_mcp().await;
+    let prompt = resolved.expand_skill_mentions(&prompt);
     let model = resolved.model(agent_args.model.as_deref())?;
     let store = resolved.open_store()?;
     let session = match &resumed {
