@@ -1,0 +1,44 @@
+//! Development aid: embeds LoCoMo-sized sentences in batches and prints sentences/s
+//! and the process's resident memory. `cargo run --release -p hearth-memory --example embed_speed`.
+
+use std::time::Instant;
+
+fn rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let before = rss_mb();
+    let embedder = hearth_memory::Embedder::load_default()?.ok_or("model not in the cache")?;
+    let loaded = rss_mb();
+    let sentences: Vec<String> = (0..256)
+        .map(|i| format!("Caroline: I went to the support group yesterday, number {i}, and it was really powerful to hear everyone's stories about acceptance."))
+        .collect();
+    let texts: Vec<&str> = sentences.iter().map(String::as_str).collect();
+    embedder.embed(&texts[..32])?;
+    let started = Instant::now();
+    embedder.embed(&texts)?;
+    let secs = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    for _ in 0..20 {
+        embedder.embed(&["When did Caroline go to the LGBTQ support group?"])?;
+    }
+    let query_ms = started.elapsed().as_secs_f64() * 1000.0 / 20.0;
+    println!(
+        "{{\"sentences_per_s\": {:.1}, \"query_ms\": {:.2}, \"rss_mb_before\": {:.1}, \"rss_mb_loaded\": {:.1}, \"rss_mb_after\": {:.1}}}",
+        texts.len() as f64 / secs,
+        query_ms,
+        before,
+        loaded,
+        rss_mb()
+    );
+    Ok(())
+}

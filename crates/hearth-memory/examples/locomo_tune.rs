@@ -1,0 +1,83 @@
+//! Development aid for the retrieval method: ingests a LoCoMo file once, then scores
+//! several weight settings (JSON objects, one per argument, fields as in `Weights`)
+//! without re-embedding. `cargo run --release -p hearth-memory --example locomo_tune
+//! -- DATASET '{"bm25":0.5,"dense":0.5}' ...` prints one JSON line per setting.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use hearth_memory::bench::{evaluate, ingest, load, mean, QuestionScore};
+use hearth_memory::{Embedder, Weights};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let dataset = args
+        .next()
+        .ok_or("usage: locomo_tune DATASET [WEIGHTS_JSON...]")?;
+    let settings: Vec<String> = args.collect();
+    let embedder = if std::env::var_os("NO_EMBEDDER").is_some() {
+        None
+    } else {
+        Embedder::load_default()?.map(Arc::new)
+    };
+    let conversations = load(Path::new(&dataset))?;
+    let work = tempfile::tempdir()?;
+    let mut ingested = Vec::new();
+    let (mut turns, mut seconds) = (0, 0.0);
+    for (i, c) in conversations.iter().enumerate() {
+        let done = ingest(c, &work.path().join(format!("{i}.db")), embedder.clone())?;
+        turns += done.turns;
+        seconds += done.seconds;
+        ingested.push(done);
+    }
+    eprintln!(
+        "ingested {turns} turns in {seconds:.1}s ({:.0}/s)",
+        turns as f64 / seconds
+    );
+    let settings = if settings.is_empty() {
+        vec!["{}".to_string()]
+    } else {
+        settings
+    };
+    for setting in settings {
+        let weights: Weights = serde_json::from_str(&setting)?;
+        let mut scores: Vec<QuestionScore> = Vec::new();
+        let mut per_conv = Vec::new();
+        for (c, done) in conversations.iter().zip(&ingested) {
+            let e = evaluate(done, c, &weights, 10)?;
+            let s: Vec<QuestionScore> = e
+                .scores
+                .into_iter()
+                .filter(|q| (1..=4).contains(&q.category))
+                .collect();
+            per_conv.push(format!("{:.3}", mean(&s).turn.frac_recall_at_10));
+            scores.extend(s);
+        }
+        let all = mean(&scores);
+        let cats: Vec<String> = (1..=4)
+            .map(|k| {
+                let g = mean(
+                    &scores
+                        .iter()
+                        .filter(|q| q.category == k)
+                        .copied()
+                        .collect::<Vec<_>>(),
+                );
+                format!(
+                    "c{k} {:.3}/{:.3}/{:.3}",
+                    g.turn.frac_recall_at_10, g.turn.mrr, g.session.all_at_5
+                )
+            })
+            .collect();
+        println!(
+            "f@10 {:.3} mrr {:.3} s@5 {:.3} any@5 {:.3} | {} | conv f@10 {} | {setting}",
+            all.turn.frac_recall_at_10,
+            all.turn.mrr,
+            all.session.all_at_5,
+            all.turn.any_at_5,
+            cats.join(" "),
+            per_conv.join(" ")
+        );
+    }
+    Ok(())
+}

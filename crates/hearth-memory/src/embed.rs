@@ -1,0 +1,210 @@
+//! The local embedding model: any BERT-family folder (config.json, tokenizer.json,
+//! model.safetensors, optional 1_Pooling/config.json) run in-process on the CPU with
+//! candle; mean (or CLS) pooling and L2 normalisation, as sentence-transformers does.
+
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+use candle_transformers::models::bert::{BertModel, Config};
+use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
+
+use crate::error::MemoryError;
+
+/// The folder name of the default model inside the model cache.
+pub const DEFAULT_MODEL: &str = "all-MiniLM-L6-v2";
+/// Longest input in tokens; longer texts are cut (all-MiniLM-L6-v2 was trained on 256).
+const MAX_TOKENS: usize = 256;
+/// Texts embedded in one forward pass.
+const BATCH: usize = 32;
+
+/// Where models live: `$HEARTH_MODELS`, else `~/.cache/hearth/models`.
+pub fn model_cache_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("HEARTH_MODELS").filter(|v| !v.is_empty()) {
+        return Some(PathBuf::from(dir));
+    }
+    let home = std::env::var_os("HOME").filter(|v| !v.is_empty())?;
+    Some(Path::new(&home).join(".cache/hearth/models"))
+}
+
+/// The default model's folder, `<cache>/all-MiniLM-L6-v2`.
+pub fn default_model_dir() -> Option<PathBuf> {
+    model_cache_dir().map(|dir| dir.join(DEFAULT_MODEL))
+}
+
+/// How token vectors become one sentence vector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pooling {
+    Mean,
+    Cls,
+}
+
+/// A loaded sentence-embedding model. Cheap to share behind an `Arc`; `embed` takes
+/// `&self` and may run on several threads at once.
+pub struct Embedder {
+    model: BertModel,
+    tokenizer: Tokenizer,
+    pooling: Pooling,
+    dim: usize,
+    id: String,
+}
+
+impl std::fmt::Debug for Embedder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Embedder")
+            .field("id", &self.id)
+            .field("dim", &self.dim)
+            .finish()
+    }
+}
+
+fn load_error(dir: &Path, reason: impl std::fmt::Display) -> MemoryError {
+    MemoryError::ModelLoad {
+        dir: dir.to_path_buf(),
+        reason: reason.to_string(),
+    }
+}
+
+impl Embedder {
+    /// Loads the model in `dir`. Fails with a message naming the fetch command when
+    /// a file is missing or unreadable.
+    pub fn load(dir: &Path) -> Result<Embedder, MemoryError> {
+        let read = |name: &str| {
+            std::fs::read(dir.join(name)).map_err(|e| load_error(dir, format!("{name}: {e}")))
+        };
+        let config: Config = serde_json::from_slice(&read("config.json")?)
+            .map_err(|e| load_error(dir, format!("config.json: {e}")))?;
+        let pooling = match std::fs::read(dir.join("1_Pooling/config.json")) {
+            Ok(bytes) => {
+                let value: serde_json::Value = serde_json::from_slice(&bytes)
+                    .map_err(|e| load_error(dir, format!("1_Pooling/config.json: {e}")))?;
+                if value["pooling_mode_cls_token"].as_bool() == Some(true) {
+                    Pooling::Cls
+                } else {
+                    Pooling::Mean
+                }
+            }
+            Err(_) => Pooling::Mean,
+        };
+        let mut tokenizer = Tokenizer::from_file(dir.join("tokenizer.json"))
+            .map_err(|e| load_error(dir, format!("tokenizer.json: {e}")))?;
+        tokenizer
+            .with_truncation(Some(TruncationParams {
+                max_length: MAX_TOKENS.min(config.max_position_embeddings),
+                ..TruncationParams::default()
+            }))
+            .map_err(|e| load_error(dir, format!("tokenizer.json truncation: {e}")))?;
+        tokenizer.with_padding(Some(PaddingParams {
+            strategy: PaddingStrategy::BatchLongest,
+            pad_id: config.pad_token_id as u32,
+            ..PaddingParams::default()
+        }));
+        let weights = read("model.safetensors")?;
+        let weights_len = weights.len();
+        let vb = VarBuilder::from_buffered_safetensors(weights, DType::F32, &Device::Cpu)
+            .map_err(|e| load_error(dir, format!("model.safetensors: {e}")))?;
+        let model = BertModel::load(vb, &config)
+            .map_err(|e| load_error(dir, format!("model.safetensors: {e}")))?;
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| dir.display().to_string());
+        Ok(Embedder {
+            model,
+            tokenizer,
+            pooling,
+            dim: config.hidden_size,
+            id: format!("{name}/{}/{weights_len}", config.hidden_size),
+        })
+    }
+
+    /// The default model from the cache, or `None` when it is not there.
+    pub fn load_default() -> Result<Option<Embedder>, MemoryError> {
+        match default_model_dir() {
+            Some(dir) if dir.join("model.safetensors").is_file() => Self::load(&dir).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// Names the model and its shape; a change of id means stored vectors are stale.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Length of every vector.
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// One unit-length vector per text, in order. Batches internally, grouping
+    /// texts of similar length so little padding is computed.
+    pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, MemoryError> {
+        let mut order: Vec<usize> = (0..texts.len()).collect();
+        order.sort_by_key(|&i| texts[i].len());
+        let mut out = vec![Vec::new(); texts.len()];
+        for group in order.chunks(BATCH) {
+            let batch: Vec<&str> = group.iter().map(|&i| texts[i]).collect();
+            let vectors = self.embed_batch(&batch).map_err(|e| MemoryError::Embed {
+                batch: batch.len(),
+                reason: e.to_string(),
+            })?;
+            for (&i, vector) in group.iter().zip(vectors) {
+                out[i] = vector;
+            }
+        }
+        Ok(out)
+    }
+
+    fn embed_batch(
+        &self,
+        texts: &[&str],
+    ) -> Result<Vec<Vec<f32>>, Box<dyn std::error::Error + Send + Sync>> {
+        let encodings = self.tokenizer.encode_batch(texts.to_vec(), true)?;
+        let rows = encodings.len();
+        let width = encodings.first().map_or(0, |e| e.get_ids().len());
+        let mut ids = Vec::with_capacity(rows * width);
+        let mut mask = Vec::with_capacity(rows * width);
+        for encoding in &encodings {
+            ids.extend_from_slice(encoding.get_ids());
+            mask.extend_from_slice(encoding.get_attention_mask());
+        }
+        let device = &self.model.device;
+        let ids = Tensor::from_vec(ids, (rows, width), device)?;
+        let mask = Tensor::from_vec(mask, (rows, width), device)?;
+        let types = ids.zeros_like()?;
+        let hidden = self.model.forward(&ids, &types, Some(&mask))?;
+        let pooled = match self.pooling {
+            Pooling::Cls => hidden.narrow(1, 0, 1)?.squeeze(1)?,
+            Pooling::Mean => {
+                let mask = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
+                let summed = hidden.broadcast_mul(&mask)?.sum(1)?;
+                let counts = mask.sum(1)?.clamp(1e-9, f64::MAX)?;
+                summed.broadcast_div(&counts)?
+            }
+        };
+        let norms = pooled
+            .sqr()?
+            .sum_keepdim(1)?
+            .sqrt()?
+            .clamp(1e-12, f64::MAX)?;
+        let normalised = pooled.broadcast_div(&norms)?;
+        Ok(normalised.to_vec2::<f32>()?)
+    }
+}
+
+/// Dot product; equals cosine similarity for the unit vectors [`Embedder::embed`] returns.
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// Vectors as little-endian f32 bytes, for a BLOB column.
+pub(crate) fn to_blob(vector: &[f32]) -> Vec<u8> {
+    vector.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+/// The inverse of [`to_blob`]; trailing bytes that do not make a whole f32 are ignored.
+pub(crate) fn from_blob(blob: &[u8]) -> Vec<f32> {
+    blob.chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}

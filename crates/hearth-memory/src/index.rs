@@ -1,0 +1,128 @@
+//! The in-process view of every item that search scores against: kind, session,
+//! speaker, time and vectors, kept in step with `memory.db` (reloaded when another
+//! process writes to it, which `PRAGMA data_version` reveals).
+
+use std::collections::HashMap;
+
+use rusqlite::Connection;
+
+use crate::embed::from_blob;
+use crate::item::ItemKind;
+
+/// One item as search sees it.
+#[derive(Debug, Clone)]
+pub(crate) struct Entry {
+    pub id: i64,
+    pub kind: ItemKind,
+    pub session: String,
+    pub speaker: String,
+    pub ts: i64,
+    /// Position in its session (turns) or file (chunks).
+    pub seq: i64,
+    /// Embedding of the item's own text.
+    pub vec: Option<Vec<f32>>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Cache {
+    pub entries: Vec<Entry>,
+    position: HashMap<i64, usize>,
+    /// `PRAGMA data_version` when loaded; `None` until the first load.
+    pub data_version: Option<i64>,
+}
+
+impl Cache {
+    /// Reads every item and vector from the database.
+    pub fn load(conn: &Connection) -> rusqlite::Result<Cache> {
+        let mut cache = Cache::default();
+        let mut items =
+            conn.prepare("SELECT id, kind, session, speaker, ts, seq FROM items ORDER BY id")?;
+        let rows = items.query_map([], |row| {
+            Ok(Entry {
+                id: row.get(0)?,
+                kind: ItemKind::parse(&row.get::<_, String>(1)?),
+                session: row.get(2)?,
+                speaker: row.get(3)?,
+                ts: row.get(4)?,
+                seq: row.get(5)?,
+                vec: None,
+            })
+        })?;
+        for entry in rows {
+            cache.push(entry?);
+        }
+        let mut vectors = conn.prepare("SELECT item_id, vec FROM vectors WHERE view = 0")?;
+        let rows = vectors.query_map([], |row| {
+            Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?))
+        })?;
+        for row in rows {
+            let (id, blob) = row?;
+            cache.set_vector(id, from_blob(&blob));
+        }
+        cache.data_version = Some(data_version(conn)?);
+        Ok(cache)
+    }
+
+    pub fn push(&mut self, entry: Entry) {
+        self.position.insert(entry.id, self.entries.len());
+        self.entries.push(entry);
+    }
+
+    pub fn remove(&mut self, id: i64) {
+        let Some(index) = self.position.remove(&id) else {
+            return;
+        };
+        self.entries.swap_remove(index);
+        if let Some(moved) = self.entries.get(index) {
+            self.position.insert(moved.id, index);
+        }
+    }
+
+    pub fn set_vector(&mut self, id: i64, vector: Vec<f32>) {
+        if let Some(entry) = self
+            .position
+            .get(&id)
+            .and_then(|&i| self.entries.get_mut(i))
+        {
+            entry.vec = Some(vector);
+        }
+    }
+
+    pub fn clear_vectors(&mut self) {
+        for entry in &mut self.entries {
+            entry.vec = None;
+        }
+    }
+
+    /// For each entry, the index of the previous turn of its session, if any.
+    pub fn previous_turns(&self) -> Vec<Option<usize>> {
+        let mut by_place: HashMap<(&str, i64), usize> = HashMap::new();
+        for (i, entry) in self.entries.iter().enumerate() {
+            if entry.kind == ItemKind::Turn {
+                by_place.insert((entry.session.as_str(), entry.seq), i);
+            }
+        }
+        self.entries
+            .iter()
+            .map(|entry| {
+                (entry.kind == ItemKind::Turn)
+                    .then(|| {
+                        by_place
+                            .get(&(entry.session.as_str(), entry.seq - 1))
+                            .copied()
+                    })
+                    .flatten()
+            })
+            .collect()
+    }
+
+    /// The newest time of any item, the "now" of the memory.
+    pub fn newest(&self) -> Option<i64> {
+        self.entries.iter().map(|e| e.ts).max()
+    }
+}
+
+/// Changes whenever another connection commits to the database.
+pub(crate) fn data_version(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.pragma_query_value(None, "data_version", |row| row.get(0))
+}

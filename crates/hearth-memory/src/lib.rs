@@ -1,0 +1,35 @@
+//! Long-term memory: conversation turns captured from sessions, explicit notes and
+//! markdown files, each with provenance and time, in one SQLite file; retrieved by a
+//! hybrid of FTS5 (BM25) and dense vectors from a local embedding model run
+//! in-process with candle; measured by a LoCoMo recall benchmark ([`bench`]).
+//!
+//! Architecture invariants: a capture returns only once its row and keyword index are
+//! durable, and never waits for the embedding model (the ingest worker fills vectors
+//! in the background); `forget` removes an item from the table, the keyword index and
+//! the vectors, and scrubs it from the file; without a model, memory works on
+//! keywords alone. The crate never prints and never panics on input.
+
+pub mod bench;
+mod embed;
+mod error;
+mod files;
+mod index;
+mod ingest;
+mod item;
+mod schema;
+mod search;
+mod store;
+mod text;
+mod time;
+pub mod tools;
+
+pub use embed::{cosine, default_model_dir, model_cache_dir, Embedder, DEFAULT_MODEL};
+pub use error::MemoryError;
+pub use item::{CapturedTurn, IndexReport, ItemKind, MemoryItem, Provenance};
+pub use search::{MemoryHit, SearchOptions, Weights};
+pub use store::Memory;
+pub use text::estimate_tokens;
+pub use time::{format_rfc3339, parse_timestamp};
+
+/// The command that puts the default embedding model in the cache.
+pub const FETCH_MODEL_HINT: &str = "scripts/fetch-models.sh embedder";

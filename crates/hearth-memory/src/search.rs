@@ -1,0 +1,436 @@
+//! Hybrid retrieval. Every item gets a few signals — BM25 of its own words, BM25 of
+//! the previous turn's words, cosine of its vector and of its window vector (the turn
+//! with its predecessor) — each z-scored over the whole memory, then blended by
+//! [`Weights`]. A session-level score (the mean of a session's best turns) is added
+//! to each of its turns, plus small bonuses when the query names the item's speaker
+//! or a month or year that contains the item's time.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use crate::embed::cosine;
+use crate::error::{AtDatabase, MemoryError};
+use crate::index::{data_version, Cache, Entry};
+use crate::item::{ItemKind, MemoryItem, Provenance};
+use crate::store::{lock, read_items, Memory};
+use crate::text::{clip, estimate_tokens, fts_any, query_terms, words};
+use crate::time::named_range;
+
+/// How the signals are blended. The defaults were chosen on LoCoMo (see the bench
+/// module); every weight multiplies a z-score, so they are comparable.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct Weights {
+    /// BM25 of the item's text (and, at `speaker_column`, its speaker).
+    pub bm25: f32,
+    /// BM25 of the previous turn's text.
+    pub bm25_context: f32,
+    /// Cosine between the query and the item.
+    pub dense: f32,
+    /// Cosine between the query and the item's window: its vector plus
+    /// `window_prev` times the previous turn's, renormalised.
+    pub dense_window: f32,
+    pub window_prev: f32,
+    /// The session's score (mean of its best `session_top` turns) added to each turn.
+    pub session: f32,
+    pub session_top: usize,
+    /// Bonus when the query names the item's speaker.
+    pub speaker: f32,
+    /// Bonus when the item's time falls in a month or year the query names.
+    pub time: f32,
+    /// Weight of the speaker column inside the item's BM25.
+    pub speaker_column: f32,
+}
+
+impl Default for Weights {
+    /// Chosen on locomo-dev (see the bench module docs for the log of what was tried).
+    fn default() -> Self {
+        Weights {
+            bm25: 0.5,
+            bm25_context: 0.15,
+            dense: 0.3,
+            dense_window: 0.2,
+            window_prev: 1.0,
+            session: 0.5,
+            session_top: 3,
+            speaker: 0.3,
+            time: 0.3,
+            speaker_column: 1.0,
+        }
+    }
+}
+
+/// What a search returns and how much.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchOptions {
+    /// Most hits returned.
+    pub limit: usize,
+    /// Stop adding hits once their text would pass this many tokens (the first hit
+    /// always comes back).
+    pub max_tokens: Option<usize>,
+    pub weights: Weights,
+}
+
+impl Default for SearchOptions {
+    fn default() -> Self {
+        SearchOptions {
+            limit: 10,
+            max_tokens: None,
+            weights: Weights::default(),
+        }
+    }
+}
+
+/// One search result.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MemoryHit {
+    #[serde(flatten)]
+    pub item: MemoryItem,
+    /// The blended score (z-units; higher is better).
+    pub score: f32,
+    /// Best cosine between the query and the item's vectors, when it has any.
+    pub cosine: Option<f32>,
+}
+
+/// A hit must reach this blended score to be recalled unasked.
+const RECALL_MIN_SCORE: f32 = 2.0;
+/// …and, when vectors exist, this cosine.
+const RECALL_MIN_COSINE: f32 = 0.3;
+/// Hits considered for the recall block.
+const RECALL_CANDIDATES: usize = 5;
+
+impl Memory {
+    /// The best items for `query`, best first.
+    pub fn search(&self, query: &str, opts: &SearchOptions) -> Result<Vec<MemoryHit>, MemoryError> {
+        let ranked = self.rank(query, &opts.weights, opts.limit)?;
+        let conn = lock(&self.shared.conn);
+        let mut hits = Vec::new();
+        let mut tokens = 0;
+        for (id, score, cosine) in ranked {
+            let Some(item) = read_items(&conn, &self.shared.path, "WHERE id = ?1", [id])?.pop()
+            else {
+                continue;
+            };
+            tokens += estimate_tokens(&item.text);
+            if opts.max_tokens.is_some_and(|max| tokens > max) && !hits.is_empty() {
+                break;
+            }
+            hits.push(MemoryHit {
+                item,
+                score,
+                cosine,
+            });
+        }
+        Ok(hits)
+    }
+
+    /// Ids of the best `limit` items with their score and best cosine.
+    pub fn rank(
+        &self,
+        query: &str,
+        weights: &Weights,
+        limit: usize,
+    ) -> Result<Vec<(i64, f32, Option<f32>)>, MemoryError> {
+        let path = &self.shared.path;
+        let terms = query_terms(query);
+        // Embed before taking any lock: captures and the worker go on meanwhile.
+        let query_vector = match &self.shared.embedder {
+            Some(embedder) => embedder.embed(&[query])?.pop(),
+            None => None,
+        };
+        let (body, context, cache) = {
+            let conn = lock(&self.shared.conn);
+            let mut cache = lock(&self.shared.cache);
+            let version = data_version(&conn).at(path)?;
+            if cache.data_version != Some(version) {
+                *cache = Cache::load(&conn).at(path)?;
+            }
+            let body = bm25(&conn, &terms, [weights.speaker_column, 1.0, 0.0]).at(path)?;
+            let context = if weights.bm25_context != 0.0 {
+                bm25(&conn, &terms, [0.0, 0.0, 1.0]).at(path)?
+            } else {
+                HashMap::new()
+            };
+            (body, context, cache)
+        };
+        let entries = &cache.entries;
+        if entries.is_empty() {
+            return Ok(Vec::new());
+        }
+        let signals = Signals::compute(
+            &cache,
+            &body,
+            &context,
+            query_vector.as_deref(),
+            weights.window_prev,
+        );
+        let mut scores = signals.blend(weights);
+        add_session_scores(entries, &mut scores, weights);
+        add_bonuses(entries, &mut scores, query, weights, cache.newest());
+        let mut order: Vec<usize> = (0..entries.len()).collect();
+        order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+        Ok(order
+            .into_iter()
+            .take(limit)
+            .map(|i| (entries[i].id, scores[i], signals.best_cosine(i)))
+            .collect())
+    }
+
+    /// The few memories worth showing the model before a turn, or `None` when none
+    /// clears the bar: formatted, within `budget_chars`, marked as recalled memory.
+    pub fn recall_block(
+        &self,
+        query: &str,
+        budget_chars: usize,
+    ) -> Result<Option<String>, MemoryError> {
+        let opts = SearchOptions {
+            limit: RECALL_CANDIDATES,
+            ..SearchOptions::default()
+        };
+        let has_vectors = self.has_embedder();
+        let hits: Vec<MemoryHit> = self
+            .search(query, &opts)?
+            .into_iter()
+            .filter(|hit| hit.score >= RECALL_MIN_SCORE)
+            .filter(|hit| !has_vectors || hit.cosine.is_none_or(|c| c >= RECALL_MIN_COSINE))
+            .collect();
+        Ok(format_recall(&hits, budget_chars))
+    }
+}
+
+/// Scores of every FTS match of any term, as positive BM25 (higher is better).
+fn bm25(
+    conn: &rusqlite::Connection,
+    terms: &[String],
+    column_weights: [f32; 3],
+) -> rusqlite::Result<HashMap<i64, f32>> {
+    let Some(expression) = fts_any(terms) else {
+        return Ok(HashMap::new());
+    };
+    let [s, b, c] = column_weights;
+    let sql = format!(
+        "SELECT rowid, bm25(items_fts, {s}, {b}, {c}) FROM items_fts WHERE items_fts MATCH ?1"
+    );
+    let mut statement = conn.prepare_cached(&sql)?;
+    let rows = statement.query_map([expression], |row| {
+        Ok((row.get::<_, i64>(0)?, -row.get::<_, f64>(1)? as f32))
+    })?;
+    rows.collect()
+}
+
+/// The raw signals of every entry, in cache order.
+struct Signals {
+    bm25: Vec<f32>,
+    bm25_context: Vec<f32>,
+    dense: Vec<Option<f32>>,
+    dense_window: Vec<Option<f32>>,
+}
+
+impl Signals {
+    fn compute(
+        cache: &Cache,
+        body: &HashMap<i64, f32>,
+        context: &HashMap<i64, f32>,
+        query: Option<&[f32]>,
+        window_prev: f32,
+    ) -> Signals {
+        let entries = &cache.entries;
+        let keyword = |map: &HashMap<i64, f32>| -> Vec<f32> {
+            entries
+                .iter()
+                .map(|e| map.get(&e.id).copied().unwrap_or(0.0))
+                .collect()
+        };
+        let dense: Vec<Option<f32>> = entries
+            .iter()
+            .map(|e| query.zip(e.vec.as_deref()).map(|(q, v)| cosine(q, v)))
+            .collect();
+        // cos(q, a + w·b) = (q·a + w·q·b) / |a + w·b|, and |a + w·b|² = 1 + w² + 2w·a·b
+        // for unit a and b: no vector is built. A note or a first turn is its own window.
+        let dense_window = cache
+            .previous_turns()
+            .iter()
+            .enumerate()
+            .map(|(i, prev)| {
+                let own = dense[i]?;
+                let Some(p) = prev.filter(|_| window_prev != 0.0) else {
+                    return Some(own);
+                };
+                let (Some(before), Some(a), Some(b)) = (dense[p], &entries[i].vec, &entries[p].vec)
+                else {
+                    return Some(own);
+                };
+                let norm = (1.0 + window_prev * window_prev + 2.0 * window_prev * cosine(a, b))
+                    .max(1e-6)
+                    .sqrt();
+                Some((own + window_prev * before) / norm)
+            })
+            .collect();
+        Signals {
+            bm25: keyword(body),
+            bm25_context: keyword(context),
+            dense,
+            dense_window,
+        }
+    }
+
+    fn best_cosine(&self, i: usize) -> Option<f32> {
+        match (self.dense[i], self.dense_window[i]) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn blend(&self, w: &Weights) -> Vec<f32> {
+        let mut out = vec![0.0; self.bm25.len()];
+        add_scaled(&mut out, &zscores(&self.bm25), w.bm25);
+        add_scaled(&mut out, &zscores(&self.bm25_context), w.bm25_context);
+        add_scaled(&mut out, &zscores_sparse(&self.dense), w.dense);
+        add_scaled(
+            &mut out,
+            &zscores_sparse(&self.dense_window),
+            w.dense_window,
+        );
+        out
+    }
+}
+
+fn add_scaled(out: &mut [f32], values: &[f32], weight: f32) {
+    if weight == 0.0 {
+        return;
+    }
+    for (o, v) in out.iter_mut().zip(values) {
+        *o += weight * v;
+    }
+}
+
+/// `(x - mean) / std` over all values; all zeros when they do not vary.
+pub(crate) fn zscores(values: &[f32]) -> Vec<f32> {
+    let n = values.len().max(1) as f32;
+    let mean = values.iter().sum::<f32>() / n;
+    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / n;
+    let std = var.sqrt();
+    if std < 1e-9 {
+        return vec![0.0; values.len()];
+    }
+    values.iter().map(|v| (v - mean) / std).collect()
+}
+
+/// Like [`zscores`] over the values present; a missing one scores 0 (the mean).
+fn zscores_sparse(values: &[Option<f32>]) -> Vec<f32> {
+    let present: Vec<f32> = values.iter().flatten().copied().collect();
+    if present.is_empty() {
+        return vec![0.0; values.len()];
+    }
+    let z = zscores(&present);
+    let mut next = z.into_iter();
+    values
+        .iter()
+        .map(|v| v.and_then(|_| next.next()).unwrap_or(0.0))
+        .collect()
+}
+
+/// Adds to each turn its session's z-scored score: the mean of the session's best
+/// `session_top` turn scores.
+fn add_session_scores(entries: &[Entry], scores: &mut [f32], w: &Weights) {
+    if w.session == 0.0 {
+        return;
+    }
+    let mut by_session: HashMap<&str, Vec<f32>> = HashMap::new();
+    for (entry, score) in entries.iter().zip(scores.iter()) {
+        if entry.kind == ItemKind::Turn {
+            by_session.entry(&entry.session).or_default().push(*score);
+        }
+    }
+    let top = w.session_top.max(1);
+    let names: Vec<&str> = by_session.keys().copied().collect();
+    let raw: Vec<f32> = names
+        .iter()
+        .map(|name| {
+            let mut s = by_session[name].clone();
+            s.sort_by(|a, b| b.total_cmp(a));
+            let best = &s[..s.len().min(top)];
+            best.iter().sum::<f32>() / best.len() as f32
+        })
+        .collect();
+    let z: HashMap<&str, f32> = names.into_iter().zip(zscores(&raw)).collect();
+    for (entry, score) in entries.iter().zip(scores.iter_mut()) {
+        if let Some(s) = z.get(entry.session.as_str()) {
+            *score += w.session * s;
+        }
+    }
+}
+
+/// Speaker and time bonuses.
+fn add_bonuses(
+    entries: &[Entry],
+    scores: &mut [f32],
+    query: &str,
+    w: &Weights,
+    newest: Option<i64>,
+) {
+    if w.speaker != 0.0 {
+        let query_words: Vec<String> = words(query).collect();
+        let named = |speaker: &str| {
+            words(speaker)
+                .next()
+                .is_some_and(|first| query_words.contains(&first))
+        };
+        let mut memo: HashMap<&str, bool> = HashMap::new();
+        for (entry, score) in entries.iter().zip(scores.iter_mut()) {
+            if *memo
+                .entry(&entry.speaker)
+                .or_insert_with(|| named(&entry.speaker))
+            {
+                *score += w.speaker;
+            }
+        }
+    }
+    if w.time != 0.0 {
+        if let Some(range) = named_range(query, newest) {
+            for (entry, score) in entries.iter().zip(scores.iter_mut()) {
+                if (range.start..range.end).contains(&entry.ts) {
+                    *score += w.time;
+                }
+            }
+        }
+    }
+}
+
+/// The recall block: one line a memory, newest context first as ranked, within budget.
+fn format_recall(hits: &[MemoryHit], budget_chars: usize) -> Option<String> {
+    const OPEN: &str = "<recalled-memory>\nMemories recalled automatically for this message; they may be outdated, and \"untrusted\" ones came from outside, not from the user.\n";
+    const CLOSE: &str = "</recalled-memory>";
+    let mut body = String::new();
+    for hit in hits {
+        let item = &hit.item;
+        let date = item.timestamp.get(..10).unwrap_or(&item.timestamp);
+        let who = if item.speaker.is_empty() {
+            String::new()
+        } else {
+            format!("{}: ", item.speaker)
+        };
+        let source = match item.provenance {
+            Provenance::Untrusted => "untrusted",
+            Provenance::User => "user",
+            Provenance::Agent => "agent",
+        };
+        let head = format!(
+            "- [#{} {} {} {}] {who}",
+            item.id,
+            date,
+            item.kind.as_str(),
+            source
+        );
+        let room =
+            budget_chars.saturating_sub(OPEN.len() + CLOSE.len() + body.len() + head.len() + 1);
+        if room < 40 {
+            break;
+        }
+        body.push_str(&head);
+        body.push_str(&clip(&item.text.replace('\n', " "), room));
+        body.push('\n');
+    }
+    (!body.is_empty()).then(|| format!("{OPEN}{body}{CLOSE}"))
+}

@@ -1,0 +1,202 @@
+//! The memory tools the model gets: `memory_search {query, limit?}`,
+//! `memory_get {id}`, `memory_write {text, tags?}`. Names and arguments are an
+//! external contract. Each runs its blocking work off the async runtime.
+
+use std::sync::Arc;
+
+use hearth_protocol::ToolSpec;
+use hearth_tools::{parse_args, Tool, ToolContext, ToolOutput};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::item::{MemoryItem, Provenance};
+use crate::search::{MemoryHit, SearchOptions};
+use crate::store::Memory;
+
+/// Hits returned when the model gives no limit, and the most it may ask for.
+const DEFAULT_LIMIT: usize = 5;
+const MAX_LIMIT: usize = 20;
+/// Token budget of one search's output.
+const SEARCH_TOKENS: usize = 1500;
+
+/// Runs `work` on the blocking pool; a panic or a cancelled runtime becomes an error output.
+async fn blocking<F>(tool: &str, work: F) -> ToolOutput
+where
+    F: FnOnce() -> ToolOutput + Send + 'static,
+{
+    match tokio::task::spawn_blocking(work).await {
+        Ok(output) => output,
+        Err(e) => ToolOutput::error(format!("{tool}: failed unexpectedly ({e}); try again")),
+    }
+}
+
+fn label(item: &MemoryItem) -> String {
+    let date = item.timestamp.get(..10).unwrap_or(&item.timestamp);
+    let untrusted = if item.provenance == Provenance::Untrusted {
+        " untrusted"
+    } else {
+        ""
+    };
+    let who = if item.speaker.is_empty() {
+        String::new()
+    } else {
+        format!(" {}:", item.speaker)
+    };
+    format!(
+        "#{} [{date} {}{untrusted}]{who}",
+        item.id,
+        item.kind.as_str()
+    )
+}
+
+/// `memory_search`: hybrid search over everything remembered.
+#[derive(Debug, Clone)]
+pub struct MemorySearch {
+    pub memory: Arc<Memory>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SearchArgs {
+    query: String,
+    limit: Option<usize>,
+}
+
+#[async_trait::async_trait]
+impl Tool for MemorySearch {
+    fn spec(&self) -> ToolSpec {
+        ToolSpec {
+            name: "memory_search".into(),
+            description: "Search long-term memory (past conversations, notes, memory files); returns #id, date and text.".into(),
+            parameters: json!({"type": "object", "properties": {
+                "query": {"type": "string"},
+                "limit": {"type": "integer", "description": "max hits (default 5)"}
+            }, "required": ["query"]}),
+        }
+    }
+
+    async fn call(&self, args: serde_json::Value, _ctx: &ToolContext) -> ToolOutput {
+        let args: SearchArgs = match parse_args("memory_search", args) {
+            Ok(args) => args,
+            Err(err) => return err,
+        };
+        let memory = Arc::clone(&self.memory);
+        blocking("memory_search", move || {
+            let opts = SearchOptions {
+                limit: args.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT),
+                max_tokens: Some(SEARCH_TOKENS),
+                ..SearchOptions::default()
+            };
+            match memory.search(&args.query, &opts) {
+                Ok(hits) if hits.is_empty() => ToolOutput::ok("no memories match"),
+                Ok(hits) => ToolOutput::ok(format_hits(&hits)),
+                Err(e) => ToolOutput::error(format!("memory_search: {e}")),
+            }
+        })
+        .await
+    }
+}
+
+fn format_hits(hits: &[MemoryHit]) -> String {
+    hits.iter()
+        .map(|h| format!("{} {}", label(&h.item), h.item.text))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `memory_get`: one memory in full.
+#[derive(Debug, Clone)]
+pub struct MemoryGet {
+    pub memory: Arc<Memory>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GetArgs {
+    id: i64,
+}
+
+#[async_trait::async_trait]
+impl Tool for MemoryGet {
+    fn spec(&self) -> ToolSpec {
+        ToolSpec {
+            name: "memory_get".into(),
+            description: "Read one memory in full by its #id.".into(),
+            parameters: json!({"type": "object", "properties": {
+                "id": {"type": "integer"}
+            }, "required": ["id"]}),
+        }
+    }
+
+    async fn call(&self, args: serde_json::Value, _ctx: &ToolContext) -> ToolOutput {
+        let args: GetArgs = match parse_args("memory_get", args) {
+            Ok(args) => args,
+            Err(err) => return err,
+        };
+        let memory = Arc::clone(&self.memory);
+        blocking("memory_get", move || match memory.get(args.id) {
+            Ok(Some(item)) => {
+                let session = if item.session.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (from {} #{})", item.session, item.seq)
+                };
+                let tags = if item.tags.is_empty() {
+                    String::new()
+                } else {
+                    format!(" tags: {}", item.tags.join(", "))
+                };
+                ToolOutput::ok(format!("{}{session}{tags}\n{}", label(&item), item.text))
+            }
+            Ok(None) => ToolOutput::error(format!(
+                "memory_get: no memory #{}; use an id from memory_search",
+                args.id
+            )),
+            Err(e) => ToolOutput::error(format!("memory_get: {e}")),
+        })
+        .await
+    }
+}
+
+/// `memory_write`: remember a note for later sessions.
+#[derive(Debug, Clone)]
+pub struct MemoryWrite {
+    pub memory: Arc<Memory>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WriteArgs {
+    text: String,
+    #[serde(default)]
+    tags: Vec<String>,
+}
+
+#[async_trait::async_trait]
+impl Tool for MemoryWrite {
+    fn spec(&self) -> ToolSpec {
+        ToolSpec {
+            name: "memory_write".into(),
+            description: "Save a note to long-term memory (a fact, preference or decision worth keeping across sessions).".into(),
+            parameters: json!({"type": "object", "properties": {
+                "text": {"type": "string"},
+                "tags": {"type": "array", "items": {"type": "string"}}
+            }, "required": ["text"]}),
+        }
+    }
+
+    async fn call(&self, args: serde_json::Value, _ctx: &ToolContext) -> ToolOutput {
+        let args: WriteArgs = match parse_args("memory_write", args) {
+            Ok(args) => args,
+            Err(err) => return err,
+        };
+        let memory = Arc::clone(&self.memory);
+        blocking("memory_write", move || {
+            match memory.write_note(&args.text, &args.tags, Provenance::Agent) {
+                Ok(id) => ToolOutput::ok(format!("saved as memory #{id}")),
+                Err(e) => ToolOutput::error(format!("memory_write: {e}")),
+            }
+        })
+        .await
+    }
+}

@@ -1,0 +1,260 @@
+//! Round trips through the store on keywords alone: write, search, get, forget (gone
+//! from the table, the keyword index, the vectors and the bytes of the file), capture
+//! of a transcript, markdown files indexed and re-indexed, the recall block, reopening.
+
+use std::path::Path;
+
+use hearth_memory::{CapturedTurn, ItemKind, Memory, Provenance, SearchOptions};
+
+fn open(dir: &Path) -> Memory {
+    Memory::open(&dir.join("memory.db"), None).unwrap()
+}
+
+fn file_bytes_contain(dir: &Path, needle: &str) -> bool {
+    std::fs::read_dir(dir).unwrap().flatten().any(|entry| {
+        let bytes = std::fs::read(entry.path()).unwrap_or_default();
+        bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
+    })
+}
+
+#[test]
+fn write_search_get_forget() {
+    let dir = tempfile::tempdir().unwrap();
+    let memory = open(dir.path());
+    let tags = vec!["food".to_string()];
+    let id = memory
+        .write_note(
+            "The user is allergic to zanzibarnuts.",
+            &tags,
+            Provenance::User,
+        )
+        .unwrap();
+    memory
+        .write_note("The user prefers tea over coffee.", &[], Provenance::Agent)
+        .unwrap();
+
+    let hits = memory
+        .search(
+            "what nuts is the user allergic to",
+            &SearchOptions::default(),
+        )
+        .unwrap();
+    assert_eq!(hits[0].item.id, id);
+    assert_eq!(hits[0].item.kind, ItemKind::Note);
+    assert_eq!(hits[0].item.tags, ["food"]);
+
+    let item = memory.get(id).unwrap().unwrap();
+    assert_eq!(item.text, "The user is allergic to zanzibarnuts.");
+    assert_eq!(item.provenance, Provenance::User);
+    assert_eq!(memory.list(10).unwrap().len(), 2);
+
+    assert!(memory.forget(id).unwrap());
+    assert!(!memory.forget(id).unwrap(), "forgetting twice");
+    assert_eq!(memory.get(id).unwrap(), None);
+    let hits = memory
+        .search("zanzibarnuts", &SearchOptions::default())
+        .unwrap();
+    assert!(hits.iter().all(|h| h.item.id != id), "{hits:?}");
+
+    let raw = rusqlite::Connection::open(dir.path().join("memory.db")).unwrap();
+    let count = |sql: &str| -> i64 { raw.query_row(sql, [], |r| r.get(0)).unwrap() };
+    assert_eq!(
+        count("SELECT count(*) FROM items_fts WHERE items_fts MATCH 'zanzibarnuts'"),
+        0
+    );
+    assert_eq!(
+        count(&format!(
+            "SELECT count(*) FROM items_fts WHERE rowid = {id}"
+        )),
+        0
+    );
+    assert_eq!(
+        count(&format!(
+            "SELECT count(*) FROM vectors WHERE item_id = {id}"
+        )),
+        0
+    );
+    drop(raw);
+    drop(memory);
+    assert!(
+        !file_bytes_contain(dir.path(), "zanzibarnuts"),
+        "the forgotten text is still in the database files"
+    );
+}
+
+#[test]
+fn empty_text_and_bad_times_are_refused_with_a_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let memory = open(dir.path());
+    let error = memory.write_note("  ", &[], Provenance::User).unwrap_err();
+    assert!(error.to_string().contains("empty"), "{error}");
+    let error = memory
+        .capture(CapturedTurn {
+            session_id: "s".into(),
+            speaker: "user".into(),
+            text: "hello".into(),
+            timestamp: Some("next tuesday".into()),
+            provenance: Provenance::User,
+        })
+        .unwrap_err();
+    assert!(error.to_string().contains("RFC 3339"), "{error}");
+}
+
+fn turn(session: &str, speaker: &str, text: &str, when: &str) -> CapturedTurn {
+    CapturedTurn {
+        session_id: session.into(),
+        speaker: speaker.into(),
+        text: text.into(),
+        timestamp: Some(when.into()),
+        provenance: if speaker == "user" {
+            Provenance::User
+        } else {
+            Provenance::Agent
+        },
+    }
+}
+
+#[test]
+fn a_captured_transcript_is_ordered_dated_and_searchable_after_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let transcript = [
+        (
+            "user",
+            "I am moving to Porto next month.",
+            "2024-03-01T10:00:00Z",
+        ),
+        (
+            "assistant",
+            "Exciting! Do you need help finding a flat?",
+            "2024-03-01T10:00:05Z",
+        ),
+        (
+            "user",
+            "Yes, near the river, with a balcony.",
+            "2024-03-01T10:01:00Z",
+        ),
+        (
+            "user",
+            "Also remind me to renew my passport.",
+            "2024-04-02T09:00:00+02:00",
+        ),
+    ];
+    let ids: Vec<i64> = {
+        let memory = open(dir.path());
+        let ids = transcript
+            .iter()
+            .enumerate()
+            .map(|(i, (who, text, when))| {
+                let session = if i < 3 { "session-a" } else { "session-b" };
+                memory.capture(turn(session, who, text, when)).unwrap()
+            })
+            .collect();
+        ids
+    };
+    let memory = open(dir.path());
+    let third = memory.get(ids[2]).unwrap().unwrap();
+    assert_eq!((third.session.as_str(), third.seq), ("session-a", 3));
+    assert_eq!(third.speaker, "user");
+    let fourth = memory.get(ids[3]).unwrap().unwrap();
+    assert_eq!(
+        (fourth.seq, fourth.timestamp.as_str()),
+        (1, "2024-04-02T07:00:00Z")
+    );
+    assert_eq!(
+        memory.get(ids[1]).unwrap().unwrap().provenance,
+        Provenance::Agent
+    );
+
+    // "flat" is only in the assistant's turn, but the user's next turn carries it
+    // as context, so both come back before unrelated turns.
+    let hits = memory
+        .search("which flat balcony", &SearchOptions::default())
+        .unwrap();
+    let top: Vec<i64> = hits.iter().take(2).map(|h| h.item.id).collect();
+    assert!(top.contains(&ids[2]) && top.contains(&ids[1]), "{hits:?}");
+
+    // A named month favours what was said then.
+    let hits = memory
+        .search("what did I ask in April 2024", &SearchOptions::default())
+        .unwrap();
+    assert_eq!(hits[0].item.id, ids[3]);
+}
+
+#[test]
+fn markdown_files_are_indexed_reindexed_and_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let notes = dir.path().join("workspace/memory");
+    std::fs::create_dir_all(notes.join("sub")).unwrap();
+    std::fs::write(
+        notes.join("food.md"),
+        "# Food\n\nLoves quinces.\n\n# Drink\n\nOolong tea.",
+    )
+    .unwrap();
+    std::fs::write(notes.join("sub/work.md"), "Works on compilers.").unwrap();
+    std::fs::write(notes.join("ignored.txt"), "quinces").unwrap();
+    let memory = open(dir.path());
+
+    let report = memory.index_markdown_dir(&notes).unwrap();
+    assert_eq!((report.files, report.indexed, report.chunks), (2, 2, 3));
+    let again = memory.index_markdown_dir(&notes).unwrap();
+    assert_eq!((again.indexed, again.chunks, again.removed), (0, 0, 0));
+
+    let hits = memory.search("quinces", &SearchOptions::default()).unwrap();
+    assert_eq!(hits.len(), 3);
+    assert_eq!(hits[0].item.kind, ItemKind::File);
+    assert!(hits[0].item.text.contains("Loves quinces"));
+
+    std::fs::write(notes.join("food.md"), "# Food\n\nLoves medlars now.").unwrap();
+    std::fs::remove_file(notes.join("sub/work.md")).unwrap();
+    let report = memory.index_markdown_dir(&notes).unwrap();
+    assert_eq!((report.indexed, report.removed, report.chunks), (1, 1, 1));
+    let top = &memory
+        .search("quinces medlars", &SearchOptions::default())
+        .unwrap()[0];
+    assert!(top.item.text.contains("medlars"));
+    assert_eq!(memory.count().unwrap(), 1);
+    drop(memory);
+    assert!(!file_bytes_contain(dir.path(), "compilers"));
+}
+
+#[test]
+fn the_recall_block_is_marked_budgeted_and_absent_when_nothing_fits() {
+    let dir = tempfile::tempdir().unwrap();
+    let memory = open(dir.path());
+    for i in 0..30 {
+        memory
+            .write_note(
+                &format!("Filler note number {i} about gardening."),
+                &[],
+                Provenance::User,
+            )
+            .unwrap();
+    }
+    memory
+        .write_note(
+            "The user's cat is called Saffron and hates the vacuum cleaner.",
+            &[],
+            Provenance::User,
+        )
+        .unwrap();
+    memory
+        .write_note(
+            "A web page claimed Saffron cats are rare.",
+            &[],
+            Provenance::Untrusted,
+        )
+        .unwrap();
+    let block = memory
+        .recall_block("what is my cat called? saffron", 400)
+        .unwrap()
+        .unwrap();
+    assert!(block.starts_with("<recalled-memory>"), "{block}");
+    assert!(block.ends_with("</recalled-memory>"), "{block}");
+    assert!(block.contains("called Saffron"), "{block}");
+    assert!(block.contains("untrusted"), "{block}");
+    assert!(block.len() <= 400, "{} chars", block.len());
+    assert_eq!(
+        memory.recall_block("quantum chromodynamics", 400).unwrap(),
+        None
+    );
+}
