@@ -6,8 +6,10 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use hearth_memory::bench::{evaluate, ingest, load, mean, QuestionScore};
-use hearth_memory::{Embedder, Weights};
+use std::collections::HashMap;
+
+use hearth_memory::bench::{evaluate, ingest, load, mean, Ingested, QuestionScore};
+use hearth_memory::{Embedder, Memory, Weights};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -21,11 +23,35 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Embedder::load_default()?.map(Arc::new)
     };
     let conversations = load(Path::new(&dataset))?;
+    // TUNE_DIR keeps the databases between runs: ids are 1.. in capture order.
     let work = tempfile::tempdir()?;
+    let dir = std::env::var_os("TUNE_DIR").map_or_else(|| work.path().to_path_buf(), Into::into);
     let mut ingested = Vec::new();
     let (mut turns, mut seconds) = (0, 0.0);
     for (i, c) in conversations.iter().enumerate() {
-        let done = ingest(c, &work.path().join(format!("{i}.db")), embedder.clone())?;
+        let db = dir.join(format!("{i}.db"));
+        if db.exists() {
+            let memory = Memory::open(&db, embedder.clone())?;
+            memory.wait_idle()?;
+            let (mut ids, mut sessions) = (HashMap::new(), HashMap::new());
+            let mut next = 1;
+            for s in &c.sessions {
+                for t in &s.turns {
+                    ids.insert(t.dia_id.clone(), next);
+                    sessions.insert(next, s.number);
+                    next += 1;
+                }
+            }
+            ingested.push(Ingested {
+                memory,
+                ids,
+                sessions,
+                seconds: 0.0,
+                turns: c.turn_count(),
+            });
+            continue;
+        }
+        let done = ingest(c, &db, embedder.clone())?;
         turns += done.turns;
         seconds += done.seconds;
         ingested.push(done);

@@ -26,7 +26,7 @@ pub mod tools;
 pub use embed::{cosine, default_model_dir, model_cache_dir, Embedder, DEFAULT_MODEL};
 pub use error::MemoryError;
 pub use item::{CapturedTurn, IndexReport, ItemKind, MemoryItem, Provenance};
-pub use search::{MemoryHit, SearchOptions, Weights};
+pub use search::{MemoryHit, Ranked, SearchOptions, Weights};
 pub use store::Memory;
 pub use text::estimate_tokens;
 pub use time::{format_rfc3339, parse_timestamp};

@@ -35,6 +35,13 @@ pub struct Weights {
     /// The session's score (mean of its best `session_top` turns) added to each turn.
     pub session: f32,
     pub session_top: usize,
+    /// BM25 of the whole session (each turn a "term occurrence"), z-scored over
+    /// sessions and added to each of its turns.
+    pub session_bm25: f32,
+    /// Pseudo-relevance feedback: the query vector moves this far towards the mean
+    /// of the `prf_top` best first-pass items before the dense signals are redone.
+    pub prf: f32,
+    pub prf_top: usize,
     /// Bonus when the query names the item's speaker.
     pub speaker: f32,
     /// Bonus when the item's time falls in a month or year the query names.
@@ -54,6 +61,9 @@ impl Default for Weights {
             window_prev: 1.0,
             session: 0.5,
             session_top: 3,
+            session_bm25: 0.0,
+            prf: 0.0,
+            prf_top: 3,
             speaker: 0.3,
             time: 0.3,
             speaker_column: 1.0,
@@ -69,6 +79,9 @@ pub struct SearchOptions {
     /// Stop adding hits once their text would pass this many tokens (the first hit
     /// always comes back).
     pub max_tokens: Option<usize>,
+    /// Leave out hits that share no word with the query and whose meaning is far
+    /// from it (cosine below 0.25), however they rank.
+    pub relevant_only: bool,
     pub weights: Weights,
 }
 
@@ -77,6 +90,7 @@ impl Default for SearchOptions {
         SearchOptions {
             limit: 10,
             max_tokens: None,
+            relevant_only: true,
             weights: Weights::default(),
         }
     }
@@ -93,6 +107,24 @@ pub struct MemoryHit {
     pub cosine: Option<f32>,
 }
 
+/// With `relevant_only`, a hit without a shared word needs this cosine.
+const RELEVANT_COSINE: f32 = 0.25;
+/// BM25 parameters of the session-level keyword score.
+const SESSION_K1: f32 = 1.2;
+const SESSION_B: f32 = 0.75;
+
+/// One ranked item.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Ranked {
+    pub id: i64,
+    pub score: f32,
+    /// Best cosine between the query and the item's vectors, when it has any.
+    pub cosine: Option<f32>,
+    /// Whether the item shares a (stemmed) word with the query, or falls in the
+    /// month or year the query names.
+    pub matched: bool,
+}
+
 /// A hit must reach this blended score to be recalled unasked.
 const RECALL_MIN_SCORE: f32 = 2.0;
 /// …and, when vectors exist, this cosine.
@@ -107,7 +139,16 @@ impl Memory {
         let conn = lock(&self.shared.conn);
         let mut hits = Vec::new();
         let mut tokens = 0;
-        for (id, score, cosine) in ranked {
+        for Ranked {
+            id,
+            score,
+            cosine,
+            matched,
+        } in ranked
+        {
+            if opts.relevant_only && !matched && cosine.is_none_or(|c| c < RELEVANT_COSINE) {
+                continue;
+            }
             let Some(item) = read_items(&conn, &self.shared.path, "WHERE id = ?1", [id])?.pop()
             else {
                 continue;
@@ -125,13 +166,13 @@ impl Memory {
         Ok(hits)
     }
 
-    /// Ids of the best `limit` items with their score and best cosine.
+    /// The best `limit` items, best first, with their scores.
     pub fn rank(
         &self,
         query: &str,
         weights: &Weights,
         limit: usize,
-    ) -> Result<Vec<(i64, f32, Option<f32>)>, MemoryError> {
+    ) -> Result<Vec<Ranked>, MemoryError> {
         let path = &self.shared.path;
         let terms = query_terms(query);
         // Embed before taking any lock: captures and the worker go on meanwhile.
@@ -139,41 +180,40 @@ impl Memory {
             Some(embedder) => embedder.embed(&[query])?.pop(),
             None => None,
         };
-        let (body, context, cache) = {
+        let (keywords, cache) = {
             let conn = lock(&self.shared.conn);
             let mut cache = lock(&self.shared.cache);
             let version = data_version(&conn).at(path)?;
             if cache.data_version != Some(version) {
                 *cache = Cache::load(&conn).at(path)?;
             }
-            let body = bm25(&conn, &terms, [weights.speaker_column, 1.0, 0.0]).at(path)?;
-            let context = if weights.bm25_context != 0.0 {
-                bm25(&conn, &terms, [0.0, 0.0, 1.0]).at(path)?
-            } else {
-                HashMap::new()
-            };
-            (body, context, cache)
+            (Keywords::read(&conn, &terms, weights).at(path)?, cache)
         };
         let entries = &cache.entries;
         if entries.is_empty() {
             return Ok(Vec::new());
         }
-        let signals = Signals::compute(
-            &cache,
-            &body,
-            &context,
-            query_vector.as_deref(),
-            weights.window_prev,
-        );
+        let mut signals = Signals::compute(&cache, &keywords, query_vector.as_deref(), weights);
         let mut scores = signals.blend(weights);
+        if let (Some(q), true) = (&query_vector, weights.prf != 0.0) {
+            let moved = feedback(q, entries, &scores, weights);
+            signals = Signals::compute(&cache, &keywords, Some(&moved), weights);
+            scores = signals.blend(weights);
+        }
         add_session_scores(entries, &mut scores, weights);
-        add_bonuses(entries, &mut scores, query, weights, cache.newest());
+        add_session_bm25(entries, &mut scores, &keywords.per_term, weights);
+        let in_time = add_bonuses(entries, &mut scores, query, weights, cache.newest());
         let mut order: Vec<usize> = (0..entries.len()).collect();
         order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
         Ok(order
             .into_iter()
             .take(limit)
-            .map(|i| (entries[i].id, scores[i], signals.best_cosine(i)))
+            .map(|i| Ranked {
+                id: entries[i].id,
+                score: scores[i],
+                cosine: signals.best_cosine(i),
+                matched: signals.bm25[i] > 0.0 || signals.bm25_context[i] > 0.0 || in_time[i],
+            })
             .collect())
     }
 
@@ -199,15 +239,63 @@ impl Memory {
     }
 }
 
-/// Scores of every FTS match of any term, as positive BM25 (higher is better).
+/// What the keyword index says about a query.
+struct Keywords {
+    /// BM25 of each matching item's own text (and speaker).
+    body: HashMap<i64, f32>,
+    /// BM25 of each matching item's context (the previous turn).
+    context: HashMap<i64, f32>,
+    /// For each query term, the items whose text holds it.
+    per_term: Vec<Vec<i64>>,
+}
+
+impl Keywords {
+    fn read(
+        conn: &rusqlite::Connection,
+        terms: &[String],
+        weights: &Weights,
+    ) -> rusqlite::Result<Keywords> {
+        let Some(any) = fts_any(terms) else {
+            return Ok(Keywords {
+                body: HashMap::new(),
+                context: HashMap::new(),
+                per_term: Vec::new(),
+            });
+        };
+        let body = bm25(conn, &any, [weights.speaker_column, 1.0, 0.0])?;
+        let context = if weights.bm25_context != 0.0 {
+            bm25(conn, &any, [0.0, 0.0, 1.0])?
+        } else {
+            HashMap::new()
+        };
+        let mut per_term = Vec::new();
+        if weights.session_bm25 != 0.0 {
+            let mut statement =
+                conn.prepare_cached("SELECT rowid FROM items_fts WHERE items_fts MATCH ?1")?;
+            for term in terms {
+                let Some(expression) = fts_any(std::slice::from_ref(term)) else {
+                    continue;
+                };
+                let ids = statement
+                    .query_map([format!("body : {expression}")], |row| row.get(0))?
+                    .collect::<rusqlite::Result<Vec<i64>>>()?;
+                per_term.push(ids);
+            }
+        }
+        Ok(Keywords {
+            body,
+            context,
+            per_term,
+        })
+    }
+}
+
+/// Scores of every FTS match of an expression, as positive BM25 (higher is better).
 fn bm25(
     conn: &rusqlite::Connection,
-    terms: &[String],
+    expression: &str,
     column_weights: [f32; 3],
 ) -> rusqlite::Result<HashMap<i64, f32>> {
-    let Some(expression) = fts_any(terms) else {
-        return Ok(HashMap::new());
-    };
     let [s, b, c] = column_weights;
     let sql = format!(
         "SELECT rowid, bm25(items_fts, {s}, {b}, {c}) FROM items_fts WHERE items_fts MATCH ?1"
@@ -217,6 +305,69 @@ fn bm25(
         Ok((row.get::<_, i64>(0)?, -row.get::<_, f64>(1)? as f32))
     })?;
     rows.collect()
+}
+
+/// The query vector moved towards the mean vector of the best first-pass items.
+fn feedback(query: &[f32], entries: &[Entry], scores: &[f32], w: &Weights) -> Vec<f32> {
+    let mut order: Vec<usize> = (0..entries.len()).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    let mut moved = query.to_vec();
+    let top: Vec<&Vec<f32>> = order
+        .iter()
+        .filter_map(|&i| entries[i].vec.as_ref())
+        .take(w.prf_top.max(1))
+        .collect();
+    for v in &top {
+        for (m, x) in moved.iter_mut().zip(v.iter()) {
+            *m += w.prf * x / top.len() as f32;
+        }
+    }
+    let norm = moved.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-6);
+    moved.iter_mut().for_each(|x| *x /= norm);
+    moved
+}
+
+/// Adds each session's z-scored BM25 (a turn holding a term counts as one
+/// occurrence; a session's length is its number of turns) to its turns.
+fn add_session_bm25(entries: &[Entry], scores: &mut [f32], per_term: &[Vec<i64>], w: &Weights) {
+    if w.session_bm25 == 0.0 || per_term.is_empty() {
+        return;
+    }
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    let mut lengths: Vec<f32> = Vec::new();
+    let mut session_of: HashMap<i64, usize> = HashMap::new();
+    for entry in entries.iter().filter(|e| e.kind == ItemKind::Turn) {
+        let next = index.len();
+        let s = *index.entry(entry.session.as_str()).or_insert(next);
+        if s == lengths.len() {
+            lengths.push(0.0);
+        }
+        lengths[s] += 1.0;
+        session_of.insert(entry.id, s);
+    }
+    let n = lengths.len() as f32;
+    let average = lengths.iter().sum::<f32>() / n.max(1.0);
+    let mut raw = vec![0.0f32; lengths.len()];
+    for ids in per_term {
+        let mut tf = vec![0.0f32; lengths.len()];
+        for id in ids {
+            if let Some(&s) = session_of.get(id) {
+                tf[s] += 1.0;
+            }
+        }
+        let df = tf.iter().filter(|&&t| t > 0.0).count() as f32;
+        let idf = ((n - df + 0.5) / (df + 0.5) + 1.0).ln();
+        for (s, t) in tf.iter().enumerate() {
+            let norm = SESSION_K1 * (1.0 - SESSION_B + SESSION_B * lengths[s] / average);
+            raw[s] += idf * t * (SESSION_K1 + 1.0) / (t + norm);
+        }
+    }
+    let z = zscores(&raw);
+    for (entry, score) in entries.iter().zip(scores.iter_mut()) {
+        if let Some(&s) = session_of.get(&entry.id) {
+            *score += w.session_bm25 * z[s];
+        }
+    }
 }
 
 /// The raw signals of every entry, in cache order.
@@ -230,12 +381,12 @@ struct Signals {
 impl Signals {
     fn compute(
         cache: &Cache,
-        body: &HashMap<i64, f32>,
-        context: &HashMap<i64, f32>,
+        keywords: &Keywords,
         query: Option<&[f32]>,
-        window_prev: f32,
+        weights: &Weights,
     ) -> Signals {
         let entries = &cache.entries;
+        let window_prev = weights.window_prev;
         let keyword = |map: &HashMap<i64, f32>| -> Vec<f32> {
             entries
                 .iter()
@@ -268,8 +419,8 @@ impl Signals {
             })
             .collect();
         Signals {
-            bm25: keyword(body),
-            bm25_context: keyword(context),
+            bm25: keyword(&keywords.body),
+            bm25_context: keyword(&keywords.context),
             dense,
             dense_window,
         }
@@ -362,14 +513,14 @@ fn add_session_scores(entries: &[Entry], scores: &mut [f32], w: &Weights) {
     }
 }
 
-/// Speaker and time bonuses.
+/// Speaker and time bonuses; returns which entries fall in the time the query names.
 fn add_bonuses(
     entries: &[Entry],
     scores: &mut [f32],
     query: &str,
     w: &Weights,
     newest: Option<i64>,
-) {
+) -> Vec<bool> {
     if w.speaker != 0.0 {
         let query_words: Vec<String> = words(query).collect();
         let named = |speaker: &str| {
@@ -387,15 +538,19 @@ fn add_bonuses(
             }
         }
     }
-    if w.time != 0.0 {
-        if let Some(range) = named_range(query, newest) {
-            for (entry, score) in entries.iter().zip(scores.iter_mut()) {
-                if (range.start..range.end).contains(&entry.ts) {
-                    *score += w.time;
-                }
-            }
+    let in_time: Vec<bool> = match named_range(query, newest) {
+        Some(range) => entries
+            .iter()
+            .map(|e| (range.start..range.end).contains(&e.ts))
+            .collect(),
+        None => vec![false; entries.len()],
+    };
+    for (inside, score) in in_time.iter().zip(scores.iter_mut()) {
+        if *inside {
+            *score += w.time;
         }
     }
+    in_time
 }
 
 /// The recall block: one line a memory, newest context first as ranked, within budget.

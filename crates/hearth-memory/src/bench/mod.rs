@@ -251,6 +251,7 @@ pub fn evaluate(
     let opts = SearchOptions {
         limit: DEPTH,
         max_tokens: None,
+        relevant_only: false,
         weights: *weights,
     };
     for question in &conversation.questions {
