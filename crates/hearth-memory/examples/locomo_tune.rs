@@ -17,6 +17,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .next()
         .ok_or("usage: locomo_tune DATASET [WEIGHTS_JSON...]")?;
     let settings: Vec<String> = args.collect();
+    if settings.first().map(String::as_str) == Some("report") {
+        // Exactly what `hearth memory bench --json` prints, with the default weights.
+        let options = hearth_memory::bench::BenchOptions {
+            k: 10,
+            weights: Weights::default(),
+            embedder: Embedder::load_default()?.map(Arc::new),
+        };
+        let report = hearth_memory::bench::run(Path::new(&dataset), &options)?;
+        println!("{}", serde_json::to_string(&report)?);
+        return Ok(());
+    }
     let embedder = if std::env::var_os("NO_EMBEDDER").is_some() {
         None
     } else {

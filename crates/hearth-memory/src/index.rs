@@ -94,8 +94,9 @@ impl Cache {
         }
     }
 
-    /// For each entry, the index of the previous turn of its session, if any.
-    pub fn previous_turns(&self) -> Vec<Option<usize>> {
+    /// For each entry, the indices of the previous and the next turn of its
+    /// session, if any.
+    pub fn neighbour_turns(&self) -> Vec<(Option<usize>, Option<usize>)> {
         let mut by_place: HashMap<(&str, i64), usize> = HashMap::new();
         for (i, entry) in self.entries.iter().enumerate() {
             if entry.kind == ItemKind::Turn {
@@ -105,13 +106,11 @@ impl Cache {
         self.entries
             .iter()
             .map(|entry| {
-                (entry.kind == ItemKind::Turn)
-                    .then(|| {
-                        by_place
-                            .get(&(entry.session.as_str(), entry.seq - 1))
-                            .copied()
-                    })
-                    .flatten()
+                if entry.kind != ItemKind::Turn {
+                    return (None, None);
+                }
+                let at = |seq: i64| by_place.get(&(entry.session.as_str(), seq)).copied();
+                (at(entry.seq - 1), at(entry.seq + 1))
             })
             .collect()
     }

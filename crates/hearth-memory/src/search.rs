@@ -32,6 +32,8 @@ pub struct Weights {
     /// `window_prev` times the previous turn's, renormalised.
     pub dense_window: f32,
     pub window_prev: f32,
+    /// …plus this much of the next turn's.
+    pub window_next: f32,
     /// The session's score (mean of its best `session_top` turns) added to each turn.
     pub session: f32,
     pub session_top: usize,
@@ -42,6 +44,9 @@ pub struct Weights {
     /// of the `prf_top` best first-pass items before the dense signals are redone.
     pub prf: f32,
     pub prf_top: usize,
+    /// Session diversity: while ranking, each turn already taken from a session
+    /// lowers that session's other turns by this much.
+    pub diversity: f32,
     /// Bonus when the query names the item's speaker.
     pub speaker: f32,
     /// Bonus when the item's time falls in a month or year the query names.
@@ -59,11 +64,13 @@ impl Default for Weights {
             dense: 0.3,
             dense_window: 0.2,
             window_prev: 1.0,
-            session: 0.5,
+            window_next: 0.0,
+            session: 0.3,
             session_top: 3,
-            session_bm25: 0.0,
+            session_bm25: 0.5,
             prf: 0.0,
             prf_top: 3,
+            diversity: 0.0,
             speaker: 0.3,
             time: 0.3,
             speaker_column: 1.0,
@@ -203,11 +210,9 @@ impl Memory {
         add_session_scores(entries, &mut scores, weights);
         add_session_bm25(entries, &mut scores, &keywords.per_term, weights);
         let in_time = add_bonuses(entries, &mut scores, query, weights, cache.newest());
-        let mut order: Vec<usize> = (0..entries.len()).collect();
-        order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+        let order = diversified(entries, &scores, weights.diversity, limit);
         Ok(order
             .into_iter()
-            .take(limit)
             .map(|i| Ranked {
                 id: entries[i].id,
                 score: scores[i],
@@ -307,6 +312,43 @@ fn bm25(
     rows.collect()
 }
 
+/// The best `limit` entries, best first; with `diversity`, each pick lowers the
+/// other turns of its session by that much (greedy, over the top candidates).
+fn diversified(entries: &[Entry], scores: &[f32], diversity: f32, limit: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..entries.len()).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    if diversity == 0.0 {
+        order.truncate(limit);
+        return order;
+    }
+    let mut pool: Vec<usize> = order.into_iter().take(limit.saturating_mul(4)).collect();
+    let mut taken: HashMap<&str, f32> = HashMap::new();
+    let mut out = Vec::with_capacity(limit);
+    while out.len() < limit && !pool.is_empty() {
+        let adjusted = |i: usize| {
+            let e = &entries[i];
+            let penalty = if e.kind == ItemKind::Turn {
+                taken.get(e.session.as_str()).copied().unwrap_or(0.0)
+            } else {
+                0.0
+            };
+            scores[i] - penalty
+        };
+        let (best, _) = pool
+            .iter()
+            .enumerate()
+            .max_by(|(_, &a), (_, &b)| adjusted(a).total_cmp(&adjusted(b)))
+            .map(|(p, &i)| (p, i))
+            .unwrap_or((0, pool[0]));
+        let i = pool.remove(best);
+        if entries[i].kind == ItemKind::Turn {
+            *taken.entry(entries[i].session.as_str()).or_insert(0.0) += diversity;
+        }
+        out.push(i);
+    }
+    out
+}
+
 /// The query vector moved towards the mean vector of the best first-pass items.
 fn feedback(query: &[f32], entries: &[Entry], scores: &[f32], w: &Weights) -> Vec<f32> {
     let mut order: Vec<usize> = (0..entries.len()).collect();
@@ -387,6 +429,7 @@ impl Signals {
     ) -> Signals {
         let entries = &cache.entries;
         let window_prev = weights.window_prev;
+
         let keyword = |map: &HashMap<i64, f32>| -> Vec<f32> {
             entries
                 .iter()
@@ -397,25 +440,32 @@ impl Signals {
             .iter()
             .map(|e| query.zip(e.vec.as_deref()).map(|(q, v)| cosine(q, v)))
             .collect();
-        // cos(q, a + w·b) = (q·a + w·q·b) / |a + w·b|, and |a + w·b|² = 1 + w² + 2w·a·b
-        // for unit a and b: no vector is built. A note or a first turn is its own window.
+        // cos(q, a + p·b + n·c) = (q·a + p·q·b + n·q·c) / |a + p·b + n·c|, and for unit
+        // vectors |…|² = 1 + p² + n² + 2p·a·b + 2n·a·c + 2pn·b·c: no vector is built.
+        // A note, or a turn without neighbours, is its own window.
+        let window_next = weights.window_next;
         let dense_window = cache
-            .previous_turns()
+            .neighbour_turns()
             .iter()
             .enumerate()
-            .map(|(i, prev)| {
+            .map(|(i, &(prev, next))| {
                 let own = dense[i]?;
-                let Some(p) = prev.filter(|_| window_prev != 0.0) else {
-                    return Some(own);
+                let a = entries[i].vec.as_ref()?;
+                let side = |j: Option<usize>, w: f32| {
+                    let j = j.filter(|_| w != 0.0)?;
+                    Some((w, dense[j]?, entries[j].vec.as_ref()?))
                 };
-                let (Some(before), Some(a), Some(b)) = (dense[p], &entries[i].vec, &entries[p].vec)
-                else {
-                    return Some(own);
-                };
-                let norm = (1.0 + window_prev * window_prev + 2.0 * window_prev * cosine(a, b))
-                    .max(1e-6)
-                    .sqrt();
-                Some((own + window_prev * before) / norm)
+                let (p, n) = (side(prev, window_prev), side(next, window_next));
+                let mut dot = own;
+                let mut norm2 = 1.0;
+                for (w, qv, v) in [p, n].into_iter().flatten() {
+                    dot += w * qv;
+                    norm2 += w * w + 2.0 * w * cosine(a, v);
+                }
+                if let (Some((wp, _, vp)), Some((wn, _, vn))) = (p, n) {
+                    norm2 += 2.0 * wp * wn * cosine(vp, vn);
+                }
+                Some(dot / norm2.max(1e-6).sqrt())
             })
             .collect();
         Signals {
