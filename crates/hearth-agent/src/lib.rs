@@ -12,7 +12,9 @@
 mod context;
 mod dispatch;
 mod loop_guard;
+mod memory_hook;
 mod turn;
 
 pub use context::{ContextBuilder, ContextPart, SystemPrompt, SYSTEM_TEMPLATE};
+pub use memory_hook::{with_recall, MemoryHook};
 pub use turn::{Agent, AgentError, AgentSettings, TurnOutcome};

@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::dispatch;
 use crate::loop_guard::{LoopGuard, REPEAT_LIMIT};
+use crate::memory_hook::{with_recall, MemoryHook};
 
 /// Limits and switches for the loop.
 #[derive(Debug, Clone)]
@@ -64,6 +65,8 @@ pub struct Agent {
     pub settings: AgentSettings,
     /// Replaces secret values in tool output before it is stored or sent.
     pub redactor: Redactor,
+    /// Long-term memory: recalled before the turn, fed what was said.
+    pub memory: Option<Arc<dyn MemoryHook>>,
 }
 
 impl Agent {
@@ -78,8 +81,13 @@ impl Agent {
     ) -> Result<TurnOutcome, AgentError> {
         self.store.repair(session_id)?;
         let mut history = self.store.messages(session_id)?;
-        let user = Message::user(user_text);
+        let recalled = self
+            .memory
+            .as_ref()
+            .and_then(|memory| memory.recall(user_text));
+        let user = Message::user(with_recall(user_text, recalled));
         self.store.append(session_id, &user)?;
+        self.capture(session_id, &Message::user(user_text));
         history.push(user);
 
         let mut guard = LoopGuard::default();
@@ -112,6 +120,9 @@ impl Agent {
                 step,
                 usage: response.usage,
             });
+            if !response.text.is_empty() {
+                self.capture(session_id, &assistant);
+            }
             history.push(assistant);
             if !response.text.is_empty() {
                 last_text = response.text.clone();
@@ -186,6 +197,12 @@ impl Agent {
             usage,
             emit,
         ))
+    }
+
+    fn capture(&self, session_id: &str, message: &Message) {
+        if let Some(memory) = &self.memory {
+            memory.capture(session_id, message);
+        }
     }
 
     /// One model call. Text deltas and retries are forwarded as events.

@@ -41,6 +41,8 @@ pub enum Command {
     Mcp(crate::commands::mcp::McpArgs),
     /// Store, list and remove secrets (referenced in config.toml as "secret:NAME").
     Secrets(crate::commands::secrets::SecretsArgs),
+    /// Long-term memory: add, search, list, forget, reindex, and the recall benchmark.
+    Memory(crate::commands::memory::MemoryArgs),
 }
 
 /// Options shared by the commands that run the agent.

@@ -44,6 +44,11 @@ impl Home {
         self.root.join("secrets.json")
     }
 
+    /// Long-term memory: captured turns, notes, indexes.
+    pub fn memory_db(&self) -> PathBuf {
+        self.root.join("memory.db")
+    }
+
     pub fn chat_history(&self) -> PathBuf {
         self.root.join("chat-history.txt")
     }

@@ -6,6 +6,7 @@ mod cli;
 mod commands;
 mod config;
 mod home;
+mod memory;
 mod providers;
 mod render;
 mod wiring;
@@ -41,6 +42,7 @@ fn main() -> ExitCode {
             Command::Skills(args) => commands::skills::skills(args).await,
             Command::Mcp(args) => commands::mcp::mcp(args).await,
             Command::Secrets(args) => commands::secrets::secrets(args),
+            Command::Memory(args) => commands::memory::memory(args).await,
         }
     });
     match result {

@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use hearth_agent::{Agent, AgentSettings, ContextBuilder};
+use hearth_memory::tools::{MemoryGet, MemorySearch, MemoryWrite};
+use hearth_memory::Memory;
 use hearth_models::ModelRef;
 use hearth_sandbox::{SandboxMode, SandboxPolicy};
 use hearth_secrets::{secret_reference, Redactor, SecretStore};
@@ -19,6 +21,7 @@ use crate::approvals::RecordingApprover;
 use crate::cli::AgentArgs;
 use crate::config::{validate_model_id, Config};
 use crate::home::Home;
+use crate::memory::LoopMemory;
 
 /// Everything resolved from flags, environment and config, before any network use.
 pub struct Resolved {
@@ -34,6 +37,8 @@ pub struct Resolved {
     pub mcp: Arc<hearth_mcp::McpToolset>,
     /// The MCP servers' tools, once started.
     pub mcp_tools: Vec<Arc<dyn hearth_tools::Tool>>,
+    /// Long-term memory, opened (with the embedder) the first time it is needed.
+    memory: std::sync::OnceLock<Arc<Memory>>,
 }
 
 pub fn resolve(args: &AgentArgs) -> Result<Resolved> {
@@ -98,6 +103,7 @@ pub fn resolve(args: &AgentArgs) -> Result<Resolved> {
         skills,
         mcp,
         mcp_tools: Vec::new(),
+        memory: std::sync::OnceLock::new(),
     })
 }
 
@@ -136,10 +142,37 @@ impl Resolved {
                 read_file, dirs,
             )));
         }
+        let memory = self.memory()?;
+        tools.register(Arc::new(MemorySearch {
+            memory: memory.clone(),
+        }));
+        tools.register(Arc::new(MemoryGet {
+            memory: memory.clone(),
+        }));
+        tools.register(Arc::new(MemoryWrite { memory }));
         for tool in &self.mcp_tools {
             tools.register(tool.clone());
         }
         Ok(tools)
+    }
+
+    /// `$HEARTH_HOME/memory.db` with the local embedder (keywords only without it), and
+    /// the workspace's `memory/*.md` notes re-indexed when they changed.
+    pub fn memory(&self) -> Result<Arc<Memory>> {
+        if let Some(memory) = self.memory.get() {
+            return Ok(memory.clone());
+        }
+        let memory = Arc::new(Memory::open(
+            &self.home.memory_db(),
+            crate::memory::load_embedder(),
+        )?);
+        let notes = self.workspace.join("memory");
+        if notes.is_dir() {
+            if let Err(err) = memory.index_markdown_dir(&notes) {
+                tracing::warn!("could not index {}: {err}", notes.display());
+            }
+        }
+        Ok(self.memory.get_or_init(|| memory).clone())
     }
 
     /// Starts the configured MCP servers and keeps their tools for every agent built
@@ -226,6 +259,7 @@ impl Resolved {
             provider,
             model,
             redactor: self.redactor()?,
+            memory: Some(Arc::new(LoopMemory::new(self.memory()?))),
             tools: self.tools(approver)?,
             tool_context: self.tool_context(cancel)?,
             store,

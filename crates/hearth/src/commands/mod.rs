@@ -5,6 +5,7 @@ pub mod chat;
 pub mod context;
 pub mod doctor;
 pub mod mcp;
+pub mod memory;
 pub mod run;
 pub mod sandbox;
 pub mod secrets;

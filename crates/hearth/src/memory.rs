@@ -1,0 +1,78 @@
+//! Long-term memory in the loop: opens `$HEARTH_HOME/memory.db` with the local embedder
+//! and adapts it to the agent's `MemoryHook` (recall before a turn, capture after).
+
+use std::sync::Arc;
+
+use hearth_agent::MemoryHook;
+use hearth_memory::{CapturedTurn, Embedder, Memory, Provenance};
+use hearth_protocol::Message;
+
+/// The most characters of recalled memory offered to the model before a turn.
+pub const RECALL_BUDGET_CHARS: usize = 1_500;
+
+/// The default embedding model, or `None` (said once on stderr) when it is not in the
+/// cache or does not load: memory then works on keywords alone.
+pub fn load_embedder() -> Option<Arc<Embedder>> {
+    match Embedder::load_default() {
+        Ok(Some(embedder)) => Some(Arc::new(embedder)),
+        Ok(None) => {
+            let place = hearth_memory::default_model_dir().map_or_else(
+                || "the model cache".to_string(),
+                |d| d.display().to_string(),
+            );
+            eprintln!(
+                "note: no embedding model in {place}; memory uses keywords only. Fetch it with `{}`.",
+                hearth_memory::FETCH_MODEL_HINT
+            );
+            None
+        }
+        Err(error) => {
+            eprintln!("note: {error}; memory uses keywords only");
+            None
+        }
+    }
+}
+
+/// `hearth-memory` behind the loop's hook. Failures are logged, never fatal to a turn.
+pub struct LoopMemory {
+    memory: Arc<Memory>,
+}
+
+impl LoopMemory {
+    pub fn new(memory: Arc<Memory>) -> Self {
+        Self { memory }
+    }
+}
+
+impl MemoryHook for LoopMemory {
+    fn recall(&self, user_text: &str) -> Option<String> {
+        match self.memory.recall_block(user_text, RECALL_BUDGET_CHARS) {
+            Ok(block) => block,
+            Err(err) => {
+                tracing::warn!("memory recall failed: {err}");
+                None
+            }
+        }
+    }
+
+    fn capture(&self, session_id: &str, message: &Message) {
+        let (speaker, text, provenance) = match message {
+            Message::User { text } => ("user", text, Provenance::User),
+            Message::Assistant { text, .. } => ("assistant", text, Provenance::Agent),
+            Message::Tool(_) => return,
+        };
+        if text.trim().is_empty() {
+            return;
+        }
+        let turn = CapturedTurn {
+            session_id: session_id.to_string(),
+            speaker: speaker.to_string(),
+            text: text.clone(),
+            timestamp: None,
+            provenance,
+        };
+        if let Err(err) = self.memory.capture(turn) {
+            tracing::warn!("memory capture failed: {err}");
+        }
+    }
+}
