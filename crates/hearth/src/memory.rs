@@ -10,26 +10,34 @@ use hearth_protocol::Message;
 /// The most characters of recalled memory offered to the model before a turn.
 pub const RECALL_BUDGET_CHARS: usize = 1_500;
 
-/// The default embedding model, or `None` (said once on stderr) when it is not in the
-/// cache or does not load: memory then works on keywords alone.
+/// The default embedding model, or `None` when it is not in the cache or does not load:
+/// memory then works on keywords alone. Quiet (a debug log), since every turn opens
+/// memory; `hearth doctor` and `hearth memory` say it out loud.
 pub fn load_embedder() -> Option<Arc<Embedder>> {
+    match embedder_status() {
+        Ok(embedder) => Some(embedder),
+        Err(why) => {
+            tracing::info!("{why}");
+            None
+        }
+    }
+}
+
+/// The default embedding model, or why it is not available and what fixes that.
+pub fn embedder_status() -> Result<Arc<Embedder>, String> {
     match Embedder::load_default() {
-        Ok(Some(embedder)) => Some(Arc::new(embedder)),
+        Ok(Some(embedder)) => Ok(Arc::new(embedder)),
         Ok(None) => {
             let place = hearth_memory::default_model_dir().map_or_else(
                 || "the model cache".to_string(),
                 |d| d.display().to_string(),
             );
-            eprintln!(
-                "note: no embedding model in {place}; memory uses keywords only. Fetch it with `{}`.",
+            Err(format!(
+                "no embedding model in {place}; memory uses keywords only. Fetch it with `{}`",
                 hearth_memory::FETCH_MODEL_HINT
-            );
-            None
+            ))
         }
-        Err(error) => {
-            eprintln!("note: {error}; memory uses keywords only");
-            None
-        }
+        Err(error) => Err(format!("{error}; memory uses keywords only")),
     }
 }
 

@@ -71,6 +71,14 @@ pub async fn doctor(args: DoctorArgs) -> Result<ExitCode> {
     let mechanism = hearth_sandbox::probe();
     let sandbox_ok = !matches!(mechanism, hearth_sandbox::Mechanism::Unavailable { .. });
     checks.report(sandbox_ok, "sandbox", &mechanism);
+    match crate::memory::embedder_status() {
+        Ok(_) => checks.report(
+            true,
+            "memory",
+            format!("{} with the local embedder", home.memory_db().display()),
+        ),
+        Err(why) => checks.report(false, "memory", why),
+    }
     let Ok(config) = config else {
         return Ok(finish(checks));
     };
