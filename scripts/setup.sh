@@ -37,6 +37,6 @@ scripts/fetch-models.sh all
 
 if ((testing == 0)); then
   echo "setup: building hearth (release)" >&2
-  cargo build --release --locked -p hearth
+  cargo build --release -p hearth
   echo "setup: done: $(pwd)/target/release/hearth" >&2
 fi

@@ -7,6 +7,6 @@ scripts/setup.sh --test
 echo "== cargo fmt --check" >&2
 cargo fmt --all -- --check
 echo "== cargo clippy" >&2
-cargo clippy --locked --workspace --all-targets -- -D warnings
+cargo clippy --workspace --all-targets -- -D warnings
 echo "== cargo test" >&2
-cargo test --locked --workspace
+cargo test --workspace
