@@ -7,7 +7,9 @@
   difference (Hearth's overhead), and peak RSS of the hearth process
 - binary: stripped release binary size; cold `hearth --version` median wall time
 
-Usage: cargo build --release -p hearth -p hearth-testkit && python3 bench/core.py [--runs N]
+Usage: cargo build --release -p hearth -p hearth-testkit && python3 bench/core.py [--runs N] [--embedder]
+  --embedder  let the run find the local embedding model (memory recall loads it each run);
+              without it the run's HOME is empty and memory works on keywords alone
 """
 import argparse, json, os, statistics, subprocess, sys, tempfile, time, urllib.request
 
@@ -33,7 +35,7 @@ def start_server(script_path, record_path):
     return proc, line[line.index("http://"):]
 
 
-def run_once(tmp, i):
+def run_once(tmp, i, embedder):
     home = os.path.join(tmp, f"home{i}")
     os.makedirs(os.path.join(home, "workspace"))
     script = os.path.join(tmp, f"script{i}.json")
@@ -43,6 +45,8 @@ def run_once(tmp, i):
     server, url = start_server(script, record)
     env = {"PATH": os.environ["PATH"], "HOME": home, "HEARTH_HOME": home,
            "HEARTH_MODEL": "openai:scripted", "OPENAI_BASE_URL": url + "/v1"}
+    if embedder:
+        env["HEARTH_MODELS"] = os.environ.get("HEARTH_MODELS") or os.path.expanduser("~/.cache/hearth/models")
     try:
         started = time.perf_counter()
         child = subprocess.Popen([HEARTH, "run", "--sandbox", "full-access", "do the task"], env=env,
@@ -79,6 +83,7 @@ def median_ms(cmd, runs):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--embedder", action="store_true")
     args = parser.parse_args()
     for path in (HEARTH, SERVER):
         if not os.path.exists(path):
@@ -88,12 +93,13 @@ def main():
         os.makedirs(home)
         ctx = json.loads(subprocess.run([HEARTH, "context", "--json"], env={"PATH": os.environ["PATH"], "HEARTH_HOME": home},
                                         capture_output=True, text=True, check=True).stdout)
-        results = [run_once(tmp, i) for i in range(args.runs)]
+        results = [run_once(tmp, i, args.embedder) for i in range(args.runs)]
     walls, servers, rss = zip(*results)
     print(json.dumps({
         "prompt": {"fixed_chars": ctx["fixed_chars"], "target_max": 8000},
         "run_task": {
             "runs": args.runs,
+            "embedder": args.embedder,
             "steps": len(STEPS),
             "wall_ms_median": round(statistics.median(walls), 1),
             "server_ms_median": round(statistics.median(servers), 1),
