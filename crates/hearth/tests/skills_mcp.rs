@@ -408,8 +408,18 @@ async fn the_python_sdk_lists_hearths_tools_and_asks_it_a_question() {
     let line = stdout(&output);
     let got: Value = serde_json::from_str(line.trim()).unwrap_or_else(|e| panic!("{e}: {line}"));
     assert_eq!(got["server"], "hearth");
+    for tool in ["ask", "memory_search", "memory_get", "memory_write"] {
+        assert!(
+            got["tools"].as_array().unwrap().iter().any(|t| t == tool),
+            "{tool} in {got}"
+        );
+    }
+    assert_eq!(got["memory_write_error"], false, "{got}");
     assert!(
-        got["tools"].as_array().unwrap().iter().any(|t| t == "ask"),
+        got["memory_search"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("blue flowerpot"),
         "{got}"
     );
     assert_eq!(got["is_error"], false, "{got}");

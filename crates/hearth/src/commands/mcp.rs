@@ -7,10 +7,11 @@ use std::sync::Arc;
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use hearth_mcp::{Ask, HearthMcpServer, McpToolset};
+use hearth_memory::tools::{MemoryGet, MemorySearch, MemoryWrite};
 use hearth_models::ModelRef;
 use hearth_protocol::{AgentEvent, StopReason};
 use hearth_store::Store;
-use hearth_tools::{ApprovalDecision, ApprovalRequest, Approver};
+use hearth_tools::{ApprovalDecision, ApprovalRequest, Approver, Tool};
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::AgentArgs;
@@ -158,13 +159,22 @@ async fn serve(agent_args: AgentArgs) -> Result<ExitCode> {
     let model = resolved.model(agent_args.model.as_deref())?;
     let store = resolved.open_store()?;
     let tool_context = resolved.tool_context(CancellationToken::new())?;
+    let memory = resolved.memory()?;
+    let memory_tools: Vec<Arc<dyn Tool>> = vec![
+        Arc::new(MemorySearch {
+            memory: memory.clone(),
+        }),
+        Arc::new(MemoryGet {
+            memory: memory.clone(),
+        }),
+        Arc::new(MemoryWrite { memory }),
+    ];
     let asker = AgentAsker {
         resolved,
         model,
         store,
     };
-    // Hearth's memory tools join `ask` here once the binary depends on hearth-memory.
-    let server = HearthMcpServer::new(Arc::new(asker), Vec::new(), tool_context);
+    let server = HearthMcpServer::new(Arc::new(asker), memory_tools, tool_context);
     server.serve_stdio().await.map_err(anyhow::Error::msg)?;
     Ok(ExitCode::SUCCESS)
 }
