@@ -110,7 +110,7 @@ fn generation_speed(
     let mut batch = LlamaBatch::new(1, 1);
     let started = Instant::now();
     for position in 1..=n {
-        let token = generate::pick(&ctx, index, None);
+        let token = generate::pick(&ctx, index, None, &[], &vocab);
         let _piece = vocab.token_to_piece(token, false, None);
         batch.clear();
         batch

@@ -12,6 +12,7 @@ use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::data::LlamaTokenData;
 use llama_cpp_2::token::data_array::LlamaTokenDataArray;
 use llama_cpp_2::token::LlamaToken;
+use llama_cpp_2::vocab::LlamaVocab;
 
 use crate::engine::{self, LoadedModel};
 use crate::error::LocalError;
@@ -19,6 +20,9 @@ use crate::stops::StopScanner;
 
 /// Prompt tokens decoded per llama.cpp batch.
 const BATCH: usize = 512;
+/// llama.cpp's default repetition penalty and window.
+const REPEAT_PENALTY: f32 = 1.1;
+const REPEAT_WINDOW: usize = 64;
 
 /// What to generate.
 pub struct GenerateParams<'a> {
@@ -92,6 +96,7 @@ pub fn generate(
     let mut batch = LlamaBatch::new(1, 1);
     let mut position = prompt.len() as i32;
     let mut output_tokens = 0;
+    let mut recent: Vec<LlamaToken> = Vec::new();
     let mut finish = Finish::MaxTokens;
     let started = Instant::now();
     while output_tokens < params.max_tokens {
@@ -99,8 +104,16 @@ pub fn generate(
             finish = Finish::Cancelled;
             break;
         }
-        let token = pick(&ctx, logits_index, grammar.as_mut());
-        if vocab.is_eog(token) {
+        let window = recent.len().saturating_sub(REPEAT_WINDOW);
+        let token = pick(
+            &ctx,
+            logits_index,
+            grammar.as_mut(),
+            &recent[window..],
+            &vocab,
+        );
+        // A control token (`<|im_start|>`) mid-answer is a new turn: the answer is over.
+        if vocab.is_eog(token) || vocab.is_control(token) {
             finish = Finish::EndOfTurn;
             break;
         }
@@ -109,6 +122,11 @@ pub fn generate(
         }
         output_tokens += 1;
         let piece = vocab.token_to_piece(token, false, None);
+        // JSON's own punctuation repeats by nature: penalising `"` keeps a small model
+        // from ever closing a string.
+        if !piece.iter().any(|b| b"\"{}[],:".contains(b)) {
+            recent.push(token);
+        }
         if let Some(text) = utf8.push(&piece) {
             if scanner.push(&text, on_text) {
                 finish = Finish::Stop;
@@ -187,11 +205,40 @@ pub fn decode_prompt(ctx: &mut LlamaContext<'_>, prompt: &[LlamaToken]) -> Resul
     Ok(last_index)
 }
 
-/// Greedy choice. Under a grammar, the unconstrained best token is checked first and the
-/// whole vocabulary is filtered only when the grammar rejects it (as llama.cpp's own
+/// Greedy choice, with llama.cpp's default repetition penalty (1.1 over the last 64
+/// tokens but JSON punctuation: a positive logit is divided by it, a negative one
+/// multiplied) so a small model does not loop on a line forever. Under a grammar, the best token is checked first and
+/// the whole vocabulary is filtered only when the grammar rejects it (as llama.cpp's own
 /// sampler does), which keeps constrained decoding nearly as fast as free decoding.
-pub fn pick(ctx: &LlamaContext<'_>, index: i32, grammar: Option<&mut LlamaSampler>) -> LlamaToken {
-    let logits = ctx.get_logits_ith(index);
+pub fn pick(
+    ctx: &LlamaContext<'_>,
+    index: i32,
+    grammar: Option<&mut LlamaSampler>,
+    recent: &[LlamaToken],
+    vocab: &LlamaVocab<'_>,
+) -> LlamaToken {
+    let raw = ctx.get_logits_ith(index);
+    let penalised;
+    let logits = if recent.is_empty() {
+        raw
+    } else {
+        let mut copy = raw.to_vec();
+        let mut seen = std::collections::HashSet::new();
+        for token in recent {
+            let Some(logit) = copy.get_mut(token.0 as usize) else {
+                continue;
+            };
+            if seen.insert(token.0) {
+                *logit = if *logit > 0.0 {
+                    *logit / REPEAT_PENALTY
+                } else {
+                    *logit * REPEAT_PENALTY
+                };
+            }
+        }
+        penalised = copy;
+        &penalised[..]
+    };
     let best = argmax(logits);
     let Some(grammar) = grammar else {
         return LlamaToken(best as i32);
@@ -204,15 +251,21 @@ pub fn pick(ctx: &LlamaContext<'_>, index: i32, grammar: Option<&mut LlamaSample
         )],
         false,
     );
+    // A grammar sees a control token (`<|im_start|>`) as its literal text, which a JSON
+    // string accepts; it would end the output mid-call, so under a grammar only
+    // end-of-generation tokens among the special ones may be chosen.
+    let usable = |id: LlamaToken| vocab.is_eog(id) || !vocab.is_control(id);
+    let best_token = LlamaToken(best as i32);
     grammar.apply(&mut single);
-    if single.data.first().is_some_and(|d| d.logit().is_finite()) {
-        return LlamaToken(best as i32);
+    if usable(best_token) && single.data.first().is_some_and(|d| d.logit().is_finite()) {
+        return best_token;
     }
     let mut all = LlamaTokenDataArray::from_iter(
         logits
             .iter()
             .enumerate()
-            .map(|(id, logit)| LlamaTokenData::new(LlamaToken(id as i32), *logit, 0.0)),
+            .map(|(id, logit)| LlamaTokenData::new(LlamaToken(id as i32), *logit, 0.0))
+            .filter(|d| usable(d.id())),
         false,
     );
     grammar.apply(&mut all);

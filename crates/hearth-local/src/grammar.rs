@@ -10,6 +10,10 @@
 //! </tool_call>
 //! ```
 //!
+//! Inside argument strings `<` must be written as the JSON escape `\u003c`: a small
+//! model that forgets to close a string otherwise writes `</tool_call>` into it and
+//! rambles on inside the string until the token limit.
+//!
 //! Only a schema's `required` properties appear, in the schema's order: optional ones
 //! are left out, so every call has exactly what the tool needs. A plain answer is any
 //! text that does not start with `<`, which is what tells the two branches apart
@@ -23,15 +27,20 @@ use serde_json::Value;
 pub enum OutputShape {
     /// A plain answer or one tool call.
     AnswerOrCall,
-    /// A plain answer only (no grammar is needed).
+    /// A plain answer only.
     AnswerOnly,
+    /// One tool call, no answer (the user named the tools to use).
+    CallOnly,
 }
+
+/// A plain answer: any text that does not start with `<`.
+const ANSWER: &str = "[^<] [^\\x00]*";
 
 /// How deep nested object/array schemas are followed before falling back to any JSON.
 const MAX_DEPTH: usize = 4;
 
 const COMMON_RULES: &str = r#"string ::= "\"" char* "\""
-char ::= [^"\\\x7F\x00-\x1F] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F])
+char ::= [^"<\\\x7F\x00-\x1F] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F])
 integer ::= "-"? ([0-9] | [1-9] [0-9]{0,15})
 number ::= integer ("." [0-9]{1,15})? ([eE] [-+]? [0-9]{1,3})?
 boolean ::= "true" | "false"
@@ -42,10 +51,15 @@ array ::= "[" ( value (", " value)* )? "]"
 "#;
 
 /// The grammar for `shape` over `tools`, or `None` when the output is unconstrained
-/// (no tools offered, or only an answer is allowed).
+/// (no tools offered).
 pub fn build(tools: &[ToolSpec], shape: OutputShape) -> Option<String> {
-    if tools.is_empty() || shape == OutputShape::AnswerOnly {
+    if tools.is_empty() {
         return None;
+    }
+    if shape == OutputShape::AnswerOnly {
+        // Only keeps a small model from opening its answer with a tag it has seen in
+        // the history (`<tool_call>`, `<tool_response>`).
+        return Some(format!("root ::= {ANSWER}\n"));
     }
     let mut rules = Vec::new();
     let mut branches = Vec::new();
@@ -62,8 +76,13 @@ pub fn build(tools: &[ToolSpec], shape: OutputShape) -> Option<String> {
         ));
         branches.push(rule);
     }
-    let mut grammar = String::from("root ::= answer | call\n");
-    grammar.push_str("answer ::= [^<] [^\\x00]*\n");
+    let mut grammar = String::new();
+    if shape == OutputShape::CallOnly {
+        grammar.push_str("root ::= call\n");
+    } else {
+        grammar.push_str("root ::= answer | call\n");
+        grammar.push_str(&format!("answer ::= {ANSWER}\n"));
+    }
     grammar.push_str(&format!(
         "call ::= \"<tool_call>\\n\" ({}) \"\\n</tool_call>\"\n",
         branches.join(" | ")
@@ -172,10 +191,14 @@ mod tests {
     }
 
     #[test]
-    fn no_tools_or_answer_only_means_no_grammar() {
+    fn shapes_select_the_branches() {
         assert_eq!(build(&[], OutputShape::AnswerOrCall), None);
         let tools = [tool("list_dir", json!({"type": "object"}))];
-        assert_eq!(build(&tools, OutputShape::AnswerOnly), None);
+        let answer = build(&tools, OutputShape::AnswerOnly).unwrap();
+        assert_eq!(answer, "root ::= [^<] [^\\x00]*\n");
+        let forced = build(&tools, OutputShape::CallOnly).unwrap();
+        assert!(forced.starts_with("root ::= call\n"), "{forced}");
+        assert!(!forced.contains("answer"), "{forced}");
     }
 
     #[test]

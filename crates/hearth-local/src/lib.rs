@@ -35,7 +35,7 @@ pub use catalog::{
     add, bundled_id, check_gguf, list, models_dir, resolve, CachedModel, BUNDLED_ALIAS,
     BUNDLED_FILE, MODELS_ENV,
 };
-pub use engine::{default_threads, BUILT_CPU_FEATURES};
+pub use engine::{default_threads, BUILT_CPU_FEATURES, THREADS_ENV};
 pub use error::{LocalError, FETCH_COMMAND};
 pub use grammar::OutputShape;
 pub use provider::{LocalOptions, LocalProvider};

@@ -6,6 +6,8 @@
 //! grammar, and then tend to call them forever):
 //! - with tools offered, the output is constrained to a plain answer or one valid call
 //!   of an offered tool (see `grammar`);
+//! - when the user's message names offered tools (`use write_file to …`), the first step
+//!   after it must call one of them: small models rarely choose a call on their own;
 //! - after `max_tool_calls` calls since the last user message, only an answer is allowed;
 //! - a call identical to one already made since the last user message is thrown away
 //!   and the step is decoded again as an answer.
@@ -17,7 +19,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use hearth_models::{ModelError, Provider};
 use hearth_protocol::{
-    Message, ModelRequest, ModelResponse, StopReason, StreamEvent, ToolCall, Usage,
+    Message, ModelRequest, ModelResponse, StopReason, StreamEvent, ToolCall, ToolSpec, Usage,
 };
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -36,6 +38,7 @@ const STOPS: &[&str] = &[
     "<start_of_turn>",
     "<|eot_id|>",
     "<|endoftext|>",
+    "<tool_response>",
 ];
 
 /// Knobs of the local provider.
@@ -172,12 +175,15 @@ impl Job {
     fn run(self, sender: mpsc::UnboundedSender<String>) -> Result<Outcome, LocalError> {
         let tools = &self.request.tools;
         let earlier = calls_since_last_user(&self.request.messages);
-        let shape = if earlier.len() >= self.options.max_tool_calls {
-            OutputShape::AnswerOnly
+        let named = named_tools(&self.request.messages, tools);
+        let (shape, offered) = if earlier.len() >= self.options.max_tool_calls {
+            (OutputShape::AnswerOnly, tools.clone())
+        } else if earlier.is_empty() && !named.is_empty() {
+            (OutputShape::CallOnly, named)
         } else {
-            OutputShape::AnswerOrCall
+            (OutputShape::AnswerOrCall, tools.clone())
         };
-        let outcome = self.step(shape, &sender)?;
+        let outcome = self.step(shape, &offered, &sender)?;
         let repeated = outcome.calls.iter().any(|call| {
             earlier
                 .iter()
@@ -185,7 +191,7 @@ impl Job {
         });
         if repeated && !tools.is_empty() {
             tracing::debug!(model = %self.model_id, "repeated tool call replaced by an answer");
-            return self.step(OutputShape::AnswerOnly, &sender);
+            return self.step(OutputShape::AnswerOnly, tools, &sender);
         }
         Ok(outcome)
     }
@@ -193,9 +199,9 @@ impl Job {
     fn step(
         &self,
         shape: OutputShape,
+        tools: &[ToolSpec],
         sender: &mpsc::UnboundedSender<String>,
     ) -> Result<Outcome, LocalError> {
-        let tools = &self.request.tools;
         let messages = template::messages(&self.request);
         let max_tokens = self.request.max_tokens.max(1) as usize;
         let prompt = prompt::fit(&self.loaded, &self.model_id, &messages, max_tokens)?;
@@ -212,7 +218,7 @@ impl Job {
             threads: self.options.threads,
         };
         // Text is streamed once it is clearly an answer; a call is held back whole.
-        let may_call = grammar.is_some();
+        let may_call = grammar.is_some() && shape != OutputShape::AnswerOnly;
         let mut seen = String::new();
         let mut streaming = false;
         let mut on_text = |text: &str| {
@@ -254,6 +260,23 @@ impl Job {
         }
         Ok(Outcome { generated, calls })
     }
+}
+
+/// The offered tools the last user message names (`write_file`), in offer order: small
+/// models rarely decide to call a tool on their own, so naming one makes the next step
+/// a call of one of them.
+fn named_tools(messages: &[Message], tools: &[ToolSpec]) -> Vec<ToolSpec> {
+    let Some(Message::User { text }) = messages.last() else {
+        return Vec::new();
+    };
+    let words: Vec<&str> = text
+        .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-'))
+        .collect();
+    tools
+        .iter()
+        .filter(|t| words.contains(&t.name.as_str()))
+        .cloned()
+        .collect()
 }
 
 /// (name, arguments) of the calls the assistant made since the last user message.

@@ -28,11 +28,7 @@ fn bundled() -> Option<PathBuf> {
 }
 
 fn provider(path: &Path) -> LocalProvider {
-    let options = LocalOptions {
-        threads: 2,
-        ..LocalOptions::default()
-    };
-    LocalProvider::from_path("smollm2", path, options).unwrap()
+    LocalProvider::from_path("smollm2", path, LocalOptions::default()).unwrap()
 }
 
 fn request(messages: Vec<Message>, tools: Vec<ToolSpec>, max_tokens: u32) -> ModelRequest {
@@ -186,6 +182,16 @@ async fn tool_calls_always_parse_and_name_an_offered_tool() {
             assert_eq!(response.stop_reason, StopReason::ToolUse);
         }
     }
+    // Naming a tool makes the step a call of it.
+    let ask = request(
+        vec![Message::user("Use read_file to read notes.txt.")],
+        file_tools(),
+        96,
+    );
+    let (response, _) = complete(&provider, &ask).await;
+    let response = response.unwrap();
+    assert_eq!(response.tool_calls.len(), 1, "{}", response.text);
+    assert_eq!(response.tool_calls[0].name, "read_file");
 }
 
 #[tokio::test]
@@ -202,14 +208,15 @@ async fn after_the_call_cap_or_a_repeated_call_the_model_must_answer() {
         Message::Tool(ToolResult::ok(&call, "buy milk")),
     ];
     let options = LocalOptions {
-        threads: 2,
         max_tool_calls: 1,
+        ..LocalOptions::default()
     };
     let capped = LocalProvider::from_path("smollm2", &path, options).unwrap();
     let (response, _) = complete(&capped, &request(history.clone(), file_tools(), 64)).await;
     let response = response.unwrap();
     assert!(response.tool_calls.is_empty(), "{:?}", response.tool_calls);
-    assert_eq!(response.stop_reason, StopReason::EndTurn);
+    assert_ne!(response.stop_reason, StopReason::ToolUse);
+    assert!(!response.text.starts_with('<'), "{}", response.text);
 
     // With room for more calls, the same call again is never returned.
     let (response, _) = complete(&provider(&path), &request(history, file_tools(), 64)).await;
