@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use hearth_models::{build_provider, ModelRef, Provider};
 use hearth_secrets::{secret_reference, SecretStore};
 
@@ -16,7 +16,7 @@ pub fn build(
     secrets: &SecretStore,
 ) -> Result<Arc<dyn Provider>> {
     match model.provider.as_str() {
-        "local" => bail!("local models ({model}) are not built into this binary yet"),
+        "local" => Ok(hearth_local::build_provider(&model.model)?),
         _ => {
             let mut settings = config.provider_for(model)?;
             if let Some(name) = settings.api_key.as_deref().and_then(secret_reference) {
@@ -30,7 +30,8 @@ pub fn build(
     }
 }
 
-/// The model to use when neither a flag, the environment nor config.toml names one.
+/// The model to use when neither a flag, the environment nor config.toml names one: the
+/// bundled local model (`local:smollm2`) when its file is in the model cache.
 pub fn default_model() -> Option<String> {
-    None
+    hearth_local::default_model()
 }
