@@ -68,6 +68,7 @@ fn params<'a>(model_id: &'a str, max_tokens: usize, threads: i32) -> GeneratePar
         grammar: None,
         stops: &[],
         threads,
+        max_call_tokens: None,
     }
 }
 

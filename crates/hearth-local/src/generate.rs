@@ -31,6 +31,10 @@ pub struct GenerateParams<'a> {
     pub grammar: Option<&'a str>,
     pub stops: &'a [String],
     pub threads: i32,
+    /// Tokens a tool call may take (output opening with `<`, which the grammars keep
+    /// for calls): a small model that loses its way inside an argument string would
+    /// otherwise fill the whole context before the call can fail.
+    pub max_call_tokens: Option<usize>,
 }
 
 /// Why generation ended.
@@ -98,8 +102,16 @@ pub fn generate(
     let mut output_tokens = 0;
     let mut recent: Vec<LlamaToken> = Vec::new();
     let mut finish = Finish::MaxTokens;
+    let mut opens_with_call = None;
     let started = Instant::now();
     while output_tokens < params.max_tokens {
+        if opens_with_call == Some(true)
+            && params
+                .max_call_tokens
+                .is_some_and(|cap| output_tokens >= cap)
+        {
+            break;
+        }
         if cancelled() {
             finish = Finish::Cancelled;
             break;
@@ -122,9 +134,16 @@ pub fn generate(
         }
         output_tokens += 1;
         let piece = vocab.token_to_piece(token, false, None);
-        // JSON's own punctuation repeats by nature: penalising `"` keeps a small model
-        // from ever closing a string.
-        if !piece.iter().any(|b| b"\"{}[],:".contains(b)) {
+        if opens_with_call.is_none() {
+            opens_with_call = piece
+                .iter()
+                .find(|b| !b.is_ascii_whitespace())
+                .map(|b| *b == b'<');
+        }
+        // A string's closing quote recurs in every argument: penalising it keeps a
+        // small model from ever closing a string. Other punctuation is penalised, so a
+        // model cannot loop on `}}}}` inside a string either.
+        if !piece.contains(&b'"') {
             recent.push(token);
         }
         if let Some(text) = utf8.push(&piece) {
@@ -260,6 +279,14 @@ pub fn pick(
     if usable(best_token) && single.data.first().is_some_and(|d| d.logit().is_finite()) {
         return best_token;
     }
+    // The model wants to end (an end-of-turn or control token, or a closing tag) where
+    // the grammar does not allow it yet, which under these grammars means inside an
+    // argument string: end the string, so the call can be finished.
+    let wants_end = vocab.is_eog(best_token)
+        || vocab.is_control(best_token)
+        || vocab
+            .token_to_piece(best_token, false, None)
+            .starts_with(b"<");
     let mut all = LlamaTokenDataArray::from_iter(
         logits
             .iter()
@@ -269,12 +296,23 @@ pub fn pick(
         false,
     );
     grammar.apply(&mut all);
-    let allowed = all
-        .data
-        .iter()
-        .filter(|d| d.logit().is_finite())
-        .max_by(|a, b| a.logit().total_cmp(&b.logit()));
-    allowed.map_or(LlamaToken(best as i32), |d| d.id())
+    let best_of = |keep: &dyn Fn(&LlamaTokenData) -> bool| {
+        all.data
+            .iter()
+            .filter(|d| d.logit().is_finite() && keep(d))
+            .max_by(|a, b| a.logit().total_cmp(&b.logit()))
+            .map(|d| d.id())
+    };
+    let closing = || {
+        best_of(&|d| {
+            vocab
+                .token_to_piece(d.id(), false, None)
+                .first()
+                .is_some_and(|b| *b == b'"')
+        })
+    };
+    let chosen = if wants_end { closing() } else { None };
+    chosen.or_else(|| best_of(&|_| true)).unwrap_or(best_token)
 }
 
 fn argmax(values: &[f32]) -> usize {

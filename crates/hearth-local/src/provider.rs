@@ -48,6 +48,8 @@ pub struct LocalOptions {
     pub threads: i32,
     /// Tool calls allowed since the last user message before only an answer is allowed.
     pub max_tool_calls: usize,
+    /// Tokens one tool call may take before it counts as failed.
+    pub max_call_tokens: usize,
 }
 
 impl Default for LocalOptions {
@@ -55,6 +57,7 @@ impl Default for LocalOptions {
         Self {
             threads: engine::default_threads(),
             max_tool_calls: 4,
+            max_call_tokens: 1024,
         }
     }
 }
@@ -160,6 +163,8 @@ impl Provider for LocalProvider {
 struct Outcome {
     generated: Generated,
     calls: Vec<toolcall::ParsedCall>,
+    /// The output began a tool call that does not parse (cut off by its budget).
+    broken_call: bool,
 }
 
 /// A request travelling to the blocking thread.
@@ -184,6 +189,12 @@ impl Job {
             (OutputShape::AnswerOrCall, tools.clone())
         };
         let outcome = self.step(shape, &offered, &sender)?;
+        if outcome.broken_call {
+            // The model began a call it could not finish within its budget: what it
+            // wrote is neither a call nor an answer, so it answers instead.
+            tracing::debug!(model = %self.model_id, text = %outcome.generated.text, "unfinished tool call replaced by an answer");
+            return self.step(OutputShape::AnswerOnly, tools, &sender);
+        }
         let repeated = outcome.calls.iter().any(|call| {
             earlier
                 .iter()
@@ -216,6 +227,7 @@ impl Job {
             grammar: grammar.as_deref(),
             stops: &stops,
             threads: self.options.threads,
+            max_call_tokens: Some(self.options.max_call_tokens),
         };
         // Text is streamed once it is clearly an answer; a call is held back whole.
         let may_call = grammar.is_some() && shape != OutputShape::AnswerOnly;
@@ -241,11 +253,13 @@ impl Job {
             &cancelled,
             &mut on_text,
         )?;
-        let calls = if may_call && toolcall::looks_like_call(&generated.text) {
+        let began_call = may_call && toolcall::looks_like_call(&generated.text);
+        let calls = if began_call {
             toolcall::parse(&generated.text, tools)
         } else {
             Vec::new()
         };
+        let broken_call = began_call && calls.is_empty();
         tracing::debug!(
             model = %self.model_id,
             prompt_tokens = generated.prompt_tokens,
@@ -254,11 +268,15 @@ impl Job {
             generation_ms = generated.generation_ms,
             "local generation"
         );
-        if calls.is_empty() && !streaming && !seen.trim().is_empty() {
+        if !began_call && !streaming && !seen.trim().is_empty() {
             // Held back as a possible call but it was not one: it is the answer.
             let _ = sender.send(seen.trim().to_string());
         }
-        Ok(Outcome { generated, calls })
+        Ok(Outcome {
+            generated,
+            calls,
+            broken_call,
+        })
     }
 }
 
@@ -320,7 +338,9 @@ fn respond(
     stream: bool,
     on_event: &mut (dyn FnMut(StreamEvent) + Send),
 ) -> Result<ModelResponse, ModelError> {
-    let Outcome { generated, calls } = outcome;
+    let Outcome {
+        generated, calls, ..
+    } = outcome;
     let usage = Usage {
         input_tokens: generated.prompt_tokens as u64,
         output_tokens: generated.output_tokens as u64,
