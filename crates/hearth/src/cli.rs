@@ -43,6 +43,8 @@ pub enum Command {
     Secrets(crate::commands::secrets::SecretsArgs),
     /// Long-term memory: add, search, list, forget, reindex, and the recall benchmark.
     Memory(crate::commands::memory::MemoryArgs),
+    /// Local GGUF models: list the model cache, add a file to it, measure one.
+    Models(crate::commands::models::ModelsArgs),
 }
 
 /// Options shared by the commands that run the agent.

@@ -43,6 +43,7 @@ fn main() -> ExitCode {
             Command::Mcp(args) => commands::mcp::mcp(args).await,
             Command::Secrets(args) => commands::secrets::secrets(args),
             Command::Memory(args) => commands::memory::memory(args).await,
+            Command::Models(args) => commands::models::models(args).await,
         }
     });
     match result {

@@ -6,6 +6,7 @@ pub mod context;
 pub mod doctor;
 pub mod mcp;
 pub mod memory;
+pub mod models;
 pub mod run;
 pub mod sandbox;
 pub mod secrets;
