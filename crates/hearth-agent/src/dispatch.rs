@@ -1,5 +1,10 @@
 //! Runs one step's tool calls: validates names and JSON arguments, runs independent calls
 //! concurrently, and yields exactly one result per call, in call order, even on cancel.
+//!
+//! Independent means reading: consecutive read-only calls (`read_file`, `grep`, …) run
+//! together; a call that may change something (`write_file`, `exec`, an MCP tool) waits
+//! for the calls before it and runs alone, so `[write_file a, read_file a]` reads what
+//! was written.
 
 use std::time::Duration;
 
@@ -22,16 +27,46 @@ pub async fn run_calls(
     calls: &[ToolCall],
     mut on_result: impl FnMut(&ToolCall, ToolResult),
 ) {
-    let mut pending: FuturesOrdered<_> = calls
-        .iter()
-        .map(|call| async move { (call, run_one(registry, ctx, call).await) })
-        .collect();
-    while let Some((call, result)) = pending.next().await {
-        on_result(call, result);
+    for batch in concurrent_batches(registry, calls) {
+        let mut pending: FuturesOrdered<_> = batch
+            .iter()
+            .map(|call| async move { (call, run_one(registry, ctx, call).await) })
+            .collect();
+        while let Some((call, result)) = pending.next().await {
+            on_result(call, result);
+        }
     }
 }
 
+/// `calls` cut, in order, into runs that may go at the same time: consecutive read-only
+/// calls together, every other call alone. Unknown tools only produce an error result,
+/// so they count as read-only.
+fn concurrent_batches<'c>(registry: &ToolRegistry, calls: &'c [ToolCall]) -> Vec<&'c [ToolCall]> {
+    let mut batches = Vec::new();
+    let mut start = 0;
+    for (index, call) in calls.iter().enumerate() {
+        let read_only = registry
+            .get(&call.name)
+            .is_none_or(|tool| tool.is_read_only());
+        if !read_only {
+            if start < index {
+                batches.push(&calls[start..index]);
+            }
+            batches.push(&calls[index..=index]);
+            start = index + 1;
+        }
+    }
+    if start < calls.len() {
+        batches.push(&calls[start..]);
+    }
+    batches
+}
+
 async fn run_one(registry: &ToolRegistry, ctx: &ToolContext, call: &ToolCall) -> ToolResult {
+    // A call still waiting for an earlier one when the turn is cancelled never starts.
+    if ctx.cancel.is_cancelled() {
+        return ToolResult::error(call, CANCELLED_RESULT);
+    }
     let Some(tool) = registry.get(&call.name) else {
         return ToolResult::error(
             call,

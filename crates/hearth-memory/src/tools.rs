@@ -64,6 +64,10 @@ struct SearchArgs {
 
 #[async_trait::async_trait]
 impl Tool for MemorySearch {
+    fn is_read_only(&self) -> bool {
+        true
+    }
+
     fn spec(&self) -> ToolSpec {
         ToolSpec {
             name: "memory_search".into(),
@@ -118,6 +122,10 @@ struct GetArgs {
 
 #[async_trait::async_trait]
 impl Tool for MemoryGet {
+    fn is_read_only(&self) -> bool {
+        true
+    }
+
     fn spec(&self) -> ToolSpec {
         ToolSpec {
             name: "memory_get".into(),

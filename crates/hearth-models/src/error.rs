@@ -11,7 +11,7 @@ use crate::ProviderKind;
 /// model and the URL (`target`, e.g. `openai:gpt-4o at https://api.openai.com/v1/chat/completions`).
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
-    #[error("model id '{id}': {problem}; expected provider:model with provider one of openai, anthropic (e.g. openai:gpt-4o-mini or anthropic:claude-sonnet-4-5)")]
+    #[error("model id '{id}': {problem}; expected provider:model with provider one of openai, anthropic, local (e.g. openai:gpt-4o-mini, anthropic:claude-sonnet-4-5 or local:smollm2)")]
     InvalidModelId { id: String, problem: String },
 
     #[error("[providers.{provider}] settings: {problem}")]
@@ -34,7 +34,7 @@ pub enum ModelError {
     #[error("{target}: could not reach the server: {cause} — check base_url and that the server is running and reachable")]
     Connect { target: String, cause: String },
 
-    #[error("{target}: no data for {}s — the server stalled; raise idle_timeout if this model is slow to start answering", idle.as_secs_f64())]
+    #[error("{target}: no data for {}s — the server stalled; raise timeout_secs under [providers.NAME] in config.toml if this model is slow to start answering", idle.as_secs_f64())]
     IdleTimeout { target: String, idle: Duration },
 
     /// The body ended or broke before the stream's terminator (`[DONE]` / `message_stop`).

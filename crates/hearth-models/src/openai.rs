@@ -104,7 +104,7 @@ fn wire_message(message: &Message) -> Value {
                     .map(|call| {
                         json!({"id": call.id, "type": "function", "function": {
                             "name": call.name,
-                            "arguments": call.arguments,
+                            "arguments": wire_arguments(&call.arguments),
                         }})
                     })
                     .collect();
@@ -117,6 +117,17 @@ fn wire_message(message: &Message) -> Value {
             "tool_call_id": result.call_id,
             "content": result.content,
         }),
+    }
+}
+
+/// A call's arguments as sent back in the history: the model's own JSON object, or
+/// `{}` when what it produced was not one (the loop already answered the call with an
+/// error saying so). Servers such as vLLM and llama.cpp's parse this string and reject
+/// the whole request when it is not a JSON object.
+fn wire_arguments(arguments: &str) -> String {
+    match serde_json::from_str::<Value>(arguments) {
+        Ok(Value::Object(_)) => arguments.to_string(),
+        _ => "{}".to_string(),
     }
 }
 

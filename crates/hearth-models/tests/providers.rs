@@ -429,7 +429,7 @@ async fn silent_servers_hit_the_idle_timeout_before_headers_and_mid_stream() {
         let error = outcome.result.unwrap_err();
         assert!(matches!(error, ModelError::IdleTimeout { .. }), "{error}");
         assert!(error.is_retryable());
-        assert!(error.to_string().contains("raise idle_timeout"), "{error}");
+        assert!(error.to_string().contains("raise timeout_secs"), "{error}");
         assert_eq!(
             streamed_text(&outcome.events).is_empty(),
             !expect_partial_text

@@ -45,7 +45,9 @@ pub enum AgentEvent {
         step: u32,
         usage: Usage,
     },
-    /// A retryable provider error; the loop will try again after `delay_ms`.
+    /// A retryable provider error; the loop will try again after `delay_ms`. The model
+    /// call starts over: text deltas it streamed before this event are not part of the
+    /// answer (the `final` event carries the answer as it was completed).
     Retry {
         attempt: u32,
         delay_ms: u64,

@@ -1,9 +1,14 @@
 //! The bubblewrap command line for a policy: which namespaces, which mounts, in which order.
 //!
-//! Mount order matters (bwrap applies its arguments left to right):
-//! `/` read-only, fresh `/dev` and `/proc`, fresh tmpfs on `/tmp` and `/run`, then the workspace
-//! (writable in `workspace-write`, read-only otherwise; bound after `/tmp` so a workspace
-//! under `/tmp` stays visible), then `<workspace>/.git` read-only, then the hidden paths.
+//! bwrap applies its arguments left to right, and a mount hides whatever was mounted
+//! below its path before it. So: `/` read-only, fresh `/dev` and `/proc` (with
+//! `/proc/sys` read-only: a command run by root could otherwise change the host's
+//! kernel settings), fresh tmpfs on `/tmp` and `/run`; then the policy's own mounts
+//! in order of depth, outermost first: a hidden directory becomes an empty tmpfs, the
+//! workspace is bound (writable in `workspace-write`), its `.git` read-only, readable
+//! paths read-only, hidden files `/dev/null`. Hidden directories are made read-only last,
+//! once everything inside them is mounted. A hidden directory that contains the
+//! workspace (the default `$HEARTH_HOME/workspace`) thus shows only the workspace.
 //!
 //! Why `/run` is masked: a read-only mount does not stop `connect()` on a Unix socket,
 //! and `/run` is where the daemons that would run anything as anyone listen (docker,
@@ -38,6 +43,8 @@ pub(crate) struct SandboxLayout {
     pub git_dir: Option<PathBuf>,
     /// Hidden paths that exist, resolved; missing ones have nothing to hide.
     pub hidden: Vec<HiddenPath>,
+    /// Readable paths that exist, resolved.
+    pub readable: Vec<PathBuf>,
     pub network: bool,
     pub cwd: PathBuf,
     /// Directories of daemon sockets replaced by an empty tmpfs (`/run`, and
@@ -74,6 +81,13 @@ impl SandboxLayout {
         if !cwd.starts_with(&workspace) {
             return Err(SandboxError::CwdOutsideWorkspace(cwd));
         }
+        if policy
+            .hidden_paths
+            .iter()
+            .any(|hidden| std::fs::canonicalize(hidden).is_ok_and(|h| h == workspace))
+        {
+            return Err(SandboxError::WorkspaceHidden(workspace));
+        }
         let git = workspace.join(".git");
         let git_dir = git.symlink_metadata().is_ok().then_some(git);
         let hidden = policy
@@ -85,11 +99,17 @@ impl SandboxLayout {
                 Some(HiddenPath { path, is_dir })
             })
             .collect();
+        let readable = policy
+            .readable_paths
+            .iter()
+            .filter_map(|path| std::fs::canonicalize(path).ok())
+            .collect();
         Ok(Self {
             workspace,
             workspace_writable: policy.mode == SandboxMode::WorkspaceWrite,
             git_dir,
             hidden,
+            readable,
             network: policy.network,
             cwd,
             masked_runtime_dirs: runtime_dirs(),
@@ -105,6 +125,7 @@ impl SandboxLayout {
             args.flags(&["--unshare-net"]);
         }
         args.flags(&["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]);
+        args.same_path("--ro-bind", Path::new("/proc/sys"));
         args.flags(&["--tmpfs", "/tmp"]);
         for dir in &self.masked_runtime_dirs {
             args.flags(&["--tmpfs"]);
@@ -113,32 +134,76 @@ impl SandboxLayout {
         for file in &self.kept_runtime_files {
             args.same_path("--ro-bind", file);
         }
-        // A hidden directory that contains the workspace is mounted first, so the
-        // workspace can be bound inside it; it stays writable (an empty tmpfs).
-        let (around_workspace, others): (Vec<_>, Vec<_>) = self
-            .hidden
-            .iter()
-            .partition(|hidden| hidden.is_dir && self.workspace.starts_with(&hidden.path));
-        for hidden in &around_workspace {
-            args.flags(&["--perms", "0000", "--tmpfs"]);
+        for mount in self.mounts() {
+            match mount {
+                Mount::EmptyDir(dir) => {
+                    args.flags(&["--perms", "0755", "--tmpfs"]);
+                    args.path(dir);
+                }
+                Mount::NullFile(file) => {
+                    args.flags(&["--ro-bind", "/dev/null"]);
+                    args.path(file);
+                }
+                Mount::Writable(path) => args.same_path("--bind", path),
+                Mount::ReadOnly(path) => args.same_path("--ro-bind", path),
+            }
+        }
+        for hidden in self.hidden.iter().filter(|h| h.is_dir) {
+            args.flags(&["--remount-ro"]);
             args.path(&hidden.path);
-        }
-        let bind = if self.workspace_writable {
-            "--bind"
-        } else {
-            "--ro-bind"
-        };
-        args.same_path(bind, &self.workspace);
-        if let Some(git_dir) = &self.git_dir {
-            args.same_path("--ro-bind", git_dir);
-        }
-        for hidden in others {
-            hide(&mut args, hidden);
         }
         args.flags(&["--chdir"]);
         args.path(&self.cwd);
         args.flags(&["--"]);
         args.0
+    }
+
+    /// The policy's mounts, outermost first (a stable sort by depth keeps, for one
+    /// path, the order hidden, workspace, `.git`, readable).
+    fn mounts(&self) -> Vec<Mount<'_>> {
+        let mut mounts: Vec<Mount<'_>> = self
+            .hidden
+            .iter()
+            .map(|hidden| {
+                if hidden.is_dir {
+                    Mount::EmptyDir(&hidden.path)
+                } else {
+                    Mount::NullFile(&hidden.path)
+                }
+            })
+            .collect();
+        mounts.push(if self.workspace_writable {
+            Mount::Writable(&self.workspace)
+        } else {
+            Mount::ReadOnly(&self.workspace)
+        });
+        if let Some(git_dir) = &self.git_dir {
+            mounts.push(Mount::ReadOnly(git_dir));
+        }
+        mounts.extend(self.readable.iter().map(|path| Mount::ReadOnly(path)));
+        mounts.sort_by_key(|mount| mount.path().components().count());
+        mounts
+    }
+}
+
+/// One mount of a policy's own paths.
+enum Mount<'a> {
+    /// A hidden directory: an empty tmpfs in its place.
+    EmptyDir(&'a Path),
+    /// A hidden file: `/dev/null` in its place.
+    NullFile(&'a Path),
+    Writable(&'a Path),
+    ReadOnly(&'a Path),
+}
+
+impl Mount<'_> {
+    fn path(&self) -> &Path {
+        match self {
+            Mount::EmptyDir(path)
+            | Mount::NullFile(path)
+            | Mount::Writable(path)
+            | Mount::ReadOnly(path) => path,
+        }
     }
 }
 
@@ -157,20 +222,6 @@ fn kept_runtime_files() -> Vec<PathBuf> {
         .filter(|target| masked.iter().any(|dir| target.starts_with(dir)))
         .into_iter()
         .collect()
-}
-
-/// A hidden directory becomes an empty, read-only tmpfs with mode 000; a hidden
-/// file becomes `/dev/null` (reads are empty, writes go nowhere).
-fn hide(args: &mut Args, hidden: &HiddenPath) {
-    if hidden.is_dir {
-        args.flags(&["--perms", "0000", "--tmpfs"]);
-        args.path(&hidden.path);
-        args.flags(&["--remount-ro"]);
-        args.path(&hidden.path);
-    } else {
-        args.flags(&["--ro-bind", "/dev/null"]);
-        args.path(&hidden.path);
-    }
 }
 
 /// The arguments [`crate::probe`] tries: everything but the workspace mounts.
@@ -205,23 +256,26 @@ impl Args {
 mod tests {
     use super::*;
 
+    /// The default layout: the workspace inside `$HEARTH_HOME`, which is hidden but for
+    /// the workspace and `skills`.
     fn layout(writable: bool, network: bool) -> SandboxLayout {
         SandboxLayout {
-            workspace: PathBuf::from("/home/u/ws"),
+            workspace: PathBuf::from("/home/u/.hearth/workspace"),
             workspace_writable: writable,
-            git_dir: Some(PathBuf::from("/home/u/ws/.git")),
+            git_dir: Some(PathBuf::from("/home/u/.hearth/workspace/.git")),
             hidden: vec![
                 HiddenPath {
-                    path: PathBuf::from("/home/u/.hearth/secrets.toml"),
-                    is_dir: false,
-                },
-                HiddenPath {
-                    path: PathBuf::from("/home/u/.hearth/skills"),
+                    path: PathBuf::from("/home/u/.hearth"),
                     is_dir: true,
                 },
+                HiddenPath {
+                    path: PathBuf::from("/home/u/token.txt"),
+                    is_dir: false,
+                },
             ],
+            readable: vec![PathBuf::from("/home/u/.hearth/skills")],
             network,
-            cwd: PathBuf::from("/home/u/ws/src"),
+            cwd: PathBuf::from("/home/u/.hearth/workspace/src"),
             masked_runtime_dirs: vec![PathBuf::from("/run")],
             kept_runtime_files: vec![PathBuf::from("/run/systemd/resolve/stub-resolv.conf")],
         }
@@ -234,49 +288,71 @@ mod tests {
             .join(" ")
     }
 
+    fn at(args: &str, needle: &str) -> usize {
+        args.find(needle)
+            .unwrap_or_else(|| panic!("{needle:?} not in {args}"))
+    }
+
     #[test]
-    fn workspace_write_binds_workspace_then_git_read_only_then_hides() {
+    fn the_home_is_emptied_then_the_workspace_git_and_skills_are_bound_inside_it() {
         let args = joined(&layout(true, false).args());
-        let tmp = args.find("--tmpfs /tmp").unwrap();
-        let ws = args.find("--bind /home/u/ws /home/u/ws").unwrap();
-        let git = args
-            .find("--ro-bind /home/u/ws/.git /home/u/ws/.git")
-            .unwrap();
-        let secret = args
-            .find("--ro-bind /dev/null /home/u/.hearth/secrets.toml")
-            .unwrap();
         assert!(args.starts_with("--die-with-parent"));
-        assert!(tmp < ws && ws < git && git < secret, "{args}");
-        assert!(args.contains(
-            "--perms 0000 --tmpfs /home/u/.hearth/skills --remount-ro /home/u/.hearth/skills"
-        ));
+        let tmp = at(&args, "--tmpfs /tmp");
+        let home = at(&args, "--perms 0755 --tmpfs /home/u/.hearth ");
+        let ws = at(
+            &args,
+            "--bind /home/u/.hearth/workspace /home/u/.hearth/workspace",
+        );
+        let git = at(
+            &args,
+            "--ro-bind /home/u/.hearth/workspace/.git /home/u/.hearth/workspace/.git",
+        );
+        let skills = at(
+            &args,
+            "--ro-bind /home/u/.hearth/skills /home/u/.hearth/skills",
+        );
+        let sealed = at(&args, "--remount-ro /home/u/.hearth ");
+        assert!(
+            tmp < home && home < ws && ws < git && home < skills,
+            "{args}"
+        );
+        assert!(git < sealed && skills < sealed, "{args}");
+        assert!(args.contains("--ro-bind /dev/null /home/u/token.txt"));
         assert!(args.contains("--unshare-net"));
-        let run = args
-            .find("--tmpfs /run --ro-bind /run/systemd/resolve/stub-resolv.conf")
-            .unwrap();
-        assert!(tmp < run && run < ws, "{args}");
-        assert!(args.ends_with("--chdir /home/u/ws/src --"));
+        let run = at(
+            &args,
+            "--tmpfs /run --ro-bind /run/systemd/resolve/stub-resolv.conf",
+        );
+        assert!(tmp < run && run < home, "{args}");
+        assert!(args.ends_with("--chdir /home/u/.hearth/workspace/src --"));
+    }
+
+    #[test]
+    fn kernel_settings_are_read_only() {
+        let args = joined(&layout(true, false).args());
+        let proc = at(&args, "--proc /proc");
+        let sys = at(&args, "--ro-bind /proc/sys /proc/sys");
+        assert!(proc < sys, "{args}");
     }
 
     #[test]
     fn read_only_binds_workspace_read_only_and_network_flag_shares_net() {
         let args = joined(&layout(false, true).args());
-        assert!(args.contains("--ro-bind /home/u/ws /home/u/ws"));
-        assert!(!args.contains("--bind /home/u/ws"));
+        assert!(args.contains("--ro-bind /home/u/.hearth/workspace /home/u/.hearth/workspace"));
+        assert!(!args.contains("--bind /home/u/.hearth/workspace"));
         assert!(!args.contains("--unshare-net"));
     }
 
     #[test]
-    fn hidden_dir_around_workspace_is_mounted_before_the_workspace() {
+    fn a_home_inside_the_workspace_is_hidden_after_the_workspace_is_bound() {
         let mut layout = layout(true, false);
-        layout.hidden = vec![HiddenPath {
-            path: PathBuf::from("/home/u"),
-            is_dir: true,
-        }];
+        layout.workspace = PathBuf::from("/home/u");
+        layout.git_dir = None;
+        layout.cwd = PathBuf::from("/home/u");
         let args = joined(&layout.args());
-        let hide = args.find("--perms 0000 --tmpfs /home/u ").unwrap();
-        let ws = args.find("--bind /home/u/ws /home/u/ws").unwrap();
-        assert!(hide < ws, "{args}");
-        assert!(!args.contains("--remount-ro /home/u "));
+        let ws = at(&args, "--bind /home/u /home/u");
+        let home = at(&args, "--perms 0755 --tmpfs /home/u/.hearth ");
+        let skills = at(&args, "--ro-bind /home/u/.hearth/skills");
+        assert!(ws < home && home < skills, "{args}");
     }
 }

@@ -78,9 +78,13 @@ pub struct SandboxPolicy {
     pub workspace: PathBuf,
     /// Network access (off by default in the sandboxed modes).
     pub network: bool,
-    /// Paths the command must neither read nor write (e.g. `$HEARTH_HOME` less the
-    /// workspace: config, secrets, the state database).
+    /// Paths the command must neither read nor write (`$HEARTH_HOME`: config, secrets,
+    /// the state databases). A hidden directory hides everything in it, also what is
+    /// created there later; the workspace stays visible when it lies inside one.
     pub hidden_paths: Vec<PathBuf>,
+    /// Paths inside hidden directories shown again, read-only (`$HEARTH_HOME/skills`,
+    /// whose scripts commands may run).
+    pub readable_paths: Vec<PathBuf>,
     pub limits: ResourceLimits,
 }
 
@@ -131,6 +135,8 @@ pub enum SandboxError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("the workspace {0} is one of the paths the sandbox hides (HEARTH_HOME itself); choose another folder with -C")]
+    WorkspaceHidden(PathBuf),
     #[error("the command is empty; give a program to run")]
     EmptyCommand,
     #[error("could not start the command: {0}")]

@@ -114,6 +114,67 @@ async fn reading_the_secrets_file_and_state_db_fails() {
 }
 
 #[tokio::test]
+async fn files_created_in_hearth_home_later_stay_hidden() {
+    // The state databases' WAL files and anything else HEARTH_HOME gains after the
+    // policy was made are hidden too: the whole directory is, not a list of its files.
+    let fixture = Fixture::new();
+    let wal = fixture.hearth_home.join("state.db-wal");
+    std::fs::write(&wal, STATE_MARKER).unwrap();
+    let line = format!("cat {}; ls -a {}", quote(&wal), quote(&fixture.hearth_home));
+
+    let (sandboxed, unsandboxed) = contrast(&fixture, &line).await;
+    let seen = text(&sandboxed.stdout);
+    assert!(!seen.contains(STATE_MARKER), "{}", describe(&sandboxed));
+    assert!(!seen.contains("secrets.toml"), "{}", describe(&sandboxed));
+    assert!(seen.contains("workspace"), "{}", describe(&sandboxed));
+    assert!(
+        text(&unsandboxed.stdout).contains(STATE_MARKER),
+        "{}",
+        describe(&unsandboxed)
+    );
+}
+
+#[tokio::test]
+async fn skills_in_hearth_home_are_readable_but_not_writable() {
+    let fixture = Fixture::new();
+    let skills = fixture.hearth_home.join("skills");
+    std::fs::create_dir_all(skills.join("greet")).unwrap();
+    std::fs::write(skills.join("greet/SKILL.md"), "greet skill\n").unwrap();
+    let line = format!(
+        "cat {}; echo evil > {}",
+        quote(&skills.join("greet/SKILL.md")),
+        quote(&skills.join("greet/planted.sh"))
+    );
+
+    let (sandboxed, unsandboxed) = contrast(&fixture, &line).await;
+    assert!(
+        text(&sandboxed.stdout).contains("greet skill"),
+        "{}",
+        describe(&sandboxed)
+    );
+    assert!(!succeeded(&sandboxed), "{}", describe(&sandboxed));
+    assert!(succeeded(&unsandboxed), "{}", describe(&unsandboxed));
+    assert!(skills.join("greet/planted.sh").exists());
+}
+
+#[tokio::test]
+async fn changing_kernel_settings_fails() {
+    // Writes vm.swappiness's own value back: no change, but only root outside a
+    // sandbox may do it (a sandboxed root could otherwise set kernel.core_pattern and
+    // run any program as root on the host).
+    let line = "v=$(cat /proc/sys/vm/swappiness) && echo \"$v\" > /proc/sys/vm/swappiness";
+    let fixture = Fixture::new();
+    let sandboxed = fixture.sh(WorkspaceWrite, line).await;
+    assert!(!succeeded(&sandboxed), "{}", describe(&sandboxed));
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("not root: only root may write kernel settings, so there is no contrast");
+        return;
+    }
+    let unsandboxed = fixture.sh(FullAccess, line).await;
+    assert!(succeeded(&unsandboxed), "{}", describe(&unsandboxed));
+}
+
+#[tokio::test]
 async fn overwriting_hidden_files_does_not_reach_them() {
     let fixture = Fixture::new();
     let line = format!(

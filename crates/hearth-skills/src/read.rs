@@ -42,6 +42,10 @@ impl SkillAwareReadFile {
 
 #[async_trait::async_trait]
 impl Tool for SkillAwareReadFile {
+    fn is_read_only(&self) -> bool {
+        true
+    }
+
     fn spec(&self) -> ToolSpec {
         self.inner.spec()
     }

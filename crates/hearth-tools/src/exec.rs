@@ -12,7 +12,7 @@ use hearth_sandbox::{
 use serde::Deserialize;
 
 use crate::approval::{is_known_safe, ApprovalDecision, ApprovalPolicy, ApprovalRequest, Approver};
-use crate::{parse_args, truncate_middle, workspace, Tool, ToolContext, ToolOutput};
+use crate::{parse_args, truncate_middle, Tool, ToolContext, ToolOutput};
 
 /// Default and largest timeouts a call may ask for.
 const DEFAULT_TIMEOUT_MS: u64 = 120_000;
@@ -193,17 +193,16 @@ impl Tool for ExecTool {
             Ok(args) => args,
             Err(output) => return output,
         };
-        let cwd =
-            match workspace::resolve_for_read(&ctx.workspace, args.cwd.as_deref().unwrap_or(".")) {
-                Ok(dir) if dir.is_dir() => dir,
-                Ok(dir) => {
-                    return ToolOutput::error(format!(
-                        "cwd {} is not a directory in the workspace",
-                        dir.display()
-                    ))
-                }
-                Err(err) => return ToolOutput::error(err.to_string()),
-            };
+        let cwd = match ctx.resolve_read(args.cwd.as_deref().unwrap_or(".")) {
+            Ok(dir) if dir.is_dir() => dir,
+            Ok(dir) => {
+                return ToolOutput::error(format!(
+                    "cwd {} is not a directory in the workspace",
+                    dir.display()
+                ))
+            }
+            Err(err) => return ToolOutput::error(err.to_string()),
+        };
         let (mode, note) = match self.gate.decide(&args.command, &cwd, args.escalate).await {
             Verdict::Run { mode, note } => (mode, note),
             Verdict::Refuse(why) => {

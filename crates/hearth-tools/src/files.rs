@@ -9,7 +9,6 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::text::{looks_binary, truncate_end};
-use crate::workspace::{resolve_for_read, resolve_for_write};
 use crate::{parse_args, Tool, ToolContext, ToolOutput};
 
 /// Lines `read_file` returns when the model gives no `limit`.
@@ -100,6 +99,10 @@ struct ReadFileArgs {
 
 #[async_trait::async_trait]
 impl Tool for ReadFile {
+    fn is_read_only(&self) -> bool {
+        true
+    }
+
     fn spec(&self) -> ToolSpec {
         spec(
             "read_file",
@@ -117,7 +120,7 @@ impl Tool for ReadFile {
             Ok(args) => args,
             Err(err) => return err,
         };
-        let path = match resolve_for_read(&ctx.workspace, &args.path) {
+        let path = match ctx.resolve_read(&args.path) {
             Ok(path) => path,
             Err(err) => return path_error("read_file", err),
         };
@@ -196,7 +199,7 @@ impl Tool for WriteFile {
             Ok(args) => args,
             Err(err) => return err,
         };
-        let path = match resolve_for_write(&ctx.workspace, &args.path) {
+        let path = match ctx.resolve_write(&args.path) {
             Ok(path) => path,
             Err(err) => return path_error("write_file", err),
         };
@@ -273,7 +276,7 @@ impl Tool for EditFile {
                 "edit_file: old_string and new_string are identical, so nothing would change; give the new text in new_string",
             );
         }
-        let path = match resolve_for_write(&ctx.workspace, &args.path) {
+        let path = match ctx.resolve_write(&args.path) {
             Ok(path) => path,
             Err(err) => return path_error("edit_file", err),
         };
@@ -346,6 +349,10 @@ fn workspace_root() -> String {
 
 #[async_trait::async_trait]
 impl Tool for ListDir {
+    fn is_read_only(&self) -> bool {
+        true
+    }
+
     fn spec(&self) -> ToolSpec {
         spec(
             "list_dir",
@@ -361,7 +368,7 @@ impl Tool for ListDir {
             Ok(args) => args,
             Err(err) => return err,
         };
-        let path = match resolve_for_read(&ctx.workspace, &args.path) {
+        let path = match ctx.resolve_read(&args.path) {
             Ok(path) => path,
             Err(err) => return path_error("list_dir", err),
         };

@@ -28,6 +28,6 @@ pub use files::{EditFile, ListDir, ReadFile, WriteFile};
 pub use registry::ToolRegistry;
 pub use search::{Glob, Grep};
 pub use text::truncate_middle;
-pub use tool::{default_http_client, ContextError, Tool, ToolContext, ToolOutput};
+pub use tool::{default_http_client, ContextError, FileAccess, Tool, ToolContext, ToolOutput};
 pub use web::WebFetch;
 pub use workspace::PathError;

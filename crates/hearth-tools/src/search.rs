@@ -12,7 +12,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::files::display_path;
 use crate::text::{looks_binary, truncate_end};
-use crate::workspace::resolve_for_read;
 use crate::{parse_args, Tool, ToolContext, ToolOutput};
 
 /// Paths `glob` lists.
@@ -59,12 +58,19 @@ impl FilePattern {
 }
 
 /// Files under `root` (or `root` itself if it is a file), honouring ignore files,
-/// hidden files included but `.git` skipped, sorted. `None` if cancelled.
-fn walk_files(root: &Path, cancel: &CancellationToken) -> Option<Vec<PathBuf>> {
+/// hidden files included but `.git` and the `private` paths skipped, sorted. `None` if
+/// cancelled.
+fn walk_files(
+    root: &Path,
+    private: Vec<PathBuf>,
+    cancel: &CancellationToken,
+) -> Option<Vec<PathBuf>> {
     let walker = ignore::WalkBuilder::new(root)
         .hidden(false)
         .require_git(false)
-        .filter_entry(|entry| entry.file_name() != ".git")
+        .filter_entry(move |entry| {
+            entry.file_name() != ".git" && !private.iter().any(|p| entry.path().starts_with(p))
+        })
         .build();
     let mut files = Vec::new();
     for entry in walker {
@@ -114,6 +120,10 @@ struct GlobArgs {
 
 #[async_trait::async_trait]
 impl Tool for Glob {
+    fn is_read_only(&self) -> bool {
+        true
+    }
+
     fn spec(&self) -> ToolSpec {
         ToolSpec {
             name: "glob".to_string(),
@@ -135,14 +145,15 @@ impl Tool for Glob {
             Err(err) => return err,
         };
         let shown_root = args.path.unwrap_or_else(|| ".".to_string());
-        let root = match resolve_for_read(&ctx.workspace, &shown_root) {
+        let root = match ctx.resolve_read(&shown_root) {
             Ok(root) => root,
             Err(err) => return ToolOutput::error(format!("glob: {err}")),
         };
         let workspace = ctx.workspace.clone();
+        let private = ctx.files.private.clone();
         let cancel = ctx.cancel.clone();
         let search = tokio::task::spawn_blocking(move || {
-            let files = walk_files(&root, &cancel)?;
+            let files = walk_files(&root, private, &cancel)?;
             let matched: Vec<String> = files
                 .iter()
                 .filter(|file| pattern.matches(relative_to_root(&root, file)))
@@ -201,6 +212,10 @@ struct GrepFindings {
 
 #[async_trait::async_trait]
 impl Tool for Grep {
+    fn is_read_only(&self) -> bool {
+        true
+    }
+
     fn spec(&self) -> ToolSpec {
         ToolSpec {
             name: "grep".to_string(),
@@ -233,14 +248,15 @@ impl Tool for Grep {
             None => None,
         };
         let shown_root = args.path.unwrap_or_else(|| ".".to_string());
-        let root = match resolve_for_read(&ctx.workspace, &shown_root) {
+        let root = match ctx.resolve_read(&shown_root) {
             Ok(root) => root,
             Err(err) => return ToolOutput::error(format!("grep: {err}")),
         };
         let workspace = ctx.workspace.clone();
+        let private = ctx.files.private.clone();
         let cancel = ctx.cancel.clone();
         let search = tokio::task::spawn_blocking(move || {
-            let files = walk_files(&root, &cancel)?;
+            let files = walk_files(&root, private, &cancel)?;
             let files = files.into_iter().filter(|file| match &file_filter {
                 Some(filter) => filter.matches(relative_to_root(&root, file)),
                 None => true,

@@ -7,6 +7,8 @@ use std::time::Duration;
 use hearth_protocol::ToolSpec;
 use tokio_util::sync::CancellationToken;
 
+use crate::workspace::{self, PathError};
+
 /// How long any one HTTP request made by the default client may take.
 const HTTP_TIMEOUT: Duration = Duration::from_secs(30);
 /// How many redirects the default client follows before giving up.
@@ -22,6 +24,13 @@ pub trait Tool: Send + Sync {
 
     /// Run the tool with the model's (already JSON-parsed) arguments.
     async fn call(&self, args: serde_json::Value, ctx: &ToolContext) -> ToolOutput;
+
+    /// True when a call only reads (files, the web, memory) and changes nothing, so it
+    /// may run at the same time as other reading calls of the same step. Anything that
+    /// writes, runs a command or is unknown says false and runs alone, in call order.
+    fn is_read_only(&self) -> bool {
+        false
+    }
 }
 
 /// The text a tool call returns to the model, and whether it is an error.
@@ -57,6 +66,63 @@ pub struct ToolContext {
     pub cancel: CancellationToken,
     /// Shared client for `web_fetch`; see [`default_http_client`] for a suitable one.
     pub http: reqwest::Client,
+    /// What the file tools may touch inside the workspace.
+    pub files: FileAccess,
+}
+
+/// Limits on the file tools beyond "inside the workspace", matching what the sandbox
+/// lets a command do, so a file tool is never a way around it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FileAccess {
+    /// No writes at all (`--sandbox read-only`).
+    pub read_only: bool,
+    /// Canonical paths inside the workspace the file tools neither read nor write:
+    /// Hearth's own home (config, secrets, state) when the workspace contains it.
+    pub private: Vec<PathBuf>,
+}
+
+impl ToolContext {
+    /// `path` (as the model gave it) resolved for reading: inside the workspace and not
+    /// private.
+    pub fn resolve_read(&self, path: &str) -> Result<PathBuf, PathError> {
+        let resolved = workspace::resolve_for_read(&self.workspace, path)?;
+        self.check_private(path, &resolved)?;
+        Ok(resolved)
+    }
+
+    /// `path` resolved for writing: inside the workspace, not private, not in a `.git`
+    /// folder (as in the sandbox, a repository's history is read-only), and only when
+    /// the sandbox mode allows writing at all.
+    pub fn resolve_write(&self, path: &str) -> Result<PathBuf, PathError> {
+        if self.files.read_only {
+            return Err(PathError::ReadOnly {
+                path: path.to_string(),
+            });
+        }
+        let resolved = workspace::resolve_for_write(&self.workspace, path)?;
+        let inside = resolved.strip_prefix(&self.workspace).unwrap_or(&resolved);
+        if inside.components().any(|c| c.as_os_str() == ".git") {
+            return Err(PathError::GitDir {
+                path: path.to_string(),
+            });
+        }
+        self.check_private(path, &resolved)?;
+        Ok(resolved)
+    }
+
+    /// Whether the file tools must skip `path` (a canonical path) when walking folders.
+    pub fn is_private(&self, path: &Path) -> bool {
+        self.files.private.iter().any(|p| path.starts_with(p))
+    }
+
+    fn check_private(&self, path: &str, resolved: &Path) -> Result<(), PathError> {
+        if self.is_private(resolved) {
+            return Err(PathError::Private {
+                path: path.to_string(),
+            });
+        }
+        Ok(())
+    }
 }
 
 /// Why a [`ToolContext`] could not be built.
@@ -84,6 +150,7 @@ impl ToolContext {
             workspace,
             cancel: CancellationToken::new(),
             http: default_http_client()?,
+            files: FileAccess::default(),
         })
     }
 }

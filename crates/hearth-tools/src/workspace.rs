@@ -22,6 +22,12 @@ pub enum PathError {
     NotFound { path: String },
     #[error("path '{path}' goes through a symlink whose target does not exist ('{link}'); refusing to follow it, use a path without that symlink")]
     DanglingSymlink { path: String, link: PathBuf },
+    #[error("path '{path}' cannot be written: the sandbox is read-only (--sandbox read-only); ask the user to run with --sandbox workspace-write to make changes")]
+    ReadOnly { path: String },
+    #[error("path '{path}' is inside a .git folder, which is read-only (as in the sandbox); change the repository with git commands the user runs, not by editing .git")]
+    GitDir { path: String },
+    #[error("path '{path}' is Hearth's own private data (config, secrets, state), which tools cannot read or write; leave it alone")]
+    Private { path: String },
     #[error("path '{path}' cannot be resolved: {source}; check that it exists and is readable")]
     Io {
         path: String,

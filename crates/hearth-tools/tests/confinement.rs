@@ -211,3 +211,88 @@ fn resolve_functions_return_clean_paths_and_named_errors() {
     assert_eq!(resolve_for_read(&ws, ".").unwrap(), ws);
     assert!(Path::new(&ws).is_absolute());
 }
+
+#[tokio::test]
+async fn file_tools_cannot_write_into_dot_git_anywhere() {
+    // As in the sandbox, a repository's .git is read-only: a planted hook would run at
+    // the user's next commit.
+    let (dir, ctx) = workspace();
+    write(dir.path(), ".git/HEAD", "ref: refs/heads/main\n");
+    write(dir.path(), "vendor/lib/.git/config", "[core]\n");
+    for path in [
+        ".git/hooks/pre-commit",
+        "vendor/lib/.git/config",
+        "./.git/HEAD",
+    ] {
+        let err = call_err(&ctx, "write_file", json!({"path": path, "content": "x"})).await;
+        assert!(err.contains(".git folder"), "{path}: {err}");
+    }
+    let err = call_err(
+        &ctx,
+        "edit_file",
+        json!({"path": ".git/HEAD", "old_string": "main", "new_string": "evil"}),
+    )
+    .await;
+    assert!(err.contains(".git folder"), "{err}");
+    assert!(!dir.path().join(".git/hooks/pre-commit").exists());
+    // Reading is fine, and so is a file that merely has .git in its name.
+    call_ok(&ctx, "read_file", json!({"path": ".git/HEAD"})).await;
+    call_ok(
+        &ctx,
+        "write_file",
+        json!({"path": "notes.git", "content": "x"}),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn file_tools_write_nothing_in_read_only_mode() {
+    let (dir, mut ctx) = workspace();
+    write(dir.path(), "a.txt", "before");
+    ctx.files.read_only = true;
+    let err = call_err(&ctx, "write_file", json!({"path": "b.txt", "content": "x"})).await;
+    assert!(err.contains("read-only"), "{err}");
+    let err = call_err(
+        &ctx,
+        "edit_file",
+        json!({"path": "a.txt", "old_string": "before", "new_string": "after"}),
+    )
+    .await;
+    assert!(err.contains("read-only"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("a.txt")).unwrap(),
+        "before"
+    );
+    assert!(!dir.path().join("b.txt").exists());
+    call_ok(&ctx, "read_file", json!({"path": "a.txt"})).await;
+}
+
+#[tokio::test]
+async fn private_paths_inside_the_workspace_are_neither_read_written_nor_searched() {
+    // `-C ~` puts HEARTH_HOME inside the workspace; the file tools leave it alone.
+    let (dir, mut ctx) = workspace();
+    write(
+        dir.path(),
+        ".hearth/secrets.json",
+        "{\"github\": \"top secret\"}",
+    );
+    write(dir.path(), "notes.txt", "top secret plans");
+    ctx.files.private = vec![ctx.workspace.join(".hearth")];
+    let err = call_err(&ctx, "read_file", json!({"path": ".hearth/secrets.json"})).await;
+    assert!(err.contains("private"), "{err}");
+    let err = call_err(
+        &ctx,
+        "write_file",
+        json!({"path": ".hearth/config.toml", "content": "[sandbox]\nmode = \"full-access\"\n"}),
+    )
+    .await;
+    assert!(err.contains("private"), "{err}");
+    assert!(!dir.path().join(".hearth/config.toml").exists());
+    let err = call_err(&ctx, "list_dir", json!({"path": ".hearth"})).await;
+    assert!(err.contains("private"), "{err}");
+    let found = call_ok(&ctx, "grep", json!({"pattern": "top secret"})).await;
+    assert!(found.contains("notes.txt"), "{found}");
+    assert!(!found.contains("secrets.json"), "{found}");
+    let found = call_ok(&ctx, "glob", json!({"pattern": "**/*.json"})).await;
+    assert!(!found.contains("secrets.json"), "{found}");
+}

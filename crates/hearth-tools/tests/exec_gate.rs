@@ -78,6 +78,7 @@ fn tool(
         workspace: s.context.workspace.clone(),
         network: false,
         hidden_paths: Vec::new(),
+        readable_paths: Vec::new(),
         limits: Default::default(),
     };
     ExecTool::new(ExecGate::new(policy, approval, approver))

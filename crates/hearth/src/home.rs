@@ -24,6 +24,11 @@ impl Home {
         };
         std::fs::create_dir_all(&root)
             .with_context(|| format!("cannot create HEARTH_HOME at {}", root.display()))?;
+        // Canonical, so that comparing it with the (canonical) workspace and hiding it
+        // from the sandbox work through symlinks.
+        let root = root
+            .canonicalize()
+            .with_context(|| format!("cannot resolve HEARTH_HOME at {}", root.display()))?;
         Ok(Home { root })
     }
 
@@ -53,14 +58,8 @@ impl Home {
         self.root.join("chat-history.txt")
     }
 
-    /// Everything in `HEARTH_HOME` except the workspace: a sandboxed command may see none of it.
-    pub fn private_paths(&self, workspace: &Path) -> Vec<PathBuf> {
-        let Ok(entries) = std::fs::read_dir(&self.root) else {
-            return Vec::new();
-        };
-        entries
-            .filter_map(|entry| entry.ok().map(|e| e.path()))
-            .filter(|path| !workspace.starts_with(path))
-            .collect()
+    /// The user's own skills: readable, never writable, by sandboxed commands.
+    pub fn skills_dir(&self) -> PathBuf {
+        self.root.join("skills")
     }
 }

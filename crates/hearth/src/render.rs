@@ -10,6 +10,8 @@ pub struct EventPrinter {
     json: bool,
     /// Whether the last thing written to stdout ended a line.
     at_line_start: bool,
+    /// Whether the current model call has already streamed text (a retry restarts it).
+    streamed_this_call: bool,
 }
 
 impl EventPrinter {
@@ -17,6 +19,7 @@ impl EventPrinter {
         Self {
             json,
             at_line_start: true,
+            streamed_this_call: false,
         }
     }
 
@@ -36,10 +39,12 @@ impl EventPrinter {
                 let _ = out.flush();
                 if !text.is_empty() {
                     self.at_line_start = text.ends_with('\n');
+                    self.streamed_this_call = true;
                 }
             }
             AgentEvent::ToolCall { call } => {
                 self.end_line();
+                self.streamed_this_call = false;
                 eprintln!("· {} {}", call.name, one_line(&call.arguments, 120));
             }
             AgentEvent::ToolResult { result } => {
@@ -53,6 +58,13 @@ impl EventPrinter {
             } => {
                 self.end_line();
                 eprintln!("hearth: {reason}; retrying in {delay_ms} ms (attempt {attempt})");
+                if std::mem::take(&mut self.streamed_this_call) {
+                    // The model answers again from the start: say so, so the partial text
+                    // above is not read as part of the answer.
+                    eprintln!(
+                        "hearth: the partial answer above is discarded; the model starts again"
+                    );
+                }
             }
             AgentEvent::Final { stop_reason, .. } => {
                 self.end_line();

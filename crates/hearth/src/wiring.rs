@@ -13,7 +13,8 @@ use hearth_sandbox::{SandboxMode, SandboxPolicy};
 use hearth_secrets::{secret_reference, Redactor, SecretStore};
 use hearth_store::Store;
 use hearth_tools::{
-    default_http_client, ApprovalPolicy, Approver, ExecGate, ExecTool, ToolContext, ToolRegistry,
+    default_http_client, ApprovalPolicy, Approver, ExecGate, ExecTool, FileAccess, ToolContext,
+    ToolRegistry,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -74,16 +75,22 @@ pub fn resolve(args: &AgentArgs) -> Result<Resolved> {
             .map_err(anyhow::Error::msg)?,
         None => config.approval,
     };
+    if workspace == home.root {
+        bail!(
+            "the workspace cannot be HEARTH_HOME itself ({}): it holds config, secrets and \
+             state that tools must not touch; choose another folder with -C",
+            home.root.display()
+        );
+    }
     let sandbox = SandboxPolicy {
         mode,
         workspace: workspace.clone(),
         network: config.network,
-        // $HEARTH_HOME/skills stays visible (read-only) so skills' scripts can run.
-        hidden_paths: home
-            .private_paths(&workspace)
-            .into_iter()
-            .filter(|path| *path != home.root.join("skills"))
-            .collect(),
+        // All of HEARTH_HOME, also what is created in it later (databases and their
+        // WAL files); the workspace inside it stays visible, and skills stay readable so
+        // their scripts can run.
+        hidden_paths: vec![home.root.clone()],
+        readable_paths: vec![home.skills_dir()],
         limits: Default::default(),
     };
     let settings = AgentSettings {
@@ -116,13 +123,22 @@ impl Resolved {
             .or_else(crate::providers::default_model);
         let Some(id) = id else {
             bail!(
-                "no model configured: pass --model provider:model, set HEARTH_MODEL, or put \
-                 model = \"openai:gpt-4o-mini\" in {} (openai: works with OpenAI, Ollama, llama.cpp, vLLM \
-                 via OPENAI_BASE_URL; anthropic: needs ANTHROPIC_API_KEY)",
+                "no model configured, and {}; or pass --model provider:model, set HEARTH_MODEL, \
+                 or put model = \"openai:gpt-4o-mini\" in {} (openai: works with OpenAI, Ollama, \
+                 llama.cpp, vLLM via OPENAI_BASE_URL; anthropic: needs ANTHROPIC_API_KEY)",
+                hearth_local::default_model_missing_hint(),
                 self.home.config_path().display()
             );
         };
         validate_model_id(&id).map_err(anyhow::Error::msg)
+    }
+
+    /// Says on stderr which skills were left out or shadowed and why, so that none
+    /// goes missing without a word (the model is offered only the valid ones).
+    pub fn report_skill_problems(&self) {
+        for problem in &self.skills.problems {
+            eprintln!("hearth: skills: {problem}");
+        }
     }
 
     pub fn open_store(&self) -> Result<Arc<Store>> {
@@ -196,7 +212,7 @@ impl Resolved {
     }
 
     /// `[sandbox.env]` with `secret:NAME` references replaced by their values.
-    fn command_env(&self) -> Result<Vec<(String, String)>> {
+    pub fn command_env(&self) -> Result<Vec<(String, String)>> {
         let secrets = self.secrets();
         self.config
             .sandbox_env
@@ -234,12 +250,27 @@ impl Resolved {
         )
     }
 
+    /// What the file tools may touch: nothing in read-only mode, and never HEARTH_HOME
+    /// when the workspace contains it (`-C ~`), just as the sandbox hides it.
+    fn file_access(&self) -> FileAccess {
+        let private = if self.home.root.starts_with(&self.workspace) {
+            vec![self.home.root.clone()]
+        } else {
+            Vec::new()
+        };
+        FileAccess {
+            read_only: self.sandbox.mode == SandboxMode::ReadOnly,
+            private,
+        }
+    }
+
     pub fn tool_context(&self, cancel: CancellationToken) -> Result<ToolContext> {
         let http = default_http_client().context("cannot build the HTTP client")?;
         Ok(ToolContext {
             workspace: self.workspace.clone(),
             cancel,
             http,
+            files: self.file_access(),
         })
     }
 

@@ -97,6 +97,7 @@ async fn parallel_calls_are_all_answered_in_call_order() {
     for flavor in ALL_FLAVORS {
         let calls = vec![
             ScriptedCall::new("call_a", "write_file", r#"{"path":"a.txt","content":"A"}"#),
+            ScriptedCall::new("call_r", "read_file", r#"{"path":"a.txt"}"#),
             ScriptedCall::new("call_b", "write_file", r#"{"path":"b.txt","content":"B"}"#),
             ScriptedCall::new("call_c", "list_dir", r#"{"path":"."}"#),
         ];
@@ -112,8 +113,15 @@ async fn parallel_calls_are_all_answered_in_call_order() {
             "B"
         );
         let requests = env.server().requests();
-        assert_eq!(call_ids(&requests[1]), ["call_a", "call_b", "call_c"]);
+        assert_eq!(
+            call_ids(&requests[1]),
+            ["call_a", "call_r", "call_b", "call_c"]
+        );
         assert_every_call_answered_in_order(&requests[1]);
+        // A read after a write in the same step sees what was written: calls that change
+        // things run alone, in order.
+        let answers = results(&requests[1]);
+        assert!(answers[1].1.contains('A'), "{flavor:?} {:?}", answers[1]);
     }
 }
 
@@ -159,6 +167,16 @@ async fn broken_json_and_unknown_tools_become_errors_the_model_recovers_from() {
             "lists the available tools"
         );
         assert_every_call_answered_in_order(&requests[2]);
+        // The history sent back carries every call's arguments as a JSON object, which
+        // servers that parse it (vLLM, llama.cpp's) require.
+        for message in messages(&requests[2]) {
+            for call in message["tool_calls"].as_array().into_iter().flatten() {
+                let arguments = call["function"]["arguments"].as_str().unwrap_or("");
+                let parsed: serde_json::Value = serde_json::from_str(arguments)
+                    .unwrap_or_else(|e| panic!("{flavor:?}: {arguments:?}: {e}"));
+                assert!(parsed.is_object(), "{flavor:?}: {arguments}");
+            }
+        }
         assert!(!env.workspace().join("x.txt").exists());
     }
 }
@@ -319,4 +337,24 @@ async fn untrusted_policy_refuses_unlisted_commands_without_a_terminal_but_runs_
     assert!(answers[0].1.contains("visible.txt"), "{:?}", answers[0]);
     assert!(answers[1].1.contains("not allowed"), "{:?}", answers[1]);
     assert!(!env.workspace().join("made").exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stream_dropped_mid_answer_is_retried_and_the_restart_is_said() {
+    for flavor in ALL_FLAVORS.into_iter().filter(|f| f.stream) {
+        let env = TestEnv::start(vec![
+            Step::drop_mid_stream("The answer is fo"),
+            Step::text("The answer is forty-two."),
+        ])
+        .await;
+        let output = env.hearth(flavor, &["run", "what is the answer"]).await;
+        assert!(output.status.success(), "{flavor:?} {}", stderr(&output));
+        assert!(stdout(&output).contains("The answer is forty-two."));
+        assert!(
+            stderr(&output).contains("partial answer above is discarded"),
+            "{flavor:?} {}",
+            stderr(&output)
+        );
+        assert_eq!(env.server().requests().len(), 2);
+    }
 }

@@ -121,6 +121,10 @@ async fn the_index_is_in_the_system_prompt_and_a_mention_pulls_the_body_in() {
 
     let output = env.hearth(OPENAI, &["run", "fill this with $pdf"]).await;
     assert!(output.status.success(), "{}", stderr(&output));
+    // A run says which skills it left out and why: none goes missing silently.
+    let said = stderr(&output);
+    assert!(said.contains("skipped invalid skill"), "{said}");
+    assert!(said.contains("hidden by the one at"), "{said}");
     let requests = env.server().requests();
     let system = system_text(&requests[0]);
     assert!(

@@ -1,6 +1,7 @@
-//! Shared fixture for the sandbox integration tests: a workspace with a `.git` and a
-//! planted symlink, a directory outside it, a fake `$HEARTH_HOME` with secrets, and
-//! helpers to run shell lines under a mode.
+//! Shared fixture for the sandbox integration tests: a fake `$HEARTH_HOME` with
+//! secrets, a state database and skills, the workspace inside it (as by default) with a
+//! `.git` and a planted symlink, a directory outside, and helpers to run shell lines
+//! under a mode.
 //!
 //! Everything lives under cargo's target tmp dir, not `/tmp`: the sandbox mounts a
 //! fresh `/tmp`, which would hide paths there and make the tests pass for the wrong reason.
@@ -39,9 +40,10 @@ impl Fixture {
             .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
             .unwrap();
         let base = root.path().canonicalize().unwrap();
-        let workspace = base.join("workspace");
-        let outside = base.join("outside");
+        // As by default, the workspace lies inside HEARTH_HOME, which is hidden whole.
         let hearth_home = base.join("hearth-home");
+        let workspace = hearth_home.join("workspace");
+        let outside = base.join("outside");
         let fake_home = base.join("home");
         for dir in [&workspace, &outside, &hearth_home, &fake_home] {
             std::fs::create_dir_all(dir).unwrap();
@@ -76,11 +78,8 @@ impl Fixture {
             mode,
             workspace: self.workspace.clone(),
             network: self.network,
-            hidden_paths: vec![
-                self.secrets.clone(),
-                self.state_db.clone(),
-                self.skills_dir.clone(),
-            ],
+            hidden_paths: vec![self.hearth_home.clone()],
+            readable_paths: vec![self.hearth_home.join("skills")],
             limits: self.limits.clone(),
         }
     }

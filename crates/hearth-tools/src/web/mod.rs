@@ -43,6 +43,10 @@ struct FetchedPage {
 
 #[async_trait::async_trait]
 impl Tool for WebFetch {
+    fn is_read_only(&self) -> bool {
+        true
+    }
+
     fn spec(&self) -> ToolSpec {
         ToolSpec {
             name: "web_fetch".to_string(),

@@ -19,6 +19,7 @@ pub fn workspace() -> (TempDir, ToolContext) {
             .redirect(reqwest::redirect::Policy::limited(5))
             .build()
             .unwrap(),
+        files: Default::default(),
     };
     (dir, ctx)
 }

@@ -24,8 +24,9 @@ Ctrl-C  cancel the running turn";
 pub async fn chat(args: AgentArgs) -> Result<ExitCode> {
     let (args, resumed) = with_resumed_session(&args)?;
     let mut resolved = resolve(&args)?;
-    resolved.start_mcp().await;
     let model = resolved.model(args.model.as_deref())?;
+    resolved.report_skill_problems();
+    resolved.start_mcp().await;
     let store = resolved.open_store()?;
     let approver = Arc::new(TerminalApprover::new());
     let mut session = match resumed {

@@ -155,8 +155,9 @@ impl Ask for AgentAsker {
 
 async fn serve(agent_args: AgentArgs) -> Result<ExitCode> {
     let mut resolved = resolve(&agent_args)?;
-    resolved.start_mcp().await;
     let model = resolved.model(agent_args.model.as_deref())?;
+    resolved.report_skill_problems();
+    resolved.start_mcp().await;
     let store = resolved.open_store()?;
     let tool_context = resolved.tool_context(CancellationToken::new())?;
     let memory = resolved.memory()?;

@@ -31,9 +31,10 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
     };
     let (agent_args, resumed) = with_resumed_session(&args.agent)?;
     let mut resolved = resolve(&agent_args)?;
+    let model = resolved.model(agent_args.model.as_deref())?;
+    resolved.report_skill_problems();
     resolved.start_mcp().await;
     let prompt = resolved.expand_skill_mentions(&prompt);
-    let model = resolved.model(agent_args.model.as_deref())?;
     let store = resolved.open_store()?;
     let session = match &resumed {
         Some(session) => session.clone(),

@@ -45,7 +45,8 @@ pub async fn sandbox(args: SandboxArgs) -> Result<ExitCode> {
             .ok()
             .filter(|dir| dir.starts_with(&policy.workspace))
             .unwrap_or_else(|| policy.workspace.clone()),
-        env: Vec::new(),
+        // The same environment exec gives a command: [sandbox.env], secrets resolved.
+        env: resolved.command_env()?,
         timeout: Duration::from_secs(timeout_secs),
         output_limit: OUTPUT_LIMIT,
     };

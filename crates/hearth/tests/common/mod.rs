@@ -231,7 +231,7 @@ pub fn user_texts(request: &RecordedRequest) -> Vec<String> {
     out
 }
 
-fn messages(request: &RecordedRequest) -> Vec<Value> {
+pub fn messages(request: &RecordedRequest) -> Vec<Value> {
     request.body["messages"]
         .as_array()
         .cloned()
