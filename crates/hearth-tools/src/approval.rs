@@ -72,14 +72,16 @@ pub trait Approver: Send + Sync {
 }
 
 /// Read-only programs that may run unasked under `untrusted`, when every argument passes.
-const SAFE_PROGRAMS: [&str; 24] = [
-    "cat", "cut", "date", "df", "diff", "du", "echo", "false", "file", "find", "git", "grep",
-    "head", "ls", "nl", "pwd", "rg", "sort", "stat", "tail", "tree", "true", "uniq", "wc",
+/// Not `git`: its config (which the workspace can hold, and the model can write) names
+/// programs that `status`, `diff` and `log` run (`core.fsmonitor`, `diff.external`).
+const SAFE_PROGRAMS: [&str; 23] = [
+    "cat", "cut", "date", "df", "diff", "du", "echo", "false", "file", "find", "grep", "head",
+    "ls", "nl", "pwd", "rg", "sort", "stat", "tail", "tree", "true", "uniq", "wc",
 ];
-const UNSAFE_FIND_FLAGS: [&str; 8] = [
-    "-exec", "-execdir", "-ok", "-okdir", "-delete", "-fprint", "-fprint0", "-fprintf",
+/// `find` actions that run, delete or write.
+const UNSAFE_FIND_ARGS: [&str; 9] = [
+    "-exec", "-execdir", "-ok", "-okdir", "-delete", "-fls", "-fprint", "-fprint0", "-fprintf",
 ];
-const SAFE_GIT_SUBCOMMANDS: [&str; 6] = ["status", "log", "diff", "show", "rev-parse", "ls-files"];
 
 /// True when `command` is one simple command (no pipes, redirections, substitutions or
 /// variables) whose parsed argv is on the safe list. Decided on argv, never on a regex
@@ -96,19 +98,32 @@ pub fn is_known_safe(command: &str) -> bool {
     }
     let args = &argv[1..];
     match program.as_str() {
-        "find" => !args.iter().any(|a| UNSAFE_FIND_FLAGS.contains(&a.as_str())),
-        "git" => {
-            args.iter()
-                .find(|a| !a.starts_with('-'))
-                .is_some_and(|sub| SAFE_GIT_SUBCOMMANDS.contains(&sub.as_str()))
-                && !args
-                    .iter()
-                    .any(|a| a.starts_with("--output") || a == "-c" || a.starts_with("--exec"))
-        }
-        "rg" => !args.iter().any(|a| a.starts_with("--pre")),
-        "sort" => !args.iter().any(|a| a == "-o" || a.starts_with("--output")),
+        "find" => !args.iter().any(|a| UNSAFE_FIND_ARGS.contains(&a.as_str())),
+        // Options that run a program, write a file or change the system.
+        "rg" => !has_option(args, None, &["--pre", "--search-zip"]) && !has_short(args, 'z'),
+        "sort" => !has_option(args, Some('o'), &["--output", "--compress-program"]),
+        "tree" => !has_option(args, Some('o'), &[]),
+        "file" => !has_option(args, Some('C'), &["--compile"]),
+        "date" => !has_option(args, Some('s'), &["--set"]),
         _ => true,
     }
+}
+
+/// Whether `args` use the long options `long` (also as `--opt=value`, or abbreviated as
+/// GNU tools allow) or the short option `short` (alone or in a cluster like `-uo`).
+fn has_option(args: &[String], short: Option<char>, long: &[&str]) -> bool {
+    let long_hit = args.iter().any(|arg| {
+        arg.starts_with("--") && {
+            let name = arg.split('=').next().unwrap_or(arg);
+            long.iter().any(|l| name.len() > 2 && l.starts_with(name))
+        }
+    });
+    long_hit || short.is_some_and(|c| has_short(args, c))
+}
+
+fn has_short(args: &[String], short: char) -> bool {
+    args.iter()
+        .any(|arg| arg.starts_with('-') && !arg.starts_with("--") && arg[1..].contains(short))
 }
 
 /// Splits a POSIX shell command into argv when it is a single simple command whose
@@ -173,8 +188,8 @@ mod tests {
     fn simple_read_only_commands_are_safe() {
         assert!(is_known_safe("ls -la src"));
         assert!(is_known_safe("grep -n 'fn main' src/main.rs"));
-        assert!(is_known_safe("git status --short"));
         assert!(is_known_safe("find . -name \"*.rs\""));
+        assert!(is_known_safe("sort -u names.txt"));
     }
 
     #[test]
@@ -190,8 +205,19 @@ mod tests {
             "find . -exec rm {} \\;",
             "git push",
             "git -c core.pager=sh log",
+            "git status",
             "rm -rf /",
             "sort -o out in",
+            "sort -uo out in",
+            "sort --compress-program=sh in",
+            "sort --compress=sh in",
+            "find . -fls out",
+            "tree -o out",
+            "file -C -m magic",
+            "date -s 2020-01-01",
+            "date --set=2020-01-01",
+            "rg --pre sh x",
+            "rg -z x",
             "cat 'unterminated",
             "ls *.rs",
             "",
