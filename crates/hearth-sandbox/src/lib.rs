@@ -1,5 +1,6 @@
-//! Run a command under a sandbox policy: bubblewrap where it works, otherwise refuse
-//! (unless the user chose `full-access`). Every command gets its own process group,
+//! Run a command under a sandbox policy: bubblewrap where it works, otherwise a helper
+//! that restricts itself with Landlock and seccomp (and namespaces where allowed), and
+//! refuses when neither works (unless the user chose `full-access`). Every command gets its own process group,
 //! a timeout, resource limits, a cleared environment and bounded output capture.
 //!
 //! Architecture invariant: this crate is the only place in Hearth that spawns a
@@ -15,19 +16,29 @@
 //!   are masked, but a socket elsewhere outside the workspace stays reachable, and with
 //!   `network` on so are abstract-namespace sockets.
 //! - In `full-access`, a process that calls setsid leaves the process group and
-//!   survives the kill; in the bubblewrap modes the PID namespace takes it down.
+//!   survives the kill; in the bubblewrap modes the PID namespace takes it down (the
+//!   Landlock helper has no PID namespace: such a process survives there too).
+//! - Under Landlock, a directory that holds a hidden path (`~` around `~/.hearth`)
+//!   cannot be listed, only its other entries read; `/tmp` and `/run` are not
+//!   readable (the command's `TMPDIR` is its own); without namespaces (a kernel that
+//!   refuses them to this user) `.git` stays writable, which `hearth doctor` says.
 //! - bwrap reports death by signal N as status 128 + N; the sandboxed modes read
 //!   129..=192 as a signal.
 
 mod bwrap;
 mod capture;
 mod child_setup;
+mod helper;
+mod landlock;
 mod mechanism;
 mod policy;
 mod process_count;
 mod run;
+mod seccomp;
 
-pub use mechanism::{probe, probe_bwrap, Mechanism};
+pub use helper::{helper_main, landlock_abi, HelperReport};
+pub use landlock::{set_helper_program, HelperPlan, HelperProgram};
+pub use mechanism::{probe, probe_bwrap, probe_landlock, Mechanism, MECHANISM_ENV};
 pub use policy::{
     CommandLine, CommandOutput, CommandSpec, ResourceLimits, SandboxError, SandboxMode,
     SandboxPolicy,

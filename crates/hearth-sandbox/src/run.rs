@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::bwrap::{resolve_cwd, SandboxLayout};
 use crate::capture::{self, BoundedCapture};
+use crate::landlock::HelperPlan;
 use crate::mechanism::{probe, Mechanism};
 use crate::policy::{
     CommandLine, CommandOutput, CommandSpec, SandboxError, SandboxMode, SandboxPolicy,
@@ -52,8 +53,28 @@ pub async fn run_with(
     spec: &CommandSpec,
     cancel: &CancellationToken,
 ) -> Result<CommandOutput, SandboxError> {
-    let (command, sandboxed) = build_command(mechanism, policy, spec)?;
-    execute(command, sandboxed, policy, spec, cancel).await
+    let prepared = build_command(mechanism, policy, spec)?;
+    let output = execute(prepared.command, prepared.wrapper, policy, spec, cancel).await;
+    // The private temp dir (Landlock) goes with the command.
+    drop(prepared.private_tmp);
+    output
+}
+
+/// What stands between us and the command in the process tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wrapper {
+    /// The command itself (full-access, or the Landlock helper, which execs it).
+    None,
+    /// bwrap and the sandbox's PID 1, which report a signal as status 128 + N.
+    Bubblewrap,
+}
+
+/// A command ready to spawn.
+struct Prepared {
+    command: tokio::process::Command,
+    wrapper: Wrapper,
+    /// The command's own temp dir (`TMPDIR`) under Landlock, removed afterwards.
+    private_tmp: Option<tempfile::TempDir>,
 }
 
 fn command_argv(command: &CommandLine) -> Result<Vec<OsString>, SandboxError> {
@@ -67,19 +88,20 @@ fn command_argv(command: &CommandLine) -> Result<Vec<OsString>, SandboxError> {
     Ok(argv)
 }
 
-/// The process to spawn, and whether it is bwrap (true) or the command itself.
+/// The process to spawn for `spec` under `policy` with `mechanism`.
 fn build_command(
     mechanism: &Mechanism,
     policy: &SandboxPolicy,
     spec: &CommandSpec,
-) -> Result<(tokio::process::Command, bool), SandboxError> {
+) -> Result<Prepared, SandboxError> {
     let argv = command_argv(&spec.command)?;
-    let (mut command, sandboxed) = match (policy.mode, mechanism) {
+    let mut private_tmp = None;
+    let (mut command, wrapper) = match (policy.mode, mechanism) {
         (SandboxMode::FullAccess, _) => {
             let cwd = resolve_cwd(&policy.workspace, &spec.cwd)?;
             let mut command = tokio::process::Command::new(&argv[0]);
             command.args(&argv[1..]).current_dir(cwd);
-            (command, false)
+            (command, Wrapper::None)
         }
         (_, Mechanism::Unavailable { reason }) => {
             return Err(SandboxError::Unavailable(reason.clone()));
@@ -90,19 +112,48 @@ fn build_command(
             tracing::debug!(?bwrap_args, "sandboxed command");
             let mut command = tokio::process::Command::new(path);
             command.args(bwrap_args).args(&argv).current_dir("/");
-            (command, true)
+            (command, Wrapper::Bubblewrap)
+        }
+        (_, Mechanism::Landlock { helper, .. }) => {
+            let tmp = tempfile::Builder::new()
+                .prefix("hearth-sandbox-")
+                .tempdir()?;
+            let plan = HelperPlan::new(policy, &spec.cwd, tmp.path())?;
+            let plan = serde_json::to_string(&plan)
+                .map_err(|e| SandboxError::Spawn(std::io::Error::other(e)))?;
+            tracing::debug!(%plan, "sandboxed command (landlock)");
+            let mut command = tokio::process::Command::new(&helper.program);
+            command
+                .args(&helper.args)
+                .arg("--plan")
+                .arg(plan)
+                .arg("--")
+                .args(&argv)
+                .current_dir("/");
+            private_tmp = Some(tmp);
+            (command, Wrapper::None)
         }
     };
+    command.env_clear().envs(safe_environment(policy));
+    if let Some(tmp) = &private_tmp {
+        // Under Landlock the shared /tmp is out of reach: the command's own is here.
+        command.env("TMPDIR", tmp.path());
+        if policy.mode == SandboxMode::ReadOnly {
+            command.env("HOME", tmp.path());
+        }
+    }
     command
-        .env_clear()
-        .envs(safe_environment(policy))
         .envs(spec.env.iter().map(|(name, value)| (name, value)))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
     child_setup::install(&mut command, &policy.limits);
-    Ok((command, sandboxed))
+    Ok(Prepared {
+        command,
+        wrapper,
+        private_tmp,
+    })
 }
 
 /// PATH and LANG from Hearth's own environment (or defaults), HOME at the workspace
@@ -133,7 +184,7 @@ enum Stop {
 
 async fn execute(
     mut command: tokio::process::Command,
-    sandboxed: bool,
+    wrapper: Wrapper,
     policy: &SandboxPolicy,
     spec: &CommandSpec,
     cancel: &CancellationToken,
@@ -143,10 +194,9 @@ async fn execute(
     let mut group = ProcessGroup { pgid: child.id() };
     let stdout = StreamCapture::start(child.stdout.take(), spec.output_limit);
     let stderr = StreamCapture::start(child.stderr.take(), spec.output_limit);
-    let overhead = if sandboxed {
-        BWRAP_OVERHEAD_PROCESSES
-    } else {
-        0
+    let overhead = match wrapper {
+        Wrapper::Bubblewrap => BWRAP_OVERHEAD_PROCESSES,
+        Wrapper::None => 0,
     };
     let max_processes = policy.limits.max_processes;
 
@@ -174,7 +224,7 @@ async fn execute(
         let note = format!("\n[killed by the sandbox: more than {max} processes]\n");
         stderr.extend_from_slice(note.as_bytes());
     }
-    let (exit_code, signal) = decode_status(status.map_err(SandboxError::Wait)?, sandboxed);
+    let (exit_code, signal) = decode_status(status.map_err(SandboxError::Wait)?, wrapper);
     Ok(CommandOutput {
         exit_code,
         signal,
@@ -188,14 +238,16 @@ async fn execute(
 }
 
 /// Exit code or signal. bwrap reports a command killed by signal N as exit status
-/// 128 + N (the shell's convention), so in the sandboxed modes 129..=192 is read as a
-/// signal; a command that literally `exit 137`s is reported as SIGKILL there.
-fn decode_status(status: ExitStatus, sandboxed: bool) -> (Option<i32>, Option<i32>) {
+/// 128 + N (the shell's convention), so under bwrap 129..=192 is read as a signal; a
+/// command that literally `exit 137`s is reported as SIGKILL there.
+fn decode_status(status: ExitStatus, wrapper: Wrapper) -> (Option<i32>, Option<i32>) {
     if let Some(signal) = status.signal() {
         return (None, Some(signal));
     }
     match status.code() {
-        Some(code) if sandboxed && (129..=192).contains(&code) => (None, Some(code - 128)),
+        Some(code) if wrapper == Wrapper::Bubblewrap && (129..=192).contains(&code) => {
+            (None, Some(code - 128))
+        }
         code => (code, None),
     }
 }
@@ -280,14 +332,17 @@ mod tests {
     #[test]
     fn bwrap_statuses_above_128_are_signals_only_when_sandboxed() {
         let exited_137 = ExitStatus::from_raw(137 << 8);
-        assert_eq!(decode_status(exited_137, true), (None, Some(9)));
-        assert_eq!(decode_status(exited_137, false), (Some(137), None));
         assert_eq!(
-            decode_status(ExitStatus::from_raw(9), false),
+            decode_status(exited_137, Wrapper::Bubblewrap),
+            (None, Some(9))
+        );
+        assert_eq!(decode_status(exited_137, Wrapper::None), (Some(137), None));
+        assert_eq!(
+            decode_status(ExitStatus::from_raw(9), Wrapper::None),
             (None, Some(9))
         );
         assert_eq!(
-            decode_status(ExitStatus::from_raw(3 << 8), true),
+            decode_status(ExitStatus::from_raw(3 << 8), Wrapper::Bubblewrap),
             (Some(3), None)
         );
     }

@@ -17,7 +17,17 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command};
 
+/// The hidden first argument that makes `hearth` the sandbox's Landlock helper (see
+/// hearth-sandbox): the binary re-runs itself so that one file is all there is.
+const SANDBOX_HELPER_ARG: &str = "__sandbox-helper";
+
 fn main() -> ExitCode {
+    if std::env::args_os().nth(1).as_deref() == Some(std::ffi::OsStr::new(SANDBOX_HELPER_ARG)) {
+        return hearth_sandbox::helper_main(std::env::args_os().skip(2));
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        hearth_sandbox::set_helper_program(exe, vec![SANDBOX_HELPER_ARG.into()]);
+    }
     let cli = Cli::parse();
     init_tracing(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()

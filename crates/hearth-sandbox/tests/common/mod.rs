@@ -12,16 +12,50 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use hearth_sandbox::{
-    probe, run, CommandLine, CommandOutput, CommandSpec, ResourceLimits, SandboxError, SandboxMode,
-    SandboxPolicy,
+    probe, probe_landlock, run_with, CommandLine, CommandOutput, CommandSpec, HelperProgram,
+    Mechanism, ResourceLimits, SandboxError, SandboxMode, SandboxPolicy,
 };
 use tokio_util::sync::CancellationToken;
 
 pub const SECRET_MARKER: &str = "sk-hearth-test-secret-4242";
 pub const STATE_MARKER: &str = "state-db-row-7777";
 
+/// Which mechanism a test binary runs its cases under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Choice {
+    Bubblewrap,
+    Landlock,
+}
+
+/// The mechanism for `choice`, which must work here: a machine without it fails the
+/// tests loudly instead of skipping them.
+pub fn mechanism(choice: Choice) -> Mechanism {
+    let mechanism = match choice {
+        Choice::Bubblewrap => probe(),
+        Choice::Landlock => probe_landlock(&landlock_helper()),
+    };
+    assert!(
+        matches!(
+            (choice, &mechanism),
+            (Choice::Bubblewrap, Mechanism::Bubblewrap { .. })
+                | (Choice::Landlock, Mechanism::Landlock { .. })
+        ),
+        "sandbox tests need {choice:?}: {mechanism}"
+    );
+    mechanism
+}
+
+/// The crate's own helper binary, built for its tests.
+pub fn landlock_helper() -> HelperProgram {
+    HelperProgram {
+        program: env!("CARGO_BIN_EXE_hearth-sandbox-helper").into(),
+        args: Vec::new(),
+    }
+}
+
 pub struct Fixture {
     _root: tempfile::TempDir,
+    pub mechanism: Mechanism,
     pub workspace: PathBuf,
     pub outside: PathBuf,
     pub hearth_home: PathBuf,
@@ -34,7 +68,12 @@ pub struct Fixture {
 }
 
 impl Fixture {
+    /// A fixture whose sandboxed commands run under bubblewrap.
     pub fn new() -> Self {
+        Self::with(Choice::Bubblewrap)
+    }
+
+    pub fn with(choice: Choice) -> Self {
         let root = tempfile::Builder::new()
             .prefix("sandbox-test-")
             .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
@@ -61,6 +100,7 @@ impl Fixture {
         std::fs::write(skills_dir.join("skill.md"), SECRET_MARKER).unwrap();
         Self {
             _root: root,
+            mechanism: mechanism(choice),
             workspace,
             outside,
             hearth_home,
@@ -99,8 +139,13 @@ impl Fixture {
         mode: SandboxMode,
         spec: &CommandSpec,
     ) -> Result<CommandOutput, SandboxError> {
-        require_sandbox(mode);
-        run(&self.policy(mode), spec, &CancellationToken::new()).await
+        run_with(
+            &self.mechanism,
+            &self.policy(mode),
+            spec,
+            &CancellationToken::new(),
+        )
+        .await
     }
 
     /// Runs a shell line; panics if it could not be run at all.
@@ -110,18 +155,6 @@ impl Fixture {
 
     pub fn path_in_workspace(&self, name: &str) -> PathBuf {
         self.workspace.join(name)
-    }
-}
-
-/// The sandboxed modes must really be sandboxed in these tests: a machine without
-/// a working bubblewrap fails loudly instead of skipping.
-pub fn require_sandbox(mode: SandboxMode) {
-    if mode != SandboxMode::FullAccess {
-        let mechanism = probe();
-        assert!(
-            mechanism.is_available(),
-            "sandbox tests need bubblewrap: {mechanism}"
-        );
     }
 }
 
