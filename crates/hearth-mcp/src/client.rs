@@ -16,6 +16,12 @@ use tokio::sync::Mutex;
 
 use crate::settings::{ServerSettings, Transport};
 
+/// The variables of Hearth's environment a stdio server inherits (`npx` needs PATH and
+/// HOME); anything else it needs goes in its `env` table.
+const INHERITED_ENV: [&str; 8] = [
+    "PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TMPDIR", "TERM",
+];
+
 type Connection = RunningService<RoleClient, ClientConfig>;
 
 /// Bytes of a stdio server's stderr kept for error messages.
@@ -146,7 +152,16 @@ impl McpClient {
         let started = match &self.settings.transport {
             Transport::Stdio { command, args, env } => {
                 let mut cmd = tokio::process::Command::new(command);
-                cmd.args(args).envs(env);
+                // Only what a program needs to run, plus the server's own `env`: never
+                // Hearth's whole environment, which holds provider keys.
+                cmd.args(args)
+                    .env_clear()
+                    .envs(
+                        INHERITED_ENV
+                            .iter()
+                            .filter_map(|name| std::env::var_os(name).map(|value| (*name, value))),
+                    )
+                    .envs(env);
                 let (process, stderr) = TokioChildProcess::builder(cmd)
                     .stderr(std::process::Stdio::piped())
                     .spawn()

@@ -178,3 +178,31 @@ async fn read_file_reads_a_skill_outside_the_workspace_but_nothing_beside_it() {
         "{out:?}"
     );
 }
+
+#[tokio::test]
+async fn a_workspace_skill_linked_from_elsewhere_is_read_at_the_path_the_prompt_shows() {
+    // A common setup: `<ws>/skills/pdf` is a symlink to a skills checkout elsewhere.
+    let l = layout();
+    write_skill(&l.home, "pdf", "name: pdf\ndescription: d", "Linked body.");
+    std::fs::create_dir_all(l.workspace.join("skills")).unwrap();
+    std::os::unix::fs::symlink(l.home.join("pdf"), l.workspace.join("skills/pdf")).unwrap();
+    std::fs::write(l.home.join("private.txt"), "not for the model").unwrap();
+    let catalog = discover(&SkillRoots::standard(&l.workspace, None, &l.hearth_home));
+    assert_eq!(catalog.skills.len(), 1, "{:?}", catalog.problems);
+    let tool = SkillAwareReadFile::new(Arc::new(ReadFile), catalog.dirs());
+    let ctx = ToolContext::new(&l.workspace).unwrap();
+    let out = tool
+        .call(serde_json::json!({"path": "skills/pdf/SKILL.md"}), &ctx)
+        .await;
+    assert!(!out.is_error, "{out:?}");
+    assert!(out.content.contains("Linked body."));
+    // Still confined to the skill's own folder.
+    let out = tool
+        .call(
+            serde_json::json!({"path": "skills/pdf/../private.txt"}),
+            &ctx,
+        )
+        .await;
+    assert!(out.is_error, "{out:?}");
+    assert!(!out.content.contains("not for the model"));
+}

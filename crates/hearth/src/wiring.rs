@@ -99,7 +99,7 @@ pub fn resolve(args: &AgentArgs) -> Result<Resolved> {
         stream: !args.no_stream,
     };
     let skills = crate::commands::skills::catalog(&workspace, &home);
-    let mcp = Arc::new(hearth_mcp::McpToolset::new(config.mcp_servers.clone()));
+    let mcp = Arc::new(hearth_mcp::McpToolset::new(mcp_servers(&config, &home)));
     Ok(Resolved {
         home,
         config,
@@ -112,6 +112,41 @@ pub fn resolve(args: &AgentArgs) -> Result<Resolved> {
         mcp_tools: Vec::new(),
         memory: std::sync::OnceLock::new(),
     })
+}
+
+/// The configured MCP servers with `secret:NAME` values in their `env` resolved. A
+/// server whose secret is missing is left out, with a line saying which and how to fix
+/// it; the rest of Hearth works on.
+fn mcp_servers(config: &Config, home: &Home) -> Vec<hearth_mcp::ServerSettings> {
+    let secrets = SecretStore::new(&home.secrets_file());
+    let mut servers = Vec::new();
+    for server in &config.mcp_servers {
+        let mut server = server.clone();
+        if let hearth_mcp::Transport::Stdio { env, .. } = &mut server.transport {
+            let resolved: Result<Vec<()>> = env
+                .iter_mut()
+                .filter_map(|(name, value)| {
+                    let secret = secret_reference(value)?.to_string();
+                    Some((name, value, secret))
+                })
+                .map(|(name, value, secret)| {
+                    *value = secrets
+                        .get(&secret)
+                        .with_context(|| format!("[mcp.servers.{}.env] {name}", server.name))?;
+                    Ok(())
+                })
+                .collect();
+            if let Err(error) = resolved {
+                eprintln!(
+                    "hearth: MCP server '{}' is left out: {error:#}",
+                    server.name
+                );
+                continue;
+            }
+        }
+        servers.push(server);
+    }
+    servers
 }
 
 impl Resolved {

@@ -432,3 +432,43 @@ async fn the_python_sdk_lists_hearths_tools_and_asks_it_a_question() {
     let requests = server.requests();
     assert_eq!(user_texts(&requests[0]), ["what is six times seven?"]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stdio_server_gets_its_own_env_with_secrets_but_not_hearths_keys() {
+    let everything = peers().join("node_modules/.bin/mcp-server-everything");
+    let env = TestEnv::start(vec![
+        Step::tool_call("call_env", "everything__get-env", "{}"),
+        Step::text("looked"),
+    ])
+    .await;
+    let mut set = env.command("openai");
+    set.args(["secrets", "set", "mcp_token"])
+        .stdin(std::process::Stdio::piped());
+    let mut child = set.spawn().unwrap();
+    {
+        let mut stdin = child.stdin.take().unwrap();
+        tokio::io::AsyncWriteExt::write_all(&mut stdin, b"tok-for-the-server-123\n")
+            .await
+            .unwrap();
+    }
+    assert!(child.wait_with_output().await.unwrap().status.success());
+    env.write_config(&format!(
+        "[mcp.servers.everything]\ncommand = {}\nargs = [\"stdio\"]\n\
+         [mcp.servers.everything.env]\nSERVER_TOKEN = \"secret:mcp_token\"\nPLAIN = \"visible\"\n",
+        toml_string(&everything)
+    ));
+    let output = env.hearth(OPENAI, &["run", "show me the env"]).await;
+    assert!(output.status.success(), "{}", stderr(&output));
+    let requests = env.server().requests();
+    let seen = &results(&requests[1])[0].1;
+    // The provider key in Hearth's own environment never reaches the server.
+    assert!(!seen.contains("sk-test-openai"), "{seen}");
+    assert!(!seen.contains("OPENAI_API_KEY"), "{seen}");
+    assert!(seen.contains("\"PLAIN\": \"visible\""), "{seen}");
+    // The secret was injected, and its value redacted before the model saw it.
+    assert!(
+        seen.contains("\"SERVER_TOKEN\": \"[secret:mcp_token]\""),
+        "{seen}"
+    );
+    assert!(!seen.contains("tok-for-the-server-123"), "{seen}");
+}
