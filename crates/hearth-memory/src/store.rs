@@ -242,6 +242,7 @@ impl Memory {
         let path = &self.shared.path;
         let mut conn = lock(&self.shared.conn);
         let tx = conn.transaction().at(path)?;
+        unlink_from_next_turn(&tx, path, id)?;
         let removed = delete_items(&tx, path, &[id])?;
         tx.commit().at(path)?;
         if removed > 0 {
@@ -371,6 +372,61 @@ pub(crate) fn insert_item(
     )
     .at(path)?;
     Ok(id)
+}
+
+/// A turn's text is also the `context` of the next turn of its session (indexed with
+/// it): before the turn `id` is forgotten, that next turn's context becomes the turn
+/// before `id` instead, in its row and its keyword index.
+fn unlink_from_next_turn(tx: &Transaction, path: &Path, id: i64) -> Result<(), MemoryError> {
+    let place: Option<(String, i64)> = tx
+        .query_row(
+            "SELECT session, seq FROM items WHERE id = ?1 AND kind = 'turn'",
+            [id],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .optional()
+        .at(path)?;
+    let Some((session, seq)) = place else {
+        return Ok(());
+    };
+    let neighbour = |sql: &str| {
+        tx.query_row(sql, params![session, seq], |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+            ))
+        })
+        .optional()
+        .at(path)
+    };
+    let Some((next_id, next_speaker, next_text)) = neighbour(
+        "SELECT id, speaker, text FROM items WHERE kind = 'turn' AND session = ?1 AND seq > ?2
+         ORDER BY seq LIMIT 1",
+    )?
+    else {
+        return Ok(());
+    };
+    let context = neighbour(
+        "SELECT id, speaker, text FROM items WHERE kind = 'turn' AND session = ?1 AND seq < ?2
+         ORDER BY seq DESC LIMIT 1",
+    )?
+    .map_or(String::new(), |(_, speaker, text)| {
+        speaker_line(&speaker, &text)
+    });
+    tx.execute(
+        "UPDATE items SET context = ?1 WHERE id = ?2",
+        params![context, next_id],
+    )
+    .at(path)?;
+    tx.execute("DELETE FROM items_fts WHERE rowid = ?1", [next_id])
+        .at(path)?;
+    tx.execute(
+        "INSERT INTO items_fts (rowid, speaker, body, context) VALUES (?1, ?2, ?3, ?4)",
+        params![next_id, next_speaker, next_text, context],
+    )
+    .at(path)?;
+    Ok(())
 }
 
 /// Deletes items (and, by cascade, their vectors) and their keyword rows.

@@ -259,3 +259,52 @@ fn the_recall_block_is_marked_budgeted_and_absent_when_nothing_fits() {
         None
     );
 }
+
+#[test]
+fn forgetting_a_turn_removes_it_from_the_next_turns_context_too() {
+    // Each turn is indexed with the turn before it; forgetting one must not leave its
+    // words findable (or in the file) through the turn that followed it.
+    let dir = tempfile::tempdir().unwrap();
+    let memory = open(dir.path());
+    let turn = |speaker: &str, text: &str| CapturedTurn {
+        session_id: "s1".into(),
+        speaker: speaker.into(),
+        text: text.into(),
+        timestamp: None,
+        provenance: Provenance::User,
+    };
+    memory
+        .capture(turn("user", "Let us plan the trip."))
+        .unwrap();
+    let secret = memory
+        .capture(turn("user", "My door code is quokkavault."))
+        .unwrap();
+    let after = memory.capture(turn("assistant", "Noted.")).unwrap();
+    let hits = memory
+        .search("quokkavault", &SearchOptions::default())
+        .unwrap();
+    assert!(hits.iter().any(|h| h.item.id == secret), "{hits:?}");
+
+    assert!(memory.forget(secret).unwrap());
+    let hits = memory
+        .search("quokkavault", &SearchOptions::default())
+        .unwrap();
+    assert!(hits.is_empty(), "{hits:?}");
+    // The next turn is now indexed with the turn before the forgotten one.
+    let hits = memory
+        .search("plan the trip", &SearchOptions::default())
+        .unwrap();
+    assert!(hits.iter().any(|h| h.item.id == after), "{hits:?}");
+    let raw = rusqlite::Connection::open(dir.path().join("memory.db")).unwrap();
+    let leaks: i64 = raw
+        .query_row(
+            "SELECT count(*) FROM items WHERE context LIKE '%quokkavault%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(leaks, 0);
+    drop(raw);
+    drop(memory);
+    assert!(!file_bytes_contain(dir.path(), "quokkavault"));
+}
