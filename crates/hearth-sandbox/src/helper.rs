@@ -105,9 +105,10 @@ fn probe_plan() -> Result<HelperPlan, String> {
     let dir = std::env::temp_dir();
     Ok(HelperPlan {
         read_roots: vec!["/usr".into()],
-        write_roots: vec![dir.clone()],
+        write_roots: Vec::new(),
         device_files: vec!["/dev/null".into()],
         read_only_mounts: vec!["/proc/sys".into()],
+        private_tmp: dir.clone(),
         network: false,
         cwd: dir,
     })
@@ -125,11 +126,24 @@ fn restrict(plan: &HelperPlan) -> Result<HelperReport, String> {
         for path in &plan.read_only_mounts {
             bind_read_only(path)?;
         }
-        // A private /tmp, as under bubblewrap, instead of the TMPDIR the parent made.
+    }
+    // A private /tmp, as under bubblewrap, instead of the TMPDIR the parent made; not
+    // when the workspace (or anything else the command may use) lies under /tmp, which a
+    // fresh tmpfs would cover.
+    let tmp = Path::new("/tmp");
+    let needs_host_tmp = plan
+        .read_roots
+        .iter()
+        .chain(&plan.write_roots)
+        .chain([&plan.cwd])
+        .any(|path| path.starts_with(tmp));
+    if namespaces && !needs_host_tmp {
         mount_private_tmp()?;
-        plan.write_roots.push("/tmp".into());
+        plan.write_roots.push(tmp.into());
         // SAFETY (of the environment change): this process is single-threaded.
-        std::env::set_var("TMPDIR", "/tmp");
+        std::env::set_var("TMPDIR", tmp);
+    } else {
+        plan.write_roots.push(plan.private_tmp.clone());
     }
     drop_capabilities();
     std::env::set_current_dir(&plan.cwd)

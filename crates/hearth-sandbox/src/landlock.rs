@@ -38,8 +38,11 @@ const MASKED: [&str; 3] = ["/tmp", "/run", "/var/run"];
 pub struct HelperPlan {
     /// Readable and executable, with everything below.
     pub read_roots: Vec<PathBuf>,
-    /// Writable too (the workspace in `workspace-write`, the private temp dir).
+    /// Writable too (the workspace in `workspace-write`).
     pub write_roots: Vec<PathBuf>,
+    /// The command's own temp dir (its `TMPDIR`), writable; the helper mounts a fresh
+    /// `/tmp` instead where it can and nothing the command needs lies under `/tmp`.
+    pub private_tmp: PathBuf,
     /// Single files readable and writable (`/dev/null`, …).
     pub device_files: Vec<PathBuf>,
     /// Paths under a write root made read-only with a bind mount (`.git`, and
@@ -103,7 +106,7 @@ impl HelperPlan {
         );
         // The resolver's file often lives under /run (systemd-resolved).
         read_roots.extend(std::fs::canonicalize("/etc/resolv.conf").ok());
-        let mut write_roots = vec![private_tmp.to_path_buf()];
+        let mut write_roots = Vec::new();
         let mut read_only_mounts = vec![PathBuf::from("/proc/sys")];
         if policy.mode == SandboxMode::WorkspaceWrite {
             write_roots.push(workspace.clone());
@@ -123,6 +126,7 @@ impl HelperPlan {
                 .filter(|path| path.exists())
                 .collect(),
             read_only_mounts,
+            private_tmp: private_tmp.to_path_buf(),
             network: policy.network,
             cwd,
         })

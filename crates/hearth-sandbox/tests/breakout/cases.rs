@@ -523,3 +523,24 @@ async fn resolver_config_stays_readable_when_run_is_masked() {
         assert_eq!(output.stdout, on_host, "{}", describe(&output));
     }
 }
+
+#[tokio::test]
+async fn a_workspace_under_tmp_stays_visible_and_writable() {
+    // The sandbox's own /tmp must not cover a workspace that lives in the host's /tmp.
+    let fixture = fixture();
+    let dir = tempfile::Builder::new()
+        .prefix("hearth-ws-in-tmp-")
+        .tempdir_in("/tmp")
+        .unwrap();
+    std::fs::write(dir.path().join("seen.txt"), "here\n").unwrap();
+    let mut policy = fixture.policy(WorkspaceWrite);
+    policy.workspace = dir.path().to_path_buf();
+    let mut spec = fixture.spec("cat seen.txt && echo made > made.txt");
+    spec.cwd = dir.path().to_path_buf();
+    let output = run_with(&fixture.mechanism, &policy, &spec, &CancellationToken::new())
+        .await
+        .unwrap();
+    assert!(succeeded(&output), "{}", describe(&output));
+    assert_eq!(text(&output.stdout), "here\n");
+    assert!(dir.path().join("made.txt").exists());
+}
