@@ -6,8 +6,9 @@ runs `hearth run --json --max-steps 1 --model MODEL` in a fresh HEARTH_HOME and 
 (holding the files the tasks mention), so the model sees Hearth's real system prompt
 and tool set, and reads the first step's events:
 
-- valid: the step was either a plain answer or tool calls whose arguments are a JSON
-  object naming an offered tool (no text that is a broken `<tool_call>` attempt);
+- valid: the step was either a plain answer or tool calls naming an offered tool with a
+  JSON object holding its required arguments (no text that is a broken `<tool_call>`
+  attempt); the offered tools and their schemas come from `hearth context --full`;
 - called: the step made a tool call;
 - right_tool / accurate: the first call named the expected tool / also had the expected
   argument values.
@@ -79,12 +80,26 @@ def run_task(hearth, model, prompt, tmp, index):
     return calls, text, seconds, proc
 
 
+def offered_tools(hearth, tmp):
+    """{tool name: required argument names} of the tools a run really offers, read from
+    `hearth context --full` (the schemas as built for the request)."""
+    home = os.path.join(tmp, "context-home")
+    os.makedirs(home, exist_ok=True)
+    out = subprocess.run([hearth, "context", "--full"], env=dict(os.environ, HEARTH_HOME=home),
+                         capture_output=True, text=True, check=True).stdout
+    schemas = json.loads(out.split("--- tool schemas ---", 1)[1])
+    return {t["name"]: t["parameters"].get("required", []) for t in schemas}
+
+
 def judge(calls, text, tool, expected, offered):
+    """valid: no broken call text, and every call names an offered tool with a JSON object
+    holding all of that tool's required arguments."""
     valid = "<tool_call" not in text
     for call in calls:
         try:
             args = json.loads(call["arguments"])
-            valid = valid and isinstance(args, dict) and call["name"] in offered
+            valid = (valid and isinstance(args, dict) and call["name"] in offered
+                     and all(name in args for name in offered[call["name"]]))
         except ValueError:
             valid = False
     right_tool = bool(calls) and calls[0]["name"] == tool
@@ -103,9 +118,9 @@ def main():
     parser.add_argument("--name-tool", action="store_true",
                         help="prefix each request with 'Use TOOL: ' (small models call a named tool)")
     args = parser.parse_args()
-    offered = {"read_file", "write_file", "edit_file", "list_dir", "glob", "grep", "exec", "web_fetch"}
     results = []
     with tempfile.TemporaryDirectory() as tmp:
+        offered = offered_tools(args.hearth, tmp)
         for index, (prompt, tool, expected) in enumerate(TASKS):
             if args.name_tool:
                 prompt = f"Use {tool}: {prompt}"

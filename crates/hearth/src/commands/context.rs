@@ -135,10 +135,11 @@ pub fn context(args: ContextArgs) -> Result<ExitCode> {
     };
     let prompt_chars = args.prompt.chars().count();
     let report = Report {
-        model: agent_args
-            .model
-            .clone()
-            .or_else(|| resolved.config.model.clone()),
+        // What a run would use: the flag, config, or the bundled local default.
+        model: resolved
+            .model(agent_args.model.as_deref())
+            .ok()
+            .map(|model| model.to_string()),
         parts,
         fixed_chars: system_chars + tool_chars,
         history_messages,
