@@ -38,11 +38,11 @@ def bwrap_workspace_write_args(bwrap, workspace):
     ]
 
 
-def median_ms(argv, runs, cwd):
+def median_ms(argv, runs, cwd, env=None):
     samples = []
     for _ in range(runs):
         start = time.perf_counter()
-        result = subprocess.run(argv, cwd=cwd, stdin=subprocess.DEVNULL,
+        result = subprocess.run(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         samples.append((time.perf_counter() - start) * 1000.0)
         if result.returncode != 0:
@@ -87,8 +87,8 @@ def main():
                 if mechanism:
                     env["HEARTH_SANDBOX"] = mechanism
                 argv = [hearth, "sandbox", "run", *extra_args, "--", "true"]
-                median_ms_env(argv, 1, workspace, env)
-                return median_ms_env(argv, args.runs, workspace, env)
+                median_ms(argv, 1, workspace, env)
+                return median_ms(argv, args.runs, workspace, env)
 
             # hearth's own start-up (config, home, no sandbox), then each mechanism.
             unsandboxed = timed(["--mode", "full-access"])
@@ -107,19 +107,6 @@ def main():
                 if out.returncode == 0:
                     report["per_command_in_process"] = json.loads(out.stdout)
     print(json.dumps(report))
-
-
-def median_ms_env(argv, runs, cwd, env):
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        result = subprocess.run(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        samples.append((time.perf_counter() - start) * 1000.0)
-        if result.returncode != 0:
-            sys.exit(f"{' '.join(argv)} failed ({result.returncode}): "
-                     f"{result.stderr.decode(errors='replace').strip()}")
-    return statistics.median(samples)
 
 
 if __name__ == "__main__":
