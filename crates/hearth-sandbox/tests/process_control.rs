@@ -92,6 +92,31 @@ async fn memory_limit_stops_large_allocations() {
 }
 
 #[tokio::test]
+async fn cpu_time_limit_stops_a_busy_loop_in_every_mode() {
+    let mut fixture = Fixture::new();
+    fixture.limits.cpu_seconds = Some(1);
+    for mode in MODES {
+        // The positive control: a little work finishes under the limit.
+        let light = fixture
+            .sh(
+                mode,
+                "i=0; while [ $i -lt 1000 ]; do i=$((i+1)); done; echo done",
+            )
+            .await;
+        assert!(succeeded(&light), "{mode}: {}", describe(&light));
+        // A loop that never ends is stopped by the kernel (SIGXCPU, then SIGKILL) long
+        // before the 30 s timeout.
+        let busy = fixture.sh(mode, "while :; do :; done").await;
+        assert!(!busy.timed_out, "{mode}: {}", describe(&busy));
+        assert!(
+            matches!(busy.signal, Some(libc::SIGXCPU | libc::SIGKILL)),
+            "{mode}: {}",
+            describe(&busy)
+        );
+    }
+}
+
+#[tokio::test]
 async fn timeout_kills_grandchildren_that_ignore_sigterm() {
     let fixture = Fixture::new();
     for mode in MODES {
