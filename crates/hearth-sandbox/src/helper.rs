@@ -8,7 +8,8 @@
 //!    namespace first when not root. Where the kernel refuses them, Landlock and
 //!    seccomp still hold, and the probe says namespaces are missing.
 //! 3. With a mount namespace: `.git` and `/proc/sys` bound read-only over themselves,
-//!    and a private tmpfs on `/tmp` (else the parent's private `TMPDIR` serves).
+//!    and a private tmpfs on `/tmp`, with the plan's paths under `/tmp` bound back in
+//!    (else the parent's private `TMPDIR` serves).
 //! 4. Every capability dropped from the bounding set, so root keeps none after `exec`.
 //! 5. Landlock: the plan's read and write roots, TCP bind/connect refused when the
 //!    network is off, and signals and abstract Unix sockets scoped to the sandbox.
@@ -18,9 +19,11 @@
 //! 7. `exec` of the command, with the environment the parent prepared.
 
 use std::ffi::{CString, OsString};
+use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use landlock::{
@@ -127,18 +130,20 @@ fn restrict(plan: &HelperPlan) -> Result<HelperReport, String> {
             bind_read_only(path)?;
         }
     }
-    // A private /tmp, as under bubblewrap, instead of the TMPDIR the parent made; not
-    // when the workspace (or anything else the command may use) lies under /tmp, which a
-    // fresh tmpfs would cover.
+    // A private /tmp, as under bubblewrap, instead of the TMPDIR the parent made. What
+    // the command may use under the host's /tmp (a workspace there, say) is bound back
+    // in at the same path; only a plan that uses /tmp itself keeps the parent's TMPDIR.
     let tmp = Path::new("/tmp");
-    let needs_host_tmp = plan
+    let used: Vec<PathBuf> = plan
         .read_roots
         .iter()
         .chain(&plan.write_roots)
         .chain([&plan.cwd])
-        .any(|path| path.starts_with(tmp));
-    if namespaces && !needs_host_tmp {
-        mount_private_tmp()?;
+        .filter(|path| path.starts_with(tmp))
+        .cloned()
+        .collect();
+    if namespaces && !used.iter().any(|path| path == tmp) {
+        private_tmp_keeping(&used, &plan.write_roots)?;
         plan.write_roots.push(tmp.into());
         // SAFETY (of the environment change): this process is single-threaded.
         std::env::set_var("TMPDIR", tmp);
@@ -188,11 +193,74 @@ fn bind_read_only(path: &Path) -> Result<(), String> {
         return Ok(());
     }
     mount(Some(path), path, libc::MS_BIND | libc::MS_REC)?;
-    mount(
-        None,
-        path,
-        libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV,
-    )
+    remount_read_only(path)
+}
+
+/// Makes the bind mount at `path` read-only (and nosuid, nodev). Flags the mount
+/// already has are kept: inside a user namespace, a remount that would clear an
+/// inherited `noexec` or `noatime` is refused.
+fn remount_read_only(path: &Path) -> Result<(), String> {
+    let mut flags =
+        libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV;
+    let c_path = CString::new(path.as_os_str().as_bytes()).map_err(|e| e.to_string())?;
+    // SAFETY: a NUL-terminated path and a zeroed statvfs for the kernel to fill.
+    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(c_path.as_ptr(), &mut stat) } == 0 {
+        for (st, ms) in [
+            (libc::ST_NOEXEC, libc::MS_NOEXEC),
+            (libc::ST_NOATIME, libc::MS_NOATIME),
+            (libc::ST_NODIRATIME, libc::MS_NODIRATIME),
+            (libc::ST_RELATIME, libc::MS_RELATIME),
+        ] {
+            if stat.f_flag & st != 0 {
+                flags |= ms;
+            }
+        }
+    }
+    mount(None, path, flags)
+}
+
+/// Mounts a fresh tmpfs on `/tmp`, then binds each of `keep` (host paths under `/tmp`)
+/// back at its own path, with whatever is mounted beneath it (a read-only `.git`).
+/// Each is opened before the tmpfs hides it and bound from its descriptor. The whole
+/// tmpfs is writable to Landlock, so a kept path outside every write root is made a
+/// read-only mount: that, not Landlock, keeps it read-only.
+fn private_tmp_keeping(keep: &[PathBuf], write_roots: &[PathBuf]) -> Result<(), String> {
+    let mut keep: Vec<&PathBuf> = keep.iter().collect();
+    // Parents first, so a writable workspace inside a read-only path is bound on top.
+    keep.sort();
+    keep.dedup();
+    let mut handles = Vec::new();
+    for path in keep {
+        let Ok(handle) = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_PATH | libc::O_CLOEXEC)
+            .open(path)
+        else {
+            continue; // Not there: nothing to keep.
+        };
+        let is_dir = handle.metadata().map(|m| m.is_dir()).unwrap_or(false);
+        handles.push((path, handle, is_dir));
+    }
+    mount_private_tmp()?;
+    for (path, handle, is_dir) in handles {
+        let made = if is_dir {
+            std::fs::create_dir_all(path)
+        } else if path.exists() {
+            Ok(())
+        } else {
+            path.parent()
+                .map_or(Ok(()), std::fs::create_dir_all)
+                .and_then(|()| std::fs::File::create(path).map(drop))
+        };
+        made.map_err(|e| format!("keeping {} in the private /tmp: {e}", path.display()))?;
+        let source = PathBuf::from(format!("/proc/self/fd/{}", handle.as_raw_fd()));
+        mount(Some(&source), path, libc::MS_BIND | libc::MS_REC)?;
+        if !write_roots.iter().any(|root| path.starts_with(root)) {
+            remount_read_only(path)?;
+        }
+    }
+    Ok(())
 }
 
 fn mount_private_tmp() -> Result<(), String> {
@@ -233,7 +301,7 @@ fn mount(source: Option<&Path>, target: &Path, flags: libc::c_ulong) -> Result<(
     };
     if result != 0 {
         return Err(format!(
-            "mounting {} read-only: {}",
+            "mounting {}: {}",
             target.display(),
             std::io::Error::last_os_error()
         ));

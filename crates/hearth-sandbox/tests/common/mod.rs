@@ -74,9 +74,14 @@ impl Fixture {
     }
 
     pub fn with(choice: Choice) -> Self {
+        Self::under(choice, Path::new(env!("CARGO_TARGET_TMPDIR")))
+    }
+
+    /// A fixture whose files (workspace, HEARTH_HOME, …) lie in a new folder in `parent`.
+    pub fn under(choice: Choice, parent: &Path) -> Self {
         let root = tempfile::Builder::new()
             .prefix("sandbox-test-")
-            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+            .tempdir_in(parent)
             .unwrap();
         let base = root.path().canonicalize().unwrap();
         // As by default, the workspace lies inside HEARTH_HOME, which is hidden whole.
