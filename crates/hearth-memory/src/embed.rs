@@ -10,6 +10,7 @@ use candle_transformers::models::bert::{BertModel, Config};
 use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 
 use crate::error::MemoryError;
+use crate::weights::read_safetensors;
 
 /// The folder name of the default model inside the model cache.
 pub const DEFAULT_MODEL: &str = "all-MiniLM-L6-v2";
@@ -99,10 +100,13 @@ impl Embedder {
             pad_id: config.pad_token_id as u32,
             ..PaddingParams::default()
         }));
-        let weights = read("model.safetensors")?;
-        let weights_len = weights.len();
-        let vb = VarBuilder::from_buffered_safetensors(weights, DType::F32, &Device::Cpu)
+        let weights_path = dir.join("model.safetensors");
+        let weights_len = std::fs::metadata(&weights_path)
+            .map_err(|e| load_error(dir, format!("model.safetensors: {e}")))?
+            .len();
+        let tensors = read_safetensors(&weights_path)
             .map_err(|e| load_error(dir, format!("model.safetensors: {e}")))?;
+        let vb = VarBuilder::from_tensors(tensors, DType::F32, &Device::Cpu);
         let model = BertModel::load(vb, &config)
             .map_err(|e| load_error(dir, format!("model.safetensors: {e}")))?;
         let name = dir

@@ -22,6 +22,7 @@ mod store;
 mod text;
 mod time;
 pub mod tools;
+mod weights;
 
 pub use embed::{cosine, default_model_dir, model_cache_dir, Embedder, DEFAULT_MODEL};
 pub use error::MemoryError;
