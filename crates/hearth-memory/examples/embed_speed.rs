@@ -1,5 +1,7 @@
 //! Development aid: embeds LoCoMo-sized sentences in batches and prints sentences/s
-//! and the process's resident memory. `cargo run --release -p hearth-memory --example embed_speed`.
+//! and the process's resident memory; with a LoCoMo file, also the turns of its first
+//! conversation in rounds of 256, as the ingest worker does.
+//! `cargo run --release -p hearth-memory --example embed_speed [-- DATASET]`.
 
 use std::time::Instant;
 
@@ -32,13 +34,32 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         embedder.embed(&["When did Caroline go to the LGBTQ support group?"])?;
     }
     let query_ms = started.elapsed().as_secs_f64() * 1000.0 / 20.0;
+    let mut locomo_turns_per_s = None;
+    if let Some(dataset) = std::env::args().nth(1) {
+        let conversations = hearth_memory::bench::load(std::path::Path::new(&dataset))?;
+        let turns: Vec<String> = conversations
+            .first()
+            .ok_or("no conversation in the file")?
+            .sessions
+            .iter()
+            .flat_map(|s| s.turns.iter())
+            .map(|t| format!("{}: {}", t.speaker, t.text))
+            .collect();
+        let texts: Vec<&str> = turns.iter().map(String::as_str).collect();
+        let started = Instant::now();
+        for round in texts.chunks(256) {
+            embedder.embed(round)?;
+        }
+        locomo_turns_per_s = Some(texts.len() as f64 / started.elapsed().as_secs_f64());
+    }
     println!(
-        "{{\"sentences_per_s\": {:.1}, \"query_ms\": {:.2}, \"rss_mb_before\": {:.1}, \"rss_mb_loaded\": {:.1}, \"rss_mb_after\": {:.1}}}",
+        "{{\"sentences_per_s\": {:.1}, \"query_ms\": {:.2}, \"rss_mb_before\": {:.1}, \"rss_mb_loaded\": {:.1}, \"rss_mb_after\": {:.1}, \"locomo_turns_per_s\": {}}}",
         texts.len() as f64 / secs,
         query_ms,
         before,
         loaded,
-        rss_mb()
+        rss_mb(),
+        locomo_turns_per_s.map_or("null".to_string(), |r| format!("{r:.1}"))
     );
     Ok(())
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config};
-use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
+use tokenizers::{Encoding, Tokenizer, TruncationParams};
 
 use crate::error::MemoryError;
 use crate::weights::read_safetensors;
@@ -16,8 +16,11 @@ use crate::weights::read_safetensors;
 pub const DEFAULT_MODEL: &str = "all-MiniLM-L6-v2";
 /// Longest input in tokens; longer texts are cut (all-MiniLM-L6-v2 was trained on 256).
 const MAX_TOKENS: usize = 256;
-/// Texts embedded in one forward pass.
-const BATCH: usize = 32;
+/// Most texts in one forward pass…
+const BATCH_TEXTS: usize = 64;
+/// …and most tokens, padding included: texts are sorted by length and cut into
+/// batches of similar length, so short texts do not pay for a long one's padding.
+const BATCH_TOKENS: usize = 1024;
 
 /// Where models live: `$HEARTH_MODELS`, else `~/.cache/hearth/models`.
 pub fn model_cache_dir() -> Option<PathBuf> {
@@ -46,6 +49,7 @@ pub struct Embedder {
     model: BertModel,
     tokenizer: Tokenizer,
     pooling: Pooling,
+    pad_id: u32,
     dim: usize,
     id: String,
 }
@@ -95,11 +99,9 @@ impl Embedder {
                 ..TruncationParams::default()
             }))
             .map_err(|e| load_error(dir, format!("tokenizer.json truncation: {e}")))?;
-        tokenizer.with_padding(Some(PaddingParams {
-            strategy: PaddingStrategy::BatchLongest,
-            pad_id: config.pad_token_id as u32,
-            ..PaddingParams::default()
-        }));
+        // Batches are padded here, to their own longest text; tokenizer.json may ask
+        // for a fixed width (all-MiniLM-L6-v2's asks for 128), which would waste work.
+        tokenizer.with_padding(None);
         let weights_path = dir.join("model.safetensors");
         let weights_len = std::fs::metadata(&weights_path)
             .map_err(|e| load_error(dir, format!("model.safetensors: {e}")))?
@@ -117,6 +119,7 @@ impl Embedder {
             model,
             tokenizer,
             pooling,
+            pad_id: config.pad_token_id as u32,
             dim: config.hidden_size,
             id: format!("{name}/{}/{weights_len}", config.hidden_size),
         })
@@ -140,37 +143,57 @@ impl Embedder {
         self.dim
     }
 
-    /// One unit-length vector per text, in order. Batches internally, grouping
-    /// texts of similar length so little padding is computed.
+    /// One unit-length vector per text, in order. Texts are tokenized together, then
+    /// embedded in batches of similar length (see [`BATCH_TOKENS`]).
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, MemoryError> {
-        let mut order: Vec<usize> = (0..texts.len()).collect();
-        order.sort_by_key(|&i| texts[i].len());
-        let mut out = vec![Vec::new(); texts.len()];
-        for group in order.chunks(BATCH) {
-            let batch: Vec<&str> = group.iter().map(|&i| texts[i]).collect();
-            let vectors = self.embed_batch(&batch).map_err(|e| MemoryError::Embed {
-                batch: batch.len(),
+        let fail = |batch: usize| {
+            move |e: Box<dyn std::error::Error + Send + Sync>| MemoryError::Embed {
+                batch,
                 reason: e.to_string(),
-            })?;
+            }
+        };
+        let encodings = self
+            .tokenizer
+            .encode_batch(texts.to_vec(), true)
+            .map_err(fail(texts.len()))?;
+        let mut order: Vec<usize> = (0..texts.len()).collect();
+        order.sort_by_key(|&i| encodings[i].len());
+        let mut out = vec![Vec::new(); texts.len()];
+        let mut start = 0;
+        while start < order.len() {
+            // Ascending order: the item just added is the batch's widest.
+            let mut end = start + 1;
+            while end < order.len()
+                && end - start < BATCH_TEXTS
+                && (end - start + 1) * encodings[order[end]].len() <= BATCH_TOKENS
+            {
+                end += 1;
+            }
+            let group = &order[start..end];
+            let batch: Vec<&Encoding> = group.iter().map(|&i| &encodings[i]).collect();
+            let vectors = self.embed_batch(&batch).map_err(fail(batch.len()))?;
             for (&i, vector) in group.iter().zip(vectors) {
                 out[i] = vector;
             }
+            start = end;
         }
         Ok(out)
     }
 
     fn embed_batch(
         &self,
-        texts: &[&str],
+        encodings: &[&Encoding],
     ) -> Result<Vec<Vec<f32>>, Box<dyn std::error::Error + Send + Sync>> {
-        let encodings = self.tokenizer.encode_batch(texts.to_vec(), true)?;
         let rows = encodings.len();
-        let width = encodings.first().map_or(0, |e| e.get_ids().len());
+        let width = encodings.iter().map(|e| e.len()).max().unwrap_or(0);
         let mut ids = Vec::with_capacity(rows * width);
         let mut mask = Vec::with_capacity(rows * width);
-        for encoding in &encodings {
+        for encoding in encodings {
+            let pad = width - encoding.len();
             ids.extend_from_slice(encoding.get_ids());
+            ids.extend(std::iter::repeat_n(self.pad_id, pad));
             mask.extend_from_slice(encoding.get_attention_mask());
+            mask.extend(std::iter::repeat_n(0u32, pad));
         }
         let device = &self.model.device;
         let ids = Tensor::from_vec(ids, (rows, width), device)?;

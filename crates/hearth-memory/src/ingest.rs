@@ -13,7 +13,7 @@ use crate::error::{AtDatabase, MemoryError};
 use crate::store::{lock, speaker_line, Shared};
 
 /// Items taken per round; the embedder batches inside.
-const ROUND: usize = 64;
+const ROUND: usize = 256;
 
 /// One item to embed: "speaker: text".
 struct Pending {

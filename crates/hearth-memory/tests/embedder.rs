@@ -45,6 +45,27 @@ fn reference_cosine_ordering() {
 }
 
 #[test]
+fn vectors_come_back_in_order_whatever_the_batches() {
+    let Some(embedder) = model() else { return };
+    // Lengths from 1 to ~120 words, shuffled: several batches of different widths.
+    let texts: Vec<String> = (0..90)
+        .map(|i| {
+            let words = (i * 37) % 120 + 1;
+            format!("note {i}: {}", "the quick brown fox ".repeat(words / 4 + 1))
+        })
+        .collect();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let together = embedder.embed(&refs).unwrap();
+    assert_eq!(together.len(), texts.len());
+    for i in [0, 1, 17, 44, 63, 64, 89] {
+        let alone = embedder.embed(&[refs[i]]).unwrap();
+        let similarity = cosine(&alone[0], &together[i]);
+        assert!(similarity > 0.9999, "text {i}: {similarity}");
+    }
+    assert!(embedder.embed(&[]).unwrap().is_empty());
+}
+
+#[test]
 fn a_memory_with_vectors_finds_by_meaning() {
     let Some(embedder) = model() else { return };
     let dir = tempfile::tempdir().unwrap();
