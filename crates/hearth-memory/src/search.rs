@@ -138,6 +138,10 @@ const RECALL_MIN_SCORE: f32 = 2.0;
 const RECALL_MIN_COSINE: f32 = 0.3;
 /// Hits considered for the recall block.
 const RECALL_CANDIDATES: usize = 5;
+/// In a memory of fewer items than this, z-scores are too compressed to reach
+/// [`RECALL_MIN_SCORE`] (with two items no signal's z passes 1), so every relevant
+/// hit among the candidates is offered: a new user's first memories are recalled too.
+const RECALL_SMALL_MEMORY: usize = 50;
 
 impl Memory {
     /// The best items for `query`, best first.
@@ -234,10 +238,11 @@ impl Memory {
             ..SearchOptions::default()
         };
         let has_vectors = self.has_embedder();
-        let hits: Vec<MemoryHit> = self
-            .search(query, &opts)?
+        let hits = self.search(query, &opts)?;
+        let small = lock(&self.shared.cache).entries.len() < RECALL_SMALL_MEMORY;
+        let hits: Vec<MemoryHit> = hits
             .into_iter()
-            .filter(|hit| hit.score >= RECALL_MIN_SCORE)
+            .filter(|hit| small || hit.score >= RECALL_MIN_SCORE)
             .filter(|hit| !has_vectors || hit.cosine.is_none_or(|c| c >= RECALL_MIN_COSINE))
             .collect();
         Ok(format_recall(&hits, budget_chars))

@@ -261,6 +261,31 @@ fn the_recall_block_is_marked_budgeted_and_absent_when_nothing_fits() {
 }
 
 #[test]
+fn a_new_memory_with_a_few_items_recalls_them_too() {
+    // Two items: no z-score can reach the bar a large memory sets.
+    let dir = tempfile::tempdir().unwrap();
+    let memory = open(dir.path());
+    memory
+        .write_note("My sister Priya moved to Lisbon.", &[], Provenance::User)
+        .unwrap();
+    memory
+        .write_note("The boiler is serviced in October.", &[], Provenance::User)
+        .unwrap();
+    let block = memory
+        .recall_block("where does Priya live now?", 1_000)
+        .unwrap()
+        .expect("the matching note is recalled");
+    assert!(block.contains("moved to Lisbon"), "{block}");
+    assert!(!block.contains("boiler"), "{block}");
+    assert_eq!(
+        memory
+            .recall_block("quantum chromodynamics", 1_000)
+            .unwrap(),
+        None
+    );
+}
+
+#[test]
 fn forgetting_a_turn_removes_it_from_the_next_turns_context_too() {
     // Each turn is indexed with the turn before it; forgetting one must not leave its
     // words findable (or in the file) through the turn that followed it.

@@ -1,0 +1,83 @@
+//! Long-term memory end to end: a real `hearth run` captures what was said into
+//! `memory.db`, `hearth memory` finds it, a later session is offered it as recalled
+//! memory, and `forget` takes it out of the next request. (HOME is the temp home, so
+//! no embedding model is found: memory runs on keywords, deterministically.)
+
+mod common;
+
+use common::*;
+use hearth_testkit::Step;
+use serde_json::Value;
+
+const FACT: &str = "Remember that my sister Priya moved to Lisbon in March.";
+
+async fn search(env: &TestEnv, query: &str) -> Vec<Value> {
+    let output = env
+        .hearth(ALL_FLAVORS[0], &["memory", "search", "--json", query])
+        .await;
+    assert!(output.status.success(), "{}", stderr(&output));
+    let hits: Value = serde_json::from_str(&stdout(&output)).expect("a JSON array");
+    hits.as_array().expect("array").clone()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_session_is_captured_recalled_in_the_next_and_forgotten_on_request() {
+    for flavor in [ALL_FLAVORS[0], ALL_FLAVORS[3]] {
+        let mut env = TestEnv::start(vec![Step::text("Noted: Priya lives in Lisbon now.")]).await;
+        let output = env.hearth(flavor, &["run", FACT]).await;
+        assert!(output.status.success(), "{flavor:?} {}", stderr(&output));
+
+        // Both sides of the turn were captured, with their speakers.
+        let hits = search(&env, "Priya Lisbon").await;
+        let said: Vec<(String, String)> = hits
+            .iter()
+            .map(|h| {
+                (
+                    h["speaker"].as_str().unwrap_or_default().to_string(),
+                    h["text"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect();
+        assert!(
+            said.contains(&("user".into(), FACT.into())),
+            "{flavor:?} {said:?}"
+        );
+        assert!(
+            said.iter()
+                .any(|(who, text)| who == "assistant" && text.contains("Noted: Priya")),
+            "{flavor:?} {said:?}"
+        );
+
+        // A new session about the same thing is offered the memory, marked as such,
+        // after the person's own words.
+        env.restart_server(vec![Step::text("She lives in Lisbon.")])
+            .await;
+        let output = env
+            .hearth(flavor, &["run", "Where does my sister Priya live?"])
+            .await;
+        assert!(output.status.success(), "{flavor:?} {}", stderr(&output));
+        let sent = user_texts(&env.server().requests()[0]);
+        assert_eq!(sent.len(), 1, "a new session: {sent:?}");
+        assert!(
+            sent[0].starts_with("Where does my sister Priya live?"),
+            "{sent:?}"
+        );
+        assert!(sent[0].contains("<recalled-memory>"), "{sent:?}");
+        assert!(sent[0].contains("moved to Lisbon in March"), "{sent:?}");
+
+        // Forgotten, it is in neither the store nor the next request.
+        for hit in search(&env, "Lisbon").await {
+            let id = hit["id"].to_string();
+            let output = env.hearth(flavor, &["memory", "forget", &id]).await;
+            assert!(output.status.success(), "{}", stderr(&output));
+        }
+        assert!(search(&env, "Lisbon").await.is_empty());
+        env.restart_server(vec![Step::text("I don't know.")]).await;
+        let output = env
+            .hearth(flavor, &["run", "Where does my sister Priya live?"])
+            .await;
+        assert!(output.status.success(), "{flavor:?} {}", stderr(&output));
+        let sent = user_texts(&env.server().requests()[0]);
+        assert!(!sent[0].contains("Lisbon"), "{sent:?}");
+    }
+}
