@@ -31,9 +31,19 @@ pub fn model_cache_dir() -> Option<PathBuf> {
     Some(Path::new(&home).join(".cache/hearth/models"))
 }
 
-/// The default model's folder, `<cache>/all-MiniLM-L6-v2`.
+/// Names a BERT-family model folder to embed with instead of the default.
+pub const EMBEDDER_ENV: &str = "HEARTH_EMBEDDER";
+
+/// The embedding model's folder: `$HEARTH_EMBEDDER` when set, else
+/// `<cache>/all-MiniLM-L6-v2`.
 pub fn default_model_dir() -> Option<PathBuf> {
-    model_cache_dir().map(|dir| dir.join(DEFAULT_MODEL))
+    chosen_model_dir().or_else(|| model_cache_dir().map(|dir| dir.join(DEFAULT_MODEL)))
+}
+
+fn chosen_model_dir() -> Option<PathBuf> {
+    std::env::var_os(EMBEDDER_ENV)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
 }
 
 /// How token vectors become one sentence vector.
@@ -125,8 +135,12 @@ impl Embedder {
         })
     }
 
-    /// The default model from the cache, or `None` when it is not there.
+    /// The model `$HEARTH_EMBEDDER` names (an error if it does not load: it was asked
+    /// for), else the default model from the cache, or `None` when it is not there.
     pub fn load_default() -> Result<Option<Embedder>, MemoryError> {
+        if let Some(dir) = chosen_model_dir() {
+            return Self::load(&dir).map(Some);
+        }
         match default_model_dir() {
             Some(dir) if dir.join("model.safetensors").is_file() => Self::load(&dir).map(Some),
             _ => Ok(None),

@@ -39,8 +39,8 @@ pub enum MemoryError {
 
     #[error(
         "the embedding model in {} cannot be loaded: {reason}; run \
-         `scripts/fetch-models.sh embedder` to fetch all-MiniLM-L6-v2, or point \
-         HEARTH_MODELS at a folder holding a BERT-family model (config.json, tokenizer.json, model.safetensors)",
+         `scripts/fetch-models.sh embedder` to fetch all-MiniLM-L6-v2, or set \
+         HEARTH_EMBEDDER to a folder holding a BERT-family model (config.json, tokenizer.json, model.safetensors)",
         .dir.display()
     )]
     ModelLoad { dir: PathBuf, reason: String },

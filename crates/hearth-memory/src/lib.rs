@@ -24,7 +24,9 @@ mod time;
 pub mod tools;
 mod weights;
 
-pub use embed::{cosine, default_model_dir, model_cache_dir, Embedder, DEFAULT_MODEL};
+pub use embed::{
+    cosine, default_model_dir, model_cache_dir, Embedder, DEFAULT_MODEL, EMBEDDER_ENV,
+};
 pub use error::MemoryError;
 pub use item::{CapturedTurn, IndexReport, ItemKind, MemoryItem, Provenance};
 pub use search::{MemoryHit, Ranked, SearchOptions, Weights};

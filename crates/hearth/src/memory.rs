@@ -16,6 +16,11 @@ pub const RECALL_BUDGET_CHARS: usize = 1_500;
 pub fn load_embedder() -> Option<Arc<Embedder>> {
     match embedder_status() {
         Ok(embedder) => Some(embedder),
+        // A model asked for by name that does not load is worth a warning.
+        Err(why) if std::env::var_os(hearth_memory::EMBEDDER_ENV).is_some() => {
+            tracing::warn!("{why}");
+            None
+        }
         Err(why) => {
             tracing::info!("{why}");
             None
@@ -23,7 +28,8 @@ pub fn load_embedder() -> Option<Arc<Embedder>> {
     }
 }
 
-/// The default embedding model, or why it is not available and what fixes that.
+/// The embedding model (`$HEARTH_EMBEDDER`, else the default in the cache), or why it
+/// is not available and what fixes that.
 pub fn embedder_status() -> Result<Arc<Embedder>, String> {
     match Embedder::load_default() {
         Ok(Some(embedder)) => Ok(Arc::new(embedder)),

@@ -81,3 +81,79 @@ async fn a_session_is_captured_recalled_in_the_next_and_forgotten_on_request() {
         assert!(!sent[0].contains("Lisbon"), "{sent:?}");
     }
 }
+
+/// The bundled embedder's folder in the real model cache, if setup fetched it.
+fn cached_embedder() -> Option<std::path::PathBuf> {
+    let cache = std::env::var_os("HEARTH_MODELS")
+        .filter(|v| !v.is_empty())
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".cache/hearth/models"))
+        })?;
+    let dir = cache.join("all-MiniLM-L6-v2");
+    dir.join("model.safetensors").is_file().then_some(dir)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hearth_embedder_names_the_model_folder_and_a_bad_one_is_reported() {
+    let env = TestEnv::start(Vec::new()).await;
+    let missing = env.home.path().join("no-such-model");
+    let output = env
+        .command("openai")
+        .env("HEARTH_EMBEDDER", &missing)
+        .args(["memory", "add", "the spare key is under the blue pot"])
+        .output()
+        .await
+        .expect("hearth ran");
+    // The note is kept on keywords, and the reason names the folder and the fix.
+    assert!(output.status.success(), "{}", stderr(&output));
+    let said = stderr(&output);
+    assert!(said.contains("no-such-model"), "{said}");
+    assert!(said.contains("HEARTH_EMBEDDER"), "{said}");
+    assert!(said.contains("keywords only"), "{said}");
+
+    let Some(model) = cached_embedder() else {
+        eprintln!("skipped the loading half: the embedder is not in the cache (scripts/fetch-models.sh embedder)");
+        return;
+    };
+    // A folder anywhere (here a copy by symlink under another name) is used as the model.
+    let chosen = env.home.path().join("my-embedder");
+    std::os::unix::fs::symlink(&model, &chosen).expect("symlink");
+    // Another model than the note was stored with: reindex embeds it with this one.
+    let output = env
+        .command("openai")
+        .env("HEARTH_EMBEDDER", &chosen)
+        .args(["memory", "reindex"])
+        .output()
+        .await
+        .expect("hearth ran");
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("re-embedded"),
+        "{}",
+        stdout(&output)
+    );
+    let output = env
+        .command("openai")
+        .env("HEARTH_EMBEDDER", &chosen)
+        .args(["memory", "search", "--json", "where is the spare key"])
+        .output()
+        .await
+        .expect("hearth ran");
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        !stderr(&output).contains("keywords only"),
+        "{}",
+        stderr(&output)
+    );
+    let hits: Value = serde_json::from_str(&stdout(&output)).expect("a JSON array");
+    let top = &hits[0];
+    assert!(
+        top["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("blue pot"),
+        "{hits}"
+    );
+    assert!(top["cosine"].is_number(), "searched with vectors: {hits}");
+}

@@ -72,24 +72,13 @@ fn memory_db(home: &Home) -> PathBuf {
     home.root.join("memory.db")
 }
 
-/// The default embedding model, or `None` (said once on stderr) when it is not in
-/// the cache or does not load: memory then works on keywords alone.
+/// The embedding model, or `None` (said once on stderr, with the fix) when it is not
+/// in the cache or does not load: memory then works on keywords alone.
 fn load_embedder() -> Option<Arc<Embedder>> {
-    match Embedder::load_default() {
-        Ok(Some(embedder)) => Some(Arc::new(embedder)),
-        Ok(None) => {
-            let place = hearth_memory::default_model_dir().map_or_else(
-                || "the model cache".to_string(),
-                |d| d.display().to_string(),
-            );
-            eprintln!(
-                "note: no embedding model in {place}; memory uses keywords only. Fetch it with `{}`.",
-                hearth_memory::FETCH_MODEL_HINT
-            );
-            None
-        }
-        Err(error) => {
-            eprintln!("note: {error}; memory uses keywords only");
+    match crate::memory::embedder_status() {
+        Ok(embedder) => Some(embedder),
+        Err(why) => {
+            eprintln!("note: {why}");
             None
         }
     }
