@@ -140,7 +140,8 @@ const RECALL_MIN_COSINE: f32 = 0.3;
 const RECALL_CANDIDATES: usize = 5;
 /// In a memory of fewer items than this, z-scores are too compressed to reach
 /// [`RECALL_MIN_SCORE`] (with two items no signal's z passes 1), so every relevant
-/// hit among the candidates is offered: a new user's first memories are recalled too.
+/// hit that scores above the memory's average is offered: a new user's first memories
+/// are recalled too.
 const RECALL_SMALL_MEMORY: usize = 50;
 
 impl Memory {
@@ -242,7 +243,7 @@ impl Memory {
         let small = lock(&self.shared.cache).entries.len() < RECALL_SMALL_MEMORY;
         let hits: Vec<MemoryHit> = hits
             .into_iter()
-            .filter(|hit| small || hit.score >= RECALL_MIN_SCORE)
+            .filter(|hit| hit.score >= RECALL_MIN_SCORE || (small && hit.score > 0.0))
             .filter(|hit| !has_vectors || hit.cosine.is_none_or(|c| c >= RECALL_MIN_COSINE))
             .collect();
         Ok(format_recall(&hits, budget_chars))

@@ -24,6 +24,6 @@ mod scaffold;
 pub use discover::{discover, Catalog, Problem, SkillRoot, SkillRoots};
 pub use frontmatter::{load_skill, parse_skill_file, Skill, SkillError, SkillMeta};
 pub use index::{SkillIndex, DEFAULT_INDEX_BUDGET_CHARS};
-pub use mention::{expand_mentions, find_mentions, inject_mentions};
+pub use mention::{expand_mentions, find_mentions, inject_mentions, without_mentions};
 pub use read::SkillAwareReadFile;
 pub use scaffold::{scaffold, ScaffoldError};

@@ -54,6 +54,9 @@ pub fn expand_mentions(text: &str, catalog: &Catalog) -> Option<String> {
     (!blocks.is_empty()).then(|| blocks.join("\n"))
 }
 
+/// Where [`inject_mentions`] starts the skill blocks.
+const BLOCKS_START: &str = "\n\n<skill name=\"";
+
 /// `text` followed by the blocks of [`expand_mentions`], or `text` unchanged.
 pub fn inject_mentions(text: &str, catalog: &Catalog) -> String {
     match expand_mentions(text, catalog) {
@@ -62,9 +65,22 @@ pub fn inject_mentions(text: &str, catalog: &Catalog) -> String {
     }
 }
 
+/// The person's own words of a message [`inject_mentions`] made: what memory should
+/// capture and search with, not the skill bodies pulled in.
+pub fn without_mentions(text: &str) -> &str {
+    text.find(BLOCKS_START).map_or(text, |at| &text[..at])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn without_mentions_gives_back_the_persons_words() {
+        let injected = "fill this with $pdf\n\n<skill name=\"pdf\" path=\"p\">\nbody\n</skill>";
+        assert_eq!(without_mentions(injected), "fill this with $pdf");
+        assert_eq!(without_mentions("no skill here"), "no skill here");
+    }
 
     #[test]
     fn mentions_are_found_once_each_and_not_inside_words_or_variables() {

@@ -60,7 +60,8 @@ impl LoopMemory {
 
 impl MemoryHook for LoopMemory {
     fn recall(&self, user_text: &str) -> Option<String> {
-        match self.memory.recall_block(user_text, RECALL_BUDGET_CHARS) {
+        let words = hearth_skills::without_mentions(user_text);
+        match self.memory.recall_block(words, RECALL_BUDGET_CHARS) {
             Ok(block) => block,
             Err(err) => {
                 tracing::warn!("memory recall failed: {err}");
@@ -71,8 +72,13 @@ impl MemoryHook for LoopMemory {
 
     fn capture(&self, session_id: &str, message: &Message) {
         let (speaker, text, provenance) = match message {
-            Message::User { text } => ("user", text, Provenance::User),
-            Message::Assistant { text, .. } => ("assistant", text, Provenance::Agent),
+            // The person's words, not the skill bodies `$name` pulled in.
+            Message::User { text } => (
+                "user",
+                hearth_skills::without_mentions(text),
+                Provenance::User,
+            ),
+            Message::Assistant { text, .. } => ("assistant", text.as_str(), Provenance::Agent),
             Message::Tool(_) => return,
         };
         if text.trim().is_empty() {
@@ -81,7 +87,7 @@ impl MemoryHook for LoopMemory {
         let turn = CapturedTurn {
             session_id: session_id.to_string(),
             speaker: speaker.to_string(),
-            text: text.clone(),
+            text: text.to_string(),
             timestamp: None,
             provenance,
         };
