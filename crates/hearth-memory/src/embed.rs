@@ -141,7 +141,7 @@ impl Embedder {
         if let Some(dir) = chosen_model_dir() {
             return Self::load(&dir).map(Some);
         }
-        match default_model_dir() {
+        match model_cache_dir().map(|cache| cache.join(DEFAULT_MODEL)) {
             Some(dir) if dir.join("model.safetensors").is_file() => Self::load(&dir).map(Some),
             _ => Ok(None),
         }

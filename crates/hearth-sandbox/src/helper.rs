@@ -202,7 +202,7 @@ fn bind_read_only(path: &Path) -> Result<(), String> {
 fn remount_read_only(path: &Path) -> Result<(), String> {
     let mut flags =
         libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV;
-    let c_path = CString::new(path.as_os_str().as_bytes()).map_err(|e| e.to_string())?;
+    let c_path = c_path(path)?;
     // SAFETY: a NUL-terminated path and a zeroed statvfs for the kernel to fill.
     let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
     if unsafe { libc::statvfs(c_path.as_ptr(), &mut stat) } == 0 {
@@ -284,10 +284,13 @@ fn mount_private_tmp() -> Result<(), String> {
     Ok(())
 }
 
+fn c_path(path: &Path) -> Result<CString, String> {
+    CString::new(path.as_os_str().as_bytes()).map_err(|e| e.to_string())
+}
+
 fn mount(source: Option<&Path>, target: &Path, flags: libc::c_ulong) -> Result<(), String> {
-    let c = |p: &Path| CString::new(p.as_os_str().as_bytes()).map_err(|e| e.to_string());
-    let target_c = c(target)?;
-    let source_c = source.map(c).transpose()?;
+    let target_c = c_path(target)?;
+    let source_c = source.map(c_path).transpose()?;
     // SAFETY: valid NUL-terminated strings (or null) for source and target; no fstype
     // or data is needed for bind and propagation changes.
     let result = unsafe {

@@ -84,13 +84,7 @@ async fn a_session_is_captured_recalled_in_the_next_and_forgotten_on_request() {
 
 /// The bundled embedder's folder in the real model cache, if setup fetched it.
 fn cached_embedder() -> Option<std::path::PathBuf> {
-    let cache = std::env::var_os("HEARTH_MODELS")
-        .filter(|v| !v.is_empty())
-        .map(std::path::PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".cache/hearth/models"))
-        })?;
-    let dir = cache.join("all-MiniLM-L6-v2");
+    let dir = hearth_memory::model_cache_dir()?.join(hearth_memory::DEFAULT_MODEL);
     dir.join("model.safetensors").is_file().then_some(dir)
 }
 
