@@ -18,6 +18,7 @@ fn rss_mb() -> f64 {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    hearth_memory::use_single_threaded_kernels();
     let before = rss_mb();
     let embedder = hearth_memory::Embedder::load_default()?.ok_or("model not in the cache")?;
     let loaded = rss_mb();

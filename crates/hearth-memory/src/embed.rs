@@ -46,6 +46,17 @@ fn chosen_model_dir() -> Option<PathBuf> {
         .map(PathBuf::from)
 }
 
+/// Makes candle run each matrix product on one thread, as the embedder wants: it
+/// runs whole batches side by side on its own pool instead, which is faster (on 2
+/// cores, 130–155 sentences/s against 95–120 when candle also splits each product).
+/// candle reads `RAYON_NUM_THREADS` at every product, so this sets it to 1 unless the
+/// user set it. Call it first thing in `main`, before any other thread starts.
+pub fn use_single_threaded_kernels() {
+    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        std::env::set_var("RAYON_NUM_THREADS", "1");
+    }
+}
+
 /// How token vectors become one sentence vector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Pooling {
@@ -57,6 +68,11 @@ enum Pooling {
 /// `&self` and may run on several threads at once.
 pub struct Embedder {
     model: BertModel,
+    /// One thread a core: each runs whole batches, side by side.
+    batches: rayon::ThreadPool,
+    /// One thread: a lone batch (a query) is too small to gain from splitting its
+    /// matrix products, and loses to the hand-offs.
+    single: rayon::ThreadPool,
     tokenizer: Tokenizer,
     pooling: Pooling,
     pad_id: u32,
@@ -125,8 +141,18 @@ impl Embedder {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| dir.display().to_string());
+        let pool = |threads: usize, name: &'static str| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .thread_name(move |i| format!("{name}-{i}"))
+                .build()
+                .map_err(|e| load_error(dir, format!("cannot start the embedding threads: {e}")))
+        };
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Ok(Embedder {
             model,
+            batches: pool(cores, "hearth-embed")?,
+            single: pool(1, "hearth-embed-query")?,
             tokenizer,
             pooling,
             pad_id: config.pad_token_id as u32,
@@ -172,24 +198,41 @@ impl Embedder {
             .map_err(fail(texts.len()))?;
         let mut order: Vec<usize> = (0..texts.len()).collect();
         order.sort_by_key(|&i| encodings[i].len());
-        let mut out = vec![Vec::new(); texts.len()];
+        // Enough batches to keep every thread busy: a few texts are split too.
+        let threads = self.batches.current_num_threads().max(1);
+        let total_tokens: usize = encodings.iter().map(Encoding::len).sum();
+        let most_texts = BATCH_TEXTS.min(texts.len().div_ceil(threads)).max(1);
+        let most_tokens = BATCH_TOKENS.min(total_tokens.div_ceil(threads));
+        let mut groups: Vec<&[usize]> = Vec::new();
         let mut start = 0;
         while start < order.len() {
             // Ascending order: the item just added is the batch's widest.
             let mut end = start + 1;
             while end < order.len()
-                && end - start < BATCH_TEXTS
-                && (end - start + 1) * encodings[order[end]].len() <= BATCH_TOKENS
+                && end - start < most_texts
+                && (end - start + 1) * encodings[order[end]].len() <= most_tokens
             {
                 end += 1;
             }
-            let group = &order[start..end];
+            groups.push(&order[start..end]);
+            start = end;
+        }
+        let run = |group: &[usize]| {
             let batch: Vec<&Encoding> = group.iter().map(|&i| &encodings[i]).collect();
-            let vectors = self.embed_batch(&batch).map_err(fail(batch.len()))?;
-            for (&i, vector) in group.iter().zip(vectors) {
+            self.embed_batch(&batch).map_err(fail(batch.len()))
+        };
+        let results: Vec<Result<Vec<Vec<f32>>, MemoryError>> = if groups.len() == 1 {
+            self.single.install(|| vec![run(groups[0])])
+        } else {
+            use rayon::prelude::*;
+            self.batches
+                .install(|| groups.par_iter().map(|group| run(group)).collect())
+        };
+        let mut out = vec![Vec::new(); texts.len()];
+        for (group, vectors) in groups.iter().zip(results) {
+            for (&i, vector) in group.iter().zip(vectors?) {
                 out[i] = vector;
             }
-            start = end;
         }
         Ok(out)
     }

@@ -25,7 +25,8 @@ pub mod tools;
 mod weights;
 
 pub use embed::{
-    cosine, default_model_dir, model_cache_dir, Embedder, DEFAULT_MODEL, EMBEDDER_ENV,
+    cosine, default_model_dir, model_cache_dir, use_single_threaded_kernels, Embedder,
+    DEFAULT_MODEL, EMBEDDER_ENV,
 };
 pub use error::MemoryError;
 pub use item::{CapturedTurn, IndexReport, ItemKind, MemoryItem, Provenance};

@@ -25,6 +25,9 @@ fn main() -> ExitCode {
     if std::env::args_os().nth(1).as_deref() == Some(std::ffi::OsStr::new(SANDBOX_HELPER_ARG)) {
         return hearth_sandbox::helper_main(std::env::args_os().skip(2));
     }
+    // Before any thread starts: it sets an environment variable (sandboxed commands
+    // get a cleared environment, so they do not see it).
+    hearth_memory::use_single_threaded_kernels();
     if let Ok(exe) = std::env::current_exe() {
         hearth_sandbox::set_helper_program(exe, vec![SANDBOX_HELPER_ARG.into()]);
     }
