@@ -12,6 +12,7 @@ use hearth_memory::bench::{evaluate, ingest, load, mean, Ingested, QuestionScore
 use hearth_memory::{Embedder, Memory, Weights};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    hearth_memory::use_single_threaded_kernels();
     let mut args = std::env::args().skip(1);
     let dataset = args
         .next()
@@ -78,6 +79,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     for setting in settings {
         let weights: Weights = serde_json::from_str(&setting)?;
+        if std::env::var_os("DIAG").is_some() {
+            diagnose(&conversations, &ingested, &weights)?;
+        }
         let mut scores: Vec<QuestionScore> = Vec::new();
         let mut per_conv = Vec::new();
         for (c, done) in conversations.iter().zip(&ingested) {
@@ -115,6 +119,59 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             cats.join(" "),
             per_conv.join(" ")
         );
+    }
+    Ok(())
+}
+
+/// With `DIAG` set: for each question whose gold sessions are not all in the top 5
+/// sessions, prints its category, the 1-based rank of each gold session (0: not in
+/// the ranking) and the question, to stderr.
+fn diagnose(
+    conversations: &[hearth_memory::bench::Conversation],
+    ingested: &[Ingested],
+    weights: &Weights,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let opts = hearth_memory::SearchOptions {
+        limit: hearth_memory::bench::DEPTH,
+        max_tokens: None,
+        relevant_only: false,
+        weights: *weights,
+    };
+    for (c, done) in conversations.iter().zip(ingested) {
+        for q in c.questions.iter().filter(|q| (1..=4).contains(&q.category)) {
+            let mut gold: Vec<u32> = q
+                .evidence
+                .iter()
+                .filter_map(|e| done.ids.get(e))
+                .filter_map(|id| done.sessions.get(id).copied())
+                .collect();
+            gold.sort_unstable();
+            gold.dedup();
+            if gold.is_empty() {
+                continue;
+            }
+            let hits = done.memory.search(&q.question, &opts)?;
+            let mut order: Vec<u32> = Vec::new();
+            for h in &hits {
+                let s = done.sessions.get(&h.item.id).copied().unwrap_or(0);
+                if !order.contains(&s) {
+                    order.push(s);
+                }
+            }
+            let ranks: Vec<usize> = gold
+                .iter()
+                .map(|g| order.iter().position(|s| s == g).map_or(0, |p| p + 1))
+                .collect();
+            if ranks.iter().any(|&r| r == 0 || r > 5) {
+                eprintln!(
+                    "c{} {:?} n={} {}",
+                    q.category,
+                    ranks,
+                    c.sessions.len(),
+                    q.question
+                );
+            }
+        }
     }
     Ok(())
 }

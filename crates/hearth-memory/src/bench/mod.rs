@@ -47,7 +47,11 @@
 //! 0.746 / 0.552 / 0.812; 1.5: 0.695 / 0.533 / 0.812), the next turn in the window
 //! (0.750 / 0.555 / 0.808), a lower speaker-column weight (no change), more BM25
 //! weight. Removing the speaker bonus costs 0.005 / 0.012; the time bonus fires on few
-//! LoCoMo questions (±0.001).
+//! LoCoMo questions (±0.001). A session-centroid cosine (the mean of a session's turn
+//! vectors; weight 0.2: 0.750 / 0.554 / 0.816; 0.5: 0.753 / 0.547 / 0.814) moves
+//! session `all@5` by less than a question's worth on multi-hop; off by default.
+//! Multi-hop (category 1, `all@5` 0.387) and open-domain (category 3, 0.477) are where
+//! session `all@5` is lost: their evidence spans 2–6 of 19–32 sessions.
 
 mod locomo;
 
