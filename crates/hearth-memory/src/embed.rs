@@ -48,7 +48,7 @@ fn chosen_model_dir() -> Option<PathBuf> {
 
 /// Makes candle run each matrix product on one thread, as the embedder wants: it
 /// runs whole batches side by side on its own pool instead, which is faster (on 2
-/// cores, 130–155 sentences/s against 95–120 when candle also splits each product).
+/// cores, 156–190 sentences/s against 95–120 when candle also splits each product).
 /// candle reads `RAYON_NUM_THREADS` at every product, so this sets it to 1 unless the
 /// user set it. Call it first thing in `main`, before any other thread starts.
 pub fn use_single_threaded_kernels() {

@@ -40,9 +40,6 @@ pub struct Weights {
     /// BM25 of the whole session (each turn a "term occurrence"), z-scored over
     /// sessions and added to each of its turns.
     pub session_bm25: f32,
-    /// Cosine between the query and the session's centroid (the mean of its turns'
-    /// vectors), z-scored over sessions and added to each of its turns.
-    pub session_dense: f32,
     /// Pseudo-relevance feedback: the query vector moves this far towards the mean
     /// of the `prf_top` best first-pass items before the dense signals are redone.
     pub prf: f32,
@@ -71,7 +68,6 @@ impl Default for Weights {
             session: 0.3,
             session_top: 3,
             session_bm25: 0.5,
-            session_dense: 0.0,
             prf: 0.0,
             prf_top: 3,
             diversity: 0.0,
@@ -237,9 +233,6 @@ impl Memory {
         }
         add_session_scores(entries, &mut scores, weights);
         add_session_bm25(entries, &mut scores, &keywords.per_term, weights);
-        if let Some(q) = &query_vector {
-            add_session_dense(entries, &mut scores, q, weights);
-        }
         let in_time = add_bonuses(entries, &mut scores, query, weights, cache.newest());
         let order = diversified(entries, &scores, weights.diversity, limit);
         Ok(order
@@ -440,40 +433,6 @@ fn add_session_bm25(entries: &[Entry], scores: &mut [f32], per_term: &[Vec<i64>]
     for (entry, score) in entries.iter().zip(scores.iter_mut()) {
         if let Some(&s) = session_of.get(&entry.id) {
             *score += w.session_bm25 * z[s];
-        }
-    }
-}
-
-/// Adds each session's z-scored centroid cosine to its turns.
-fn add_session_dense(entries: &[Entry], scores: &mut [f32], query: &[f32], w: &Weights) {
-    if w.session_dense == 0.0 {
-        return;
-    }
-    let mut index: HashMap<&str, usize> = HashMap::new();
-    let mut sums: Vec<Vec<f32>> = Vec::new();
-    for entry in entries.iter().filter(|e| e.kind == ItemKind::Turn) {
-        let Some(v) = &entry.vec else { continue };
-        let next = index.len();
-        let s = *index.entry(entry.session.as_str()).or_insert(next);
-        if s == sums.len() {
-            sums.push(vec![0.0; v.len()]);
-        }
-        sums[s].iter_mut().zip(v).for_each(|(a, x)| *a += x);
-    }
-    let raw: Vec<f32> = sums
-        .iter()
-        .map(|sum| {
-            let norm = sum.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-6);
-            cosine(query, sum) / norm
-        })
-        .collect();
-    let z = zscores(&raw);
-    for (entry, score) in entries.iter().zip(scores.iter_mut()) {
-        if entry.kind != ItemKind::Turn {
-            continue;
-        }
-        if let Some(&s) = index.get(entry.session.as_str()) {
-            *score += w.session_dense * z[s];
         }
     }
 }

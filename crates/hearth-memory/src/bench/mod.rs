@@ -49,7 +49,7 @@
 //! weight. Removing the speaker bonus costs 0.005 / 0.012; the time bonus fires on few
 //! LoCoMo questions (±0.001). A session-centroid cosine (the mean of a session's turn
 //! vectors; weight 0.2: 0.750 / 0.554 / 0.816; 0.5: 0.753 / 0.547 / 0.814) moves
-//! session `all@5` by less than a question's worth on multi-hop; off by default.
+//! session `all@5` by less than a question's worth on multi-hop; not kept.
 //! Multi-hop (category 1, `all@5` 0.387) and open-domain (category 3, 0.477) are where
 //! session `all@5` is lost: their evidence spans 2–6 of 19–32 sessions.
 
