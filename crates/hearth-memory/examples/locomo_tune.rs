@@ -92,6 +92,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .filter(|q| (1..=4).contains(&q.category))
                 .collect();
             per_conv.push(format!("{:.3}", mean(&s).turn.frac_recall_at_10));
+            if std::env::var_os("PER_QUESTION").is_some() {
+                // One line per question, in file order, for comparing two settings.
+                let asked = c.questions.iter().filter(|q| {
+                    (1..=4).contains(&q.category)
+                        && q.evidence.iter().any(|e| done.ids.contains_key(e))
+                });
+                for (q, text) in s.iter().zip(asked) {
+                    eprintln!(
+                        "q{} c{} mrr {:.3} f10 {:.3} s5 {} | {}",
+                        per_conv.len() - 1,
+                        q.category,
+                        q.turn.mrr,
+                        q.turn.frac_recall_at_10,
+                        q.session.all_at_5,
+                        text.question
+                    );
+                }
+            }
             scores.extend(s);
         }
         let all = mean(&scores);

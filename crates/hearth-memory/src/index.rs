@@ -8,6 +8,7 @@ use rusqlite::Connection;
 
 use crate::embed::from_blob;
 use crate::item::ItemKind;
+use crate::time::mentions_time;
 
 /// One item as search sees it.
 #[derive(Debug, Clone)]
@@ -21,6 +22,8 @@ pub(crate) struct Entry {
     pub seq: i64,
     /// Embedding of the item's own text.
     pub vec: Option<Vec<f32>>,
+    /// Whether the text says when something happened (see [`mentions_time`]).
+    pub dated: bool,
 }
 
 #[derive(Debug, Default)]
@@ -35,8 +38,8 @@ impl Cache {
     /// Reads every item and vector from the database.
     pub fn load(conn: &Connection) -> rusqlite::Result<Cache> {
         let mut cache = Cache::default();
-        let mut items =
-            conn.prepare("SELECT id, kind, session, speaker, ts, seq FROM items ORDER BY id")?;
+        let mut items = conn
+            .prepare("SELECT id, kind, session, speaker, ts, seq, text FROM items ORDER BY id")?;
         let rows = items.query_map([], |row| {
             Ok(Entry {
                 id: row.get(0)?,
@@ -46,6 +49,7 @@ impl Cache {
                 ts: row.get(4)?,
                 seq: row.get(5)?,
                 vec: None,
+                dated: mentions_time(&row.get::<_, String>(6)?),
             })
         })?;
         for entry in rows {

@@ -3,7 +3,8 @@
 //! with its predecessor) — each z-scored over the whole memory, then blended by
 //! [`Weights`]. A session-level score (the mean of a session's best turns) is added
 //! to each of its turns, plus small bonuses when the query names the item's speaker
-//! or a month or year that contains the item's time.
+//! or a month or year that contains the item's time. A question about when puts the
+//! best few that say when first.
 
 use std::collections::HashMap;
 
@@ -15,7 +16,7 @@ use crate::index::{data_version, Cache, Entry};
 use crate::item::{ItemKind, MemoryItem, Provenance};
 use crate::store::{lock, read_items, Memory};
 use crate::text::{clip, estimate_tokens, fts_any, query_terms, words};
-use crate::time::named_range;
+use crate::time::{asks_when, named_range};
 
 /// How the signals are blended. The defaults were chosen on LoCoMo (see the bench
 /// module); every weight multiplies a z-score, so they are comparable.
@@ -51,6 +52,9 @@ pub struct Weights {
     pub speaker: f32,
     /// Bonus when the item's time falls in a month or year the query names.
     pub time: f32,
+    /// When the query asks when (or how long), the best this many are re-ranked so
+    /// those whose text says when come first, each group in its order.
+    pub when_rerank: usize,
     /// Weight of the speaker column inside the item's BM25.
     pub speaker_column: f32,
 }
@@ -73,6 +77,7 @@ impl Default for Weights {
             diversity: 0.0,
             speaker: 0.3,
             time: 0.3,
+            when_rerank: 10,
             speaker_column: 1.0,
         }
     }
@@ -234,7 +239,16 @@ impl Memory {
         add_session_scores(entries, &mut scores, weights);
         add_session_bm25(entries, &mut scores, &keywords.per_term, weights);
         let in_time = add_bonuses(entries, &mut scores, query, weights, cache.newest());
-        let order = diversified(entries, &scores, weights.diversity, limit);
+        let mut order = diversified(
+            entries,
+            &scores,
+            weights.diversity,
+            limit.max(weights.when_rerank),
+        );
+        if asks_when(query) {
+            dated_first(entries, &mut order, weights.when_rerank);
+        }
+        order.truncate(limit);
         Ok(order
             .into_iter()
             .map(|i| Ranked {
@@ -372,6 +386,14 @@ fn diversified(entries: &[Entry], scores: &[f32], diversity: f32, limit: usize) 
         out.push(i);
     }
     out
+}
+
+/// Moves the items among the first `depth` of `order` whose text says when ahead of
+/// those that do not, keeping each group's order: the turn that answers "when did…"
+/// usually says "last Friday" or "in 2022".
+fn dated_first(entries: &[Entry], order: &mut [usize], depth: usize) {
+    let head = depth.min(order.len());
+    order[..head].sort_by_key(|&i| !entries[i].dated);
 }
 
 /// The query vector moved towards the mean vector of the best first-pass items.

@@ -13,7 +13,7 @@ use crate::error::{AtDatabase, MemoryError};
 use crate::index::{Cache, Entry};
 use crate::item::{CapturedTurn, ItemKind, MemoryItem, Provenance};
 use crate::schema;
-use crate::time::{format_rfc3339, now_unix, parse_timestamp};
+use crate::time::{format_rfc3339, mentions_time, now_unix, parse_timestamp};
 
 /// Locks a mutex, taking the data even if a thread panicked while holding it (the
 /// data is a connection or a cache, both still usable).
@@ -338,6 +338,7 @@ impl NewItem<'_> {
             ts: self.ts,
             seq: self.seq,
             vec: None,
+            dated: mentions_time(self.text),
         }
     }
 }

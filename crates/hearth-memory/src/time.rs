@@ -1,5 +1,6 @@
 //! Timestamps without a date crate: parse RFC 3339 and LoCoMo's "1:56 pm on 8 May, 2023",
-//! format RFC 3339 (UTC), and find the month or year a query names.
+//! format RFC 3339 (UTC), find the month or year a query names, and tell a question
+//! about when from a text that says when.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -213,6 +214,82 @@ pub(crate) fn named_range(query: &str, reference: Option<i64>) -> Option<TimeRan
     }
 }
 
+/// Words that place an event in time: relative days and periods, weekdays, seasons
+/// (not "fall", more often a verb). Months and years are recognised separately.
+const TIME_WORDS: [&str; 32] = [
+    "yesterday",
+    "today",
+    "tonight",
+    "tomorrow",
+    "ago",
+    "last",
+    "next",
+    "since",
+    "recently",
+    "lately",
+    "earlier",
+    "week",
+    "weeks",
+    "weekend",
+    "weekends",
+    "month",
+    "months",
+    "year",
+    "years",
+    "days",
+    "night",
+    "morning",
+    "afternoon",
+    "evening",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "summer",
+];
+const SEASONS: [&str; 3] = ["winter", "spring", "autumn"];
+
+/// Whether a query asks when something happened or how long it took: "when did…",
+/// "how long…", "what year…". The turns that answer it usually say when.
+pub(crate) fn asks_when(query: &str) -> bool {
+    let words: Vec<String> = lower_words(query).collect();
+    words.iter().enumerate().any(|(i, w)| {
+        let next = words.get(i + 1).map(String::as_str);
+        w == "when"
+            || (w == "how" && next == Some("long"))
+            || (matches!(w.as_str(), "what" | "which")
+                && matches!(next, Some("year" | "month" | "date" | "day" | "week")))
+    })
+}
+
+/// Whether a text places something in time: a relative day or period ("yesterday",
+/// "last week", "two years ago"), a weekday, a season, a month or a year.
+pub(crate) fn mentions_time(text: &str) -> bool {
+    let words: Vec<String> = lower_words(text).collect();
+    words.iter().enumerate().any(|(i, w)| {
+        let near_number = || {
+            [i.checked_sub(1), Some(i + 1)]
+                .into_iter()
+                .flatten()
+                .any(|j| words.get(j).is_some_and(|n| number(n).is_some()))
+        };
+        TIME_WORDS.contains(&w.as_str())
+            || SEASONS.contains(&w.as_str())
+            || number(w).is_some_and(|y| (1900..=2200).contains(&y))
+            // "may" is too often a verb to count without a number beside it.
+            || MONTHS.iter().position(|m| m == w).is_some_and(|m| m != 4 || near_number())
+    })
+}
+
+fn lower_words(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_ascii_lowercase)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,5 +329,19 @@ mod tests {
         assert!(named_range("may I ask what she likes", reference).is_none());
         let r = named_range("what happened in 2021", reference).unwrap();
         assert_eq!(format_rfc3339(r.end), "2022-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn tells_when_questions_and_dated_texts() {
+        assert!(asks_when("When did Caroline go to the adoption meeting?"));
+        assert!(asks_when("How long has Nate had his turtles?"));
+        assert!(asks_when("Which year did they move?"));
+        assert!(!asks_when("What did Melanie paint?"));
+        assert!(!asks_when("how are you"));
+        assert!(mentions_time("I went to an adoption meeting last Friday."));
+        assert!(mentions_time("We moved in 2019"));
+        assert!(mentions_time("See you on 3 May"));
+        assert!(!mentions_time("You may like it"));
+        assert!(!mentions_time("I love painting sunsets"));
     }
 }

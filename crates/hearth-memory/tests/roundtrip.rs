@@ -333,3 +333,38 @@ fn forgetting_a_turn_removes_it_from_the_next_turns_context_too() {
     drop(memory);
     assert!(!file_bytes_contain(dir.path(), "quokkavault"));
 }
+
+#[test]
+fn a_question_about_when_puts_the_dated_note_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let memory = open(dir.path());
+    // The undated note matches the words better; the dated one says when.
+    let undated = memory
+        .write_note(
+            "The pottery class: pottery class pottery, I love the pottery class.",
+            &[],
+            Provenance::User,
+        )
+        .unwrap();
+    let dated = memory
+        .write_note(
+            "I signed up for the pottery class last Friday.",
+            &[],
+            Provenance::User,
+        )
+        .unwrap();
+    let ids = |query: &str, when_rerank: usize| -> Vec<i64> {
+        let mut opts = SearchOptions::default();
+        opts.weights.when_rerank = when_rerank;
+        memory
+            .search(query, &opts)
+            .unwrap()
+            .iter()
+            .map(|h| h.item.id)
+            .collect()
+    };
+    let question = "When did I start the pottery class?";
+    assert_eq!(ids("pottery class", 10), [undated, dated]);
+    assert_eq!(ids(question, 0), [undated, dated], "on scores alone");
+    assert_eq!(ids(question, 10), [dated, undated]);
+}
