@@ -2,9 +2,10 @@
 //! the previous turn's words, cosine of its vector and of its window vector (the turn
 //! with its predecessor) — each z-scored over the whole memory, then blended by
 //! [`Weights`]. A session-level score (the mean of a session's best turns) is added
-//! to each of its turns, plus small bonuses when the query names the item's speaker
-//! or a month or year that contains the item's time. A question about when puts the
-//! best few that say when first.
+//! to each of its turns, plus a small bonus when the query names a month or year that
+//! contains the item's time. The turns of a speaker the query names are ranked first
+//! (unless others are far more relevant), and a question about when puts the best few
+//! that say when first.
 
 use std::collections::HashMap;
 
@@ -48,7 +49,8 @@ pub struct Weights {
     /// Session diversity: while ranking, each turn already taken from a session
     /// lowers that session's other turns by this much.
     pub diversity: f32,
-    /// Bonus when the query names the item's speaker.
+    /// Added, for ordering only, to the turns of a speaker the query names: with the
+    /// default, their turns come first unless another's are far more relevant.
     pub speaker: f32,
     /// Bonus when the item's time falls in a month or year the query names.
     pub time: f32,
@@ -75,7 +77,7 @@ impl Default for Weights {
             prf: 0.0,
             prf_top: 3,
             diversity: 0.0,
-            speaker: 0.3,
+            speaker: 3.0,
             time: 0.3,
             when_rerank: 10,
             speaker_column: 1.0,
@@ -113,7 +115,9 @@ impl Default for SearchOptions {
 pub struct MemoryHit {
     #[serde(flatten)]
     pub item: MemoryItem,
-    /// The blended score (z-units; higher is better).
+    /// The blended relevance (z-units; higher is better). Hits come in rank order,
+    /// which also puts a named speaker's turns and, for a question about when, the
+    /// turns that say when first, so scores need not descend.
     pub score: f32,
     /// Best cosine between the query and the item's vectors, when it has any.
     pub cosine: Option<f32>,
@@ -238,10 +242,20 @@ impl Memory {
         }
         add_session_scores(entries, &mut scores, weights);
         add_session_bm25(entries, &mut scores, &keywords.per_term, weights);
-        let in_time = add_bonuses(entries, &mut scores, query, weights, cache.newest());
+        let in_time = add_time_bonus(entries, &mut scores, query, weights, cache.newest());
+        // The speaker preference orders but is not relevance: it stays out of the
+        // reported score, which the recall block judges.
+        let mut ordering = scores.clone();
+        if weights.speaker != 0.0 {
+            for (named, score) in named_speakers(entries, query).iter().zip(&mut ordering) {
+                if *named {
+                    *score += weights.speaker;
+                }
+            }
+        }
         let mut order = diversified(
             entries,
-            &scores,
+            &ordering,
             weights.diversity,
             limit.max(weights.when_rerank),
         );
@@ -610,31 +624,33 @@ fn add_session_scores(entries: &[Entry], scores: &mut [f32], w: &Weights) {
     }
 }
 
-/// Speaker and time bonuses; returns which entries fall in the time the query names.
-fn add_bonuses(
+/// Whether the query names each entry's speaker (by first name).
+fn named_speakers(entries: &[Entry], query: &str) -> Vec<bool> {
+    let query_words: Vec<String> = words(query).collect();
+    let named = |speaker: &str| {
+        words(speaker)
+            .next()
+            .is_some_and(|first| query_words.contains(&first))
+    };
+    let mut memo: HashMap<&str, bool> = HashMap::new();
+    entries
+        .iter()
+        .map(|entry| {
+            *memo
+                .entry(&entry.speaker)
+                .or_insert_with(|| named(&entry.speaker))
+        })
+        .collect()
+}
+
+/// The time bonus; returns which entries fall in the time the query names.
+fn add_time_bonus(
     entries: &[Entry],
     scores: &mut [f32],
     query: &str,
     w: &Weights,
     newest: Option<i64>,
 ) -> Vec<bool> {
-    if w.speaker != 0.0 {
-        let query_words: Vec<String> = words(query).collect();
-        let named = |speaker: &str| {
-            words(speaker)
-                .next()
-                .is_some_and(|first| query_words.contains(&first))
-        };
-        let mut memo: HashMap<&str, bool> = HashMap::new();
-        for (entry, score) in entries.iter().zip(scores.iter_mut()) {
-            if *memo
-                .entry(&entry.speaker)
-                .or_insert_with(|| named(&entry.speaker))
-            {
-                *score += w.speaker;
-            }
-        }
-    }
     let in_time: Vec<bool> = match named_range(query, newest) {
         Some(range) => entries
             .iter()

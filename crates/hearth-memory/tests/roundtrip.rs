@@ -368,3 +368,54 @@ fn a_question_about_when_puts_the_dated_note_first() {
     assert_eq!(ids(question, 0), [undated, dated], "on scores alone");
     assert_eq!(ids(question, 10), [dated, undated]);
 }
+
+#[test]
+fn a_named_speakers_turns_come_first_without_raising_their_score() {
+    let dir = tempfile::tempdir().unwrap();
+    let memory = open(dir.path());
+    let at = "2024-05-01T10:00:00Z";
+    for i in 0..30 {
+        memory
+            .capture(turn(
+                "s0",
+                "Omar",
+                &format!("Filler line {i} about the weather."),
+                at,
+            ))
+            .unwrap();
+    }
+    let hers = memory
+        .capture(turn("s1", "Leila", "I went hiking in the hills.", at))
+        .unwrap();
+    let his = memory
+        .capture(turn(
+            "s2",
+            "Omar",
+            "Hiking hiking in the hills, hiking again.",
+            at,
+        ))
+        .unwrap();
+    let ids = |query: &str| -> Vec<i64> {
+        let opts = SearchOptions {
+            limit: 2,
+            ..SearchOptions::default()
+        };
+        memory
+            .search(query, &opts)
+            .unwrap()
+            .iter()
+            .map(|h| h.item.id)
+            .collect()
+    };
+    assert_eq!(ids("hiking in the hills"), [his, hers]);
+    assert_eq!(ids("Where did Leila go hiking?"), [hers, his]);
+    // The preference orders hits; it is not relevance, which the recall block
+    // judges, so it leaves the reported score alone.
+    let score = |speaker: f32| {
+        let mut opts = SearchOptions::default();
+        opts.weights.speaker = speaker;
+        let hits = memory.search("Where did Leila go hiking?", &opts).unwrap();
+        hits.iter().find(|h| h.item.id == hers).map(|h| h.score)
+    };
+    assert_eq!(score(3.0), score(0.0));
+}
