@@ -2,12 +2,13 @@
 //! speaker, time and vectors, kept in step with `memory.db` (reloaded when another
 //! process writes to it, which `PRAGMA data_version` reveals).
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use rusqlite::Connection;
 
 use crate::embed::from_blob;
 use crate::item::ItemKind;
+use crate::text::words;
 use crate::time::mentions_time;
 
 /// One item as search sees it.
@@ -30,6 +31,9 @@ pub(crate) struct Entry {
 pub(crate) struct Cache {
     pub entries: Vec<Entry>,
     position: HashMap<i64, usize>,
+    /// The first names of every speaker, lower-cased (a forgotten speaker's stays
+    /// until the next load; it only keeps that word out of a query's embedding).
+    pub speaker_names: BTreeSet<String>,
     /// `PRAGMA data_version` when loaded; `None` until the first load.
     pub data_version: Option<i64>,
 }
@@ -68,6 +72,9 @@ impl Cache {
     }
 
     pub fn push(&mut self, entry: Entry) {
+        if let Some(first) = words(&entry.speaker).next() {
+            self.speaker_names.insert(first);
+        }
         self.position.insert(entry.id, self.entries.len());
         self.entries.push(entry);
     }
@@ -119,6 +126,25 @@ impl Cache {
             .collect()
     }
 
+    /// `query` without the words that name a speaker, for embedding: who is asked
+    /// about is left to the speaker preference, so the vector carries what is asked.
+    /// The whole query when nothing else would be left.
+    pub fn without_speaker_names(&self, query: &str) -> String {
+        let kept: Vec<&str> = query
+            .split_whitespace()
+            .filter(|token| {
+                !words(token)
+                    .next()
+                    .is_some_and(|word| self.speaker_names.contains(&word))
+            })
+            .collect();
+        if kept.iter().any(|token| words(token).next().is_some()) {
+            kept.join(" ")
+        } else {
+            query.to_string()
+        }
+    }
+
     /// The newest time of any item, the "now" of the memory.
     pub fn newest(&self) -> Option<i64> {
         self.entries.iter().map(|e| e.ts).max()
@@ -128,4 +154,35 @@ impl Cache {
 /// Changes whenever another connection commits to the database.
 pub(crate) fn data_version(conn: &Connection) -> rusqlite::Result<i64> {
     conn.pragma_query_value(None, "data_version", |row| row.get(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn turn(id: i64, speaker: &str) -> Entry {
+        Entry {
+            id,
+            kind: ItemKind::Turn,
+            session: "s".into(),
+            speaker: speaker.into(),
+            ts: 0,
+            seq: id,
+            vec: None,
+            dated: false,
+        }
+    }
+
+    #[test]
+    fn a_query_loses_the_speakers_names_unless_nothing_else_is_left() {
+        let mut cache = Cache::default();
+        cache.push(turn(1, "Leila Haddad"));
+        cache.push(turn(2, "omar"));
+        assert_eq!(
+            cache.without_speaker_names("Where did Leila and Omar's dog go hiking?"),
+            "Where did and dog go hiking?"
+        );
+        assert_eq!(cache.without_speaker_names("Leila?"), "Leila?");
+        assert_eq!(cache.without_speaker_names("Haddad"), "Haddad");
+    }
 }

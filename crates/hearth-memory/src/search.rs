@@ -65,10 +65,10 @@ impl Default for Weights {
     /// Chosen on locomo-dev (see the bench module docs for the log of what was tried).
     fn default() -> Self {
         Weights {
-            bm25: 0.5,
+            bm25: 0.4,
             bm25_context: 0.15,
-            dense: 0.3,
-            dense_window: 0.2,
+            dense: 0.4,
+            dense_window: 0.3,
             window_prev: 1.0,
             window_next: 0.0,
             session: 0.3,
@@ -198,22 +198,24 @@ impl Memory {
         let terms = query_terms(query);
         // The query is embedded on its own thread while this one reads the keyword
         // index; the embedding takes no lock, so captures and the worker go on.
+        // The cache is brought up to date first: it knows the speakers' names.
+        let to_embed = {
+            let conn = lock(&self.shared.conn);
+            let mut cache = lock(&self.shared.cache);
+            let version = data_version(&conn).at(path)?;
+            if cache.data_version != Some(version) {
+                *cache = Cache::load(&conn).at(path)?;
+            }
+            cache.without_speaker_names(query)
+        };
+        let to_embed = to_embed.as_str();
         let (query_vector, keywords) = std::thread::scope(|scope| {
             let embedding = self
                 .shared
                 .embedder
                 .as_ref()
-                .map(|embedder| scope.spawn(move || embedder.embed(&[query])));
-            let read = (|| {
-                let conn = lock(&self.shared.conn);
-                let mut cache = lock(&self.shared.cache);
-                let version = data_version(&conn).at(path)?;
-                if cache.data_version != Some(version) {
-                    *cache = Cache::load(&conn).at(path)?;
-                }
-                drop(cache);
-                Keywords::read(&conn, &terms, weights).at(path)
-            })();
+                .map(|embedder| scope.spawn(move || embedder.embed(&[to_embed])));
+            let read = Keywords::read(&lock(&self.shared.conn), &terms, weights).at(path);
             let query_vector = match embedding {
                 Some(handle) => handle
                     .join()

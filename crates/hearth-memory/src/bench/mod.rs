@@ -39,7 +39,9 @@
 //! | + window cosine, previous turn's BM25, speaker bonus | 0.745 / 0.548 / 0.813 |
 //! | + session-level BM25 0.5, session mean 0.3 | 0.753 / 0.555 / 0.811 |
 //! | + a question about when re-ranks its top 10, turns that say when first ² | 0.753 / 0.564 / 0.811 |
-//! | + a named speaker's turns first: speaker bonus 0.3 → 3.0, for ordering only (the default) ³ | 0.777 / 0.602 / 0.820 |
+//! | + a named speaker's turns first: speaker bonus 0.3 → 3.0, for ordering only ³ | 0.777 / 0.602 / 0.820 |
+//! | + the query embedded without the speakers' names ⁴ | 0.791 / 0.612 / 0.832 |
+//! | + bm25 0.5 → 0.4, dense 0.3 → 0.4, dense window 0.2 → 0.3 (the default) | 0.801 / 0.622 / 0.834 |
 //!
 //! ¹ measured with a stopword bug since fixed (BM25 alone was 0.647 / 0.504 / 0.789
 //! then). A window embedded as text ("prev\nturn") scored the same as the window
@@ -65,7 +67,10 @@
 //! someone does not by itself push their turns past the recall block's bar. More
 //! session weight does not lift session `all@5` (session 1.0 and session BM25 1.0:
 //! 0.740 / 0.562 / 0.809; both 2.0 over the best 5: 0.714 / 0.547 / 0.795).
-//! Multi-hop (category 1, `all@5` 0.387) and open-domain (category 3, 0.477) are where
+//! ⁴ who is asked about is left to the speaker preference, so the query's vector carries
+//! only what is asked. Embedding turns without their "speaker: " prefix as well scored
+//! 0.779 / 0.604 / 0.826 before this change and was not faster; not kept.
+//! Multi-hop (category 1, `all@5` 0.444) and open-domain (category 3, 0.545) are where
 //! session `all@5` is lost: their evidence spans 2–6 of 19–32 sessions.
 
 mod locomo;
