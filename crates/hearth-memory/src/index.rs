@@ -8,7 +8,7 @@ use rusqlite::Connection;
 
 use crate::embed::from_blob;
 use crate::item::ItemKind;
-use crate::text::words;
+use crate::text::{first_name, words};
 use crate::time::mentions_time;
 
 /// One item as search sees it.
@@ -72,7 +72,7 @@ impl Cache {
     }
 
     pub fn push(&mut self, entry: Entry) {
-        if let Some(first) = words(&entry.speaker).next() {
+        if let Some(first) = first_name(&entry.speaker) {
             self.speaker_names.insert(first);
         }
         self.position.insert(entry.id, self.entries.len());

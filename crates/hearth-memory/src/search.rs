@@ -16,7 +16,7 @@ use crate::error::{AtDatabase, MemoryError};
 use crate::index::{data_version, Cache, Entry};
 use crate::item::{ItemKind, MemoryItem, Provenance};
 use crate::store::{lock, read_items, Memory};
-use crate::text::{clip, estimate_tokens, fts_any, query_terms, words};
+use crate::text::{clip, estimate_tokens, first_name, fts_any, query_terms, words};
 use crate::time::{asks_when, named_range};
 
 /// How the signals are blended. The defaults were chosen on LoCoMo (see the bench
@@ -629,11 +629,8 @@ fn add_session_scores(entries: &[Entry], scores: &mut [f32], w: &Weights) {
 /// Whether the query names each entry's speaker (by first name).
 fn named_speakers(entries: &[Entry], query: &str) -> Vec<bool> {
     let query_words: Vec<String> = words(query).collect();
-    let named = |speaker: &str| {
-        words(speaker)
-            .next()
-            .is_some_and(|first| query_words.contains(&first))
-    };
+    let named =
+        |speaker: &str| first_name(speaker).is_some_and(|first| query_words.contains(&first));
     let mut memo: HashMap<&str, bool> = HashMap::new();
     entries
         .iter()

@@ -179,6 +179,11 @@ pub(crate) fn words(text: &str) -> impl Iterator<Item = String> + '_ {
         .map(str::to_lowercase)
 }
 
+/// The first word of a speaker's name, lower-cased: what a query names them by.
+pub(crate) fn first_name(speaker: &str) -> Option<String> {
+    words(speaker).next()
+}
+
 /// The words of a query worth searching for: no stopwords, each once, in order.
 pub(crate) fn query_terms(query: &str) -> Vec<String> {
     let mut terms: Vec<String> = Vec::new();

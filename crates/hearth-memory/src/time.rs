@@ -4,6 +4,8 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::text::words;
+
 const MONTHS: [&str; 12] = [
     "january",
     "february",
@@ -178,24 +180,9 @@ pub(crate) struct TimeRange {
 /// The month ("May 2023", "in may") or year ("2023") a query names, if any. A month
 /// without a year takes the year of `reference` (the newest memory).
 pub(crate) fn named_range(query: &str, reference: Option<i64>) -> Option<TimeRange> {
-    let words: Vec<String> = query
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(str::to_ascii_lowercase)
-        .collect();
-    let year = words
-        .iter()
-        .filter_map(|w| number(w))
-        .find(|y| (1900..=2200).contains(y));
-    // "may" is too often a verb to count without a year or a day beside it.
-    let month = words.iter().enumerate().find_map(|(i, w)| {
-        let index = MONTHS.iter().position(|m| m == w)?;
-        let near_number = [i.checked_sub(1), Some(i + 1)]
-            .into_iter()
-            .flatten()
-            .any(|j| words.get(j).is_some_and(|n| number(n).is_some()));
-        (index != 4 || near_number).then_some(index as u32 + 1)
-    });
+    let words: Vec<String> = words(query).collect();
+    let year = words.iter().find_map(|w| year(w));
+    let month = (0..words.len()).find_map(|i| month_at(&words, i));
     let reference_year = reference.map(|r| civil_from_days(r.div_euclid(86_400)).0);
     match (month, year.or(reference_year)) {
         (Some(m), Some(y)) => {
@@ -255,7 +242,7 @@ const SEASONS: [&str; 3] = ["winter", "spring", "autumn"];
 /// Whether a query asks when something happened or how long it took: "when did…",
 /// "how long…", "what year…". The turns that answer it usually say when.
 pub(crate) fn asks_when(query: &str) -> bool {
-    let words: Vec<String> = lower_words(query).collect();
+    let words: Vec<String> = words(query).collect();
     words.iter().enumerate().any(|(i, w)| {
         let next = words.get(i + 1).map(String::as_str);
         w == "when"
@@ -268,26 +255,31 @@ pub(crate) fn asks_when(query: &str) -> bool {
 /// Whether a text places something in time: a relative day or period ("yesterday",
 /// "last week", "two years ago"), a weekday, a season, a month or a year.
 pub(crate) fn mentions_time(text: &str) -> bool {
-    let words: Vec<String> = lower_words(text).collect();
+    let words: Vec<String> = words(text).collect();
     words.iter().enumerate().any(|(i, w)| {
-        let near_number = || {
-            [i.checked_sub(1), Some(i + 1)]
-                .into_iter()
-                .flatten()
-                .any(|j| words.get(j).is_some_and(|n| number(n).is_some()))
-        };
         TIME_WORDS.contains(&w.as_str())
             || SEASONS.contains(&w.as_str())
-            || number(w).is_some_and(|y| (1900..=2200).contains(&y))
-            // "may" is too often a verb to count without a number beside it.
-            || MONTHS.iter().position(|m| m == w).is_some_and(|m| m != 4 || near_number())
+            || year(w).is_some()
+            || month_at(&words, i).is_some()
     })
 }
 
-fn lower_words(text: &str) -> impl Iterator<Item = String> + '_ {
-    text.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(str::to_ascii_lowercase)
+/// A word that reads as a year.
+fn year(word: &str) -> Option<i64> {
+    number(word).filter(|y| (1900..=2200).contains(y))
+}
+
+/// The month (1–12) that `words[i]` names. "may" is too often a verb to count
+/// without a year or a day beside it.
+fn month_at(words: &[String], i: usize) -> Option<u32> {
+    let index = MONTHS.iter().position(|m| *m == words[i])?;
+    let near_number = || {
+        [i.checked_sub(1), Some(i + 1)]
+            .into_iter()
+            .flatten()
+            .any(|j| words.get(j).is_some_and(|n| number(n).is_some()))
+    };
+    (index != 4 || near_number()).then_some(index as u32 + 1)
 }
 
 #[cfg(test)]

@@ -334,6 +334,16 @@ fn forgetting_a_turn_removes_it_from_the_next_turns_context_too() {
     assert!(!file_bytes_contain(dir.path(), "quokkavault"));
 }
 
+/// The ids of a search's hits, in rank order.
+fn ranked_ids(memory: &Memory, query: &str, opts: &SearchOptions) -> Vec<i64> {
+    memory
+        .search(query, opts)
+        .unwrap()
+        .iter()
+        .map(|h| h.item.id)
+        .collect()
+}
+
 #[test]
 fn a_question_about_when_puts_the_dated_note_first() {
     let dir = tempfile::tempdir().unwrap();
@@ -353,15 +363,10 @@ fn a_question_about_when_puts_the_dated_note_first() {
             Provenance::User,
         )
         .unwrap();
-    let ids = |query: &str, when_rerank: usize| -> Vec<i64> {
+    let ids = |query: &str, when_rerank: usize| {
         let mut opts = SearchOptions::default();
         opts.weights.when_rerank = when_rerank;
-        memory
-            .search(query, &opts)
-            .unwrap()
-            .iter()
-            .map(|h| h.item.id)
-            .collect()
+        ranked_ids(&memory, query, &opts)
     };
     let question = "When did I start the pottery class?";
     assert_eq!(ids("pottery class", 10), [undated, dated]);
@@ -395,17 +400,12 @@ fn a_named_speakers_turns_come_first_without_raising_their_score() {
             at,
         ))
         .unwrap();
-    let ids = |query: &str| -> Vec<i64> {
+    let ids = |query: &str| {
         let opts = SearchOptions {
             limit: 2,
             ..SearchOptions::default()
         };
-        memory
-            .search(query, &opts)
-            .unwrap()
-            .iter()
-            .map(|h| h.item.id)
-            .collect()
+        ranked_ids(&memory, query, &opts)
     };
     assert_eq!(ids("hiking in the hills"), [his, hers]);
     assert_eq!(ids("Where did Leila go hiking?"), [hers, his]);
