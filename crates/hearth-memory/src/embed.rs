@@ -5,10 +5,10 @@
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
-use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config};
+use candle_transformers::models::bert::Config;
 use tokenizers::{Encoding, Tokenizer, TruncationParams};
 
+use crate::encoder::Encoder;
 use crate::error::MemoryError;
 use crate::weights::read_safetensors;
 
@@ -67,7 +67,7 @@ enum Pooling {
 /// A loaded sentence-embedding model. Cheap to share behind an `Arc`; `embed` takes
 /// `&self` and may run on several threads at once.
 pub struct Embedder {
-    model: BertModel,
+    model: Encoder,
     /// One thread a core: each runs whole batches, side by side.
     batches: rayon::ThreadPool,
     /// One thread: a lone batch (a query) is too small to gain from splitting its
@@ -134,9 +134,9 @@ impl Embedder {
             .len();
         let tensors = read_safetensors(&weights_path)
             .map_err(|e| load_error(dir, format!("model.safetensors: {e}")))?;
-        let vb = VarBuilder::from_tensors(tensors, DType::F32, &Device::Cpu);
-        let model = BertModel::load(vb, &config)
+        let model = Encoder::load(&tensors, &config)
             .map_err(|e| load_error(dir, format!("model.safetensors: {e}")))?;
+        drop(tensors);
         let name = dir
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -252,11 +252,10 @@ impl Embedder {
             mask.extend_from_slice(encoding.get_attention_mask());
             mask.extend(std::iter::repeat_n(0u32, pad));
         }
-        let device = &self.model.device;
+        let device = &Device::Cpu;
         let ids = Tensor::from_vec(ids, (rows, width), device)?;
+        let hidden = self.model.forward(&ids, &mask)?;
         let mask = Tensor::from_vec(mask, (rows, width), device)?;
-        let types = ids.zeros_like()?;
-        let hidden = self.model.forward(&ids, &types, Some(&mask))?;
         let pooled = match self.pooling {
             Pooling::Cls => hidden.narrow(1, 0, 1)?.squeeze(1)?,
             Pooling::Mean => {

@@ -11,11 +11,13 @@
 
 pub mod bench;
 mod embed;
+mod encoder;
 mod error;
 mod files;
 mod index;
 mod ingest;
 mod item;
+mod kernels;
 mod schema;
 mod search;
 mod store;

@@ -1,0 +1,410 @@
+//! The BERT encoder the embedder runs, on candle tensors: the arithmetic of
+//! candle-transformers' `BertModel` (the test suite checks the two agree), with the
+//! query, key and value projections in one product and everything between products
+//! done by the fused kernels in `kernels.rs`, in place. Matrix products are candle's.
+
+use std::collections::HashMap;
+
+use candle_core::{CpuStorage, DType, InplaceOp1, InplaceOp2, Layout, Tensor};
+use candle_transformers::models::bert::{Config, HiddenAct};
+
+use crate::kernels::{self, Norm};
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// One transformer layer's weights. Matrices are `(out, in)`, as stored.
+struct Layer {
+    /// Query, key and value stacked: `(3 × hidden, hidden)`.
+    qkv: Tensor,
+    qkv_bias: Vec<f32>,
+    attention_out: Tensor,
+    attention_out_bias: Vec<f32>,
+    attention_norm: Norm,
+    up: Tensor,
+    up_bias: Vec<f32>,
+    down: Tensor,
+    down_bias: Vec<f32>,
+    output_norm: Norm,
+}
+
+/// A BERT-family encoder: token ids in, one hidden vector per token out.
+pub(crate) struct Encoder {
+    word_embeddings: Tensor,
+    /// Position embeddings with the token-type-0 embedding added: every input here
+    /// is a single segment.
+    positions: Vec<f32>,
+    max_positions: usize,
+    embedding_norm: Norm,
+    layers: Vec<Layer>,
+    heads: usize,
+    hidden: usize,
+    act: HiddenAct,
+}
+
+/// Finds the tensors under the prefix a checkpoint uses: none, `bert.` or the
+/// config's `model_type` (as candle-transformers does).
+struct Weights<'a> {
+    tensors: &'a HashMap<String, Tensor>,
+    prefix: String,
+}
+
+impl Weights<'_> {
+    fn tensor(&self, name: &str) -> Result<Tensor, Error> {
+        let key = format!("{}{name}", self.prefix);
+        self.tensors
+            .get(&key)
+            .map(|t| t.to_dtype(DType::F32))
+            .transpose()?
+            .ok_or_else(|| format!("no tensor {key}").into())
+    }
+
+    fn vector(&self, name: &str) -> Result<Vec<f32>, Error> {
+        Ok(self.tensor(name)?.flatten_all()?.to_vec1::<f32>()?)
+    }
+
+    fn norm(&self, name: &str, eps: f64) -> Result<Norm, Error> {
+        // Old checkpoints name the pair gamma/beta.
+        let (gamma, beta) = match self.vector(&format!("{name}.weight")) {
+            Ok(gamma) => (gamma, self.vector(&format!("{name}.bias"))?),
+            Err(_) => (
+                self.vector(&format!("{name}.gamma"))?,
+                self.vector(&format!("{name}.beta"))?,
+            ),
+        };
+        Ok(Norm {
+            gamma,
+            beta,
+            eps: eps as f32,
+        })
+    }
+}
+
+impl Encoder {
+    pub(crate) fn load(tensors: &HashMap<String, Tensor>, config: &Config) -> Result<Self, Error> {
+        let root = "embeddings.word_embeddings.weight";
+        let prefix = [String::new(), "bert.".to_string()]
+            .into_iter()
+            .chain(config.model_type.iter().map(|t| format!("{t}.")))
+            .find(|p| tensors.contains_key(&format!("{p}{root}")))
+            .ok_or_else(|| format!("no tensor {root}: not a BERT-family model"))?;
+        let w = Weights { tensors, prefix };
+        let hidden = config.hidden_size;
+        let heads = config.num_attention_heads;
+        if heads == 0 || !hidden.is_multiple_of(heads) {
+            return Err(format!("hidden size {hidden} does not split into {heads} heads").into());
+        }
+        let eps = config.layer_norm_eps;
+        let token_type = w.vector("embeddings.token_type_embeddings.weight")?;
+        let mut positions = w.vector("embeddings.position_embeddings.weight")?;
+        if token_type.len() < hidden || !positions.len().is_multiple_of(hidden) {
+            return Err("embedding tables do not match the hidden size".into());
+        }
+        for row in positions.chunks_exact_mut(hidden) {
+            for (p, t) in row.iter_mut().zip(&token_type[..hidden]) {
+                *p += t;
+            }
+        }
+        let layers = (0..config.num_hidden_layers)
+            .map(|i| {
+                let at = |name: &str| format!("encoder.layer.{i}.{name}");
+                let qkv = Tensor::cat(
+                    &[
+                        w.tensor(&at("attention.self.query.weight"))?,
+                        w.tensor(&at("attention.self.key.weight"))?,
+                        w.tensor(&at("attention.self.value.weight"))?,
+                    ],
+                    0,
+                )?;
+                let mut qkv_bias = w.vector(&at("attention.self.query.bias"))?;
+                qkv_bias.extend(w.vector(&at("attention.self.key.bias"))?);
+                qkv_bias.extend(w.vector(&at("attention.self.value.bias"))?);
+                Ok(Layer {
+                    qkv,
+                    qkv_bias,
+                    attention_out: w.tensor(&at("attention.output.dense.weight"))?,
+                    attention_out_bias: w.vector(&at("attention.output.dense.bias"))?,
+                    attention_norm: w.norm(&at("attention.output.LayerNorm"), eps)?,
+                    up: w.tensor(&at("intermediate.dense.weight"))?,
+                    up_bias: w.vector(&at("intermediate.dense.bias"))?,
+                    down: w.tensor(&at("output.dense.weight"))?,
+                    down_bias: w.vector(&at("output.dense.bias"))?,
+                    output_norm: w.norm(&at("output.LayerNorm"), eps)?,
+                })
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        Ok(Encoder {
+            word_embeddings: w.tensor(root)?,
+            max_positions: positions.len() / hidden,
+            positions,
+            embedding_norm: w.norm("embeddings.LayerNorm", eps)?,
+            layers,
+            heads,
+            hidden,
+            act: config.hidden_act,
+        })
+    }
+
+    /// Hidden states `(rows, width, hidden)` for token ids `(rows, width)`; `keep`
+    /// (row-major, `rows × width`) is 1 for real tokens and 0 for padding.
+    pub(crate) fn forward(&self, ids: &Tensor, keep: &[u32]) -> Result<Tensor, Error> {
+        let (rows, width) = ids.dims2()?;
+        if width > self.max_positions {
+            return Err(format!("{width} tokens, more than {}", self.max_positions).into());
+        }
+        let tokens = rows * width;
+        let h = self.hidden;
+        let x = self.word_embeddings.index_select(&ids.flatten_all()?, 0)?;
+        x.inplace_op1(&AddRowsNorm {
+            add: &self.positions[..width * h],
+            norm: &self.embedding_norm,
+        })?;
+        let mut x = x;
+        let head_dim = h / self.heads;
+        let softmax = MaskedSoftmax {
+            keep,
+            width,
+            rows_per_sequence: self.heads * width,
+            scale: 1.0 / (head_dim as f32).sqrt(),
+        };
+        for layer in &self.layers {
+            let qkv = x.matmul(&layer.qkv.t()?)?;
+            qkv.inplace_op1(&AddBias(&layer.qkv_bias))?;
+            // (rows, width, 3, heads, head_dim) → (3, rows, heads, width, head_dim)
+            let qkv = qkv
+                .reshape((rows, width, 3, self.heads, head_dim))?
+                .permute((2, 0, 3, 1, 4))?
+                .contiguous()?;
+            let (q, k, v) = (qkv.get(0)?, qkv.get(1)?, qkv.get(2)?);
+            let scores = q.matmul(&k.t()?)?;
+            scores.inplace_op1(&softmax)?;
+            let context = scores
+                .matmul(&v)?
+                .transpose(1, 2)?
+                .contiguous()?
+                .reshape((tokens, h))?;
+            let attended = context.matmul(&layer.attention_out.t()?)?;
+            attended.inplace_op2(
+                &x,
+                &BiasResidualNorm {
+                    bias: &layer.attention_out_bias,
+                    norm: &layer.attention_norm,
+                },
+            )?;
+            let up = attended.matmul(&layer.up.t()?)?;
+            let up = match self.act {
+                HiddenAct::Gelu => {
+                    up.inplace_op1(&BiasGelu(&layer.up_bias))?;
+                    up
+                }
+                HiddenAct::GeluApproximate => {
+                    up.inplace_op1(&AddBias(&layer.up_bias))?;
+                    up.gelu()?
+                }
+                HiddenAct::Relu => {
+                    up.inplace_op1(&AddBias(&layer.up_bias))?;
+                    up.relu()?
+                }
+            };
+            let down = up.matmul(&layer.down.t()?)?;
+            down.inplace_op2(
+                &attended,
+                &BiasResidualNorm {
+                    bias: &layer.down_bias,
+                    norm: &layer.output_norm,
+                },
+            )?;
+            x = down;
+        }
+        Ok(x.reshape((rows, width, h))?)
+    }
+}
+
+/// The contiguous f32 values of a tensor's storage, to change in place.
+fn values_mut<'a>(
+    storage: &'a mut CpuStorage,
+    layout: &Layout,
+    op: &str,
+) -> candle_core::Result<&'a mut [f32]> {
+    match (storage, layout.contiguous_offsets()) {
+        (CpuStorage::F32(values), Some((start, end))) => Ok(&mut values[start..end]),
+        _ => candle_core::bail!("{op} wants a contiguous f32 tensor"),
+    }
+}
+
+fn values<'a>(
+    storage: &'a CpuStorage,
+    layout: &Layout,
+    op: &str,
+) -> candle_core::Result<&'a [f32]> {
+    match (storage, layout.contiguous_offsets()) {
+        (CpuStorage::F32(values), Some((start, end))) => Ok(&values[start..end]),
+        _ => candle_core::bail!("{op} wants a contiguous f32 tensor"),
+    }
+}
+
+struct AddBias<'a>(&'a [f32]);
+
+impl InplaceOp1 for AddBias<'_> {
+    fn name(&self) -> &'static str {
+        "add-bias"
+    }
+
+    fn cpu_fwd(&self, storage: &mut CpuStorage, layout: &Layout) -> candle_core::Result<()> {
+        kernels::add_bias(values_mut(storage, layout, self.name())?, self.0);
+        Ok(())
+    }
+}
+
+struct BiasGelu<'a>(&'a [f32]);
+
+impl InplaceOp1 for BiasGelu<'_> {
+    fn name(&self) -> &'static str {
+        "bias-gelu"
+    }
+
+    fn cpu_fwd(&self, storage: &mut CpuStorage, layout: &Layout) -> candle_core::Result<()> {
+        kernels::bias_gelu(values_mut(storage, layout, self.name())?, self.0);
+        Ok(())
+    }
+}
+
+struct AddRowsNorm<'a> {
+    add: &'a [f32],
+    norm: &'a Norm,
+}
+
+impl InplaceOp1 for AddRowsNorm<'_> {
+    fn name(&self) -> &'static str {
+        "add-rows-norm"
+    }
+
+    fn cpu_fwd(&self, storage: &mut CpuStorage, layout: &Layout) -> candle_core::Result<()> {
+        kernels::add_rows_norm(
+            values_mut(storage, layout, self.name())?,
+            self.add,
+            self.norm,
+        );
+        Ok(())
+    }
+}
+
+struct MaskedSoftmax<'a> {
+    keep: &'a [u32],
+    width: usize,
+    rows_per_sequence: usize,
+    scale: f32,
+}
+
+impl InplaceOp1 for MaskedSoftmax<'_> {
+    fn name(&self) -> &'static str {
+        "masked-softmax"
+    }
+
+    fn cpu_fwd(&self, storage: &mut CpuStorage, layout: &Layout) -> candle_core::Result<()> {
+        kernels::masked_softmax(
+            values_mut(storage, layout, self.name())?,
+            self.keep,
+            self.width,
+            self.rows_per_sequence,
+            self.scale,
+        );
+        Ok(())
+    }
+}
+
+struct BiasResidualNorm<'a> {
+    bias: &'a [f32],
+    norm: &'a Norm,
+}
+
+impl InplaceOp2 for BiasResidualNorm<'_> {
+    fn name(&self) -> &'static str {
+        "bias-residual-norm"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &mut CpuStorage,
+        layout: &Layout,
+        residual: &CpuStorage,
+        residual_layout: &Layout,
+    ) -> candle_core::Result<()> {
+        let x = values_mut(storage, layout, self.name())?;
+        let residual = values(residual, residual_layout, self.name())?;
+        if residual.len() != x.len() {
+            candle_core::bail!("{}: residual of another shape", self.name());
+        }
+        kernels::bias_residual_norm(x, residual, self.bias, self.norm);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use candle_core::{DType, Device, Tensor};
+    use candle_nn::VarBuilder;
+    use candle_transformers::models::bert::{BertModel, Config};
+    use tokenizers::{PaddingParams, Tokenizer};
+
+    use super::Encoder;
+    use crate::weights::read_safetensors;
+
+    /// The hidden states of candle-transformers' BertModel and of this encoder, for
+    /// the same padded batch, differ by float rounding only. Skipped when the default
+    /// model is not in the cache.
+    #[test]
+    fn agrees_with_candle_transformers_bert() {
+        let Some(dir) =
+            crate::default_model_dir().filter(|d| d.join("model.safetensors").is_file())
+        else {
+            eprintln!("skipped: the embedding model is not in the cache");
+            return;
+        };
+        let config: Config =
+            serde_json::from_slice(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
+        let tensors = read_safetensors(&dir.join("model.safetensors")).unwrap();
+        let ours = Encoder::load(&tensors, &config).unwrap();
+        let vb = VarBuilder::from_tensors(tensors, DType::F32, &Device::Cpu);
+        let reference = BertModel::load(vb, &config).unwrap();
+
+        let mut tokenizer = Tokenizer::from_file(dir.join("tokenizer.json")).unwrap();
+        tokenizer.with_padding(Some(PaddingParams::default()));
+        let texts = vec![
+            "Caroline: I went to the LGBTQ support group yesterday and it was so powerful.",
+            "Melanie: Nice!",
+            "A much longer line, to pad the others: the quick brown fox jumps over the lazy dog twice.",
+        ];
+        let encodings = tokenizer.encode_batch(texts, true).unwrap();
+        let (rows, width) = (encodings.len(), encodings[0].len());
+        let ids: Vec<u32> = encodings
+            .iter()
+            .flat_map(|e| e.get_ids().to_vec())
+            .collect();
+        let keep: Vec<u32> = encodings
+            .iter()
+            .flat_map(|e| e.get_attention_mask().to_vec())
+            .collect();
+        let ids = Tensor::from_vec(ids, (rows, width), &Device::Cpu).unwrap();
+        let mask = Tensor::from_vec(keep.clone(), (rows, width), &Device::Cpu).unwrap();
+
+        let got = ours.forward(&ids, &keep).unwrap().to_vec3::<f32>().unwrap();
+        let want = reference
+            .forward(&ids, &ids.zeros_like().unwrap(), Some(&mask))
+            .unwrap()
+            .to_vec3::<f32>()
+            .unwrap();
+        let mut worst = 0f32;
+        for (row, (g, w)) in got.iter().zip(&want).enumerate() {
+            for (position, (g, w)) in g.iter().zip(w).enumerate() {
+                // Padding positions are never pooled; their states are not compared.
+                if keep[row * width + position] == 0 {
+                    continue;
+                }
+                for (a, b) in g.iter().zip(w) {
+                    worst = worst.max((a - b).abs());
+                }
+            }
+        }
+        assert!(worst < 1e-4, "largest difference {worst}");
+    }
+}
