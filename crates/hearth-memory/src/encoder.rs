@@ -153,12 +153,11 @@ impl Encoder {
         }
         let tokens = rows * width;
         let h = self.hidden;
-        let x = self.word_embeddings.index_select(&ids.flatten_all()?, 0)?;
+        let mut x = self.word_embeddings.index_select(&ids.flatten_all()?, 0)?;
         x.inplace_op1(&AddRowsNorm {
             add: &self.positions[..width * h],
             norm: &self.embedding_norm,
         })?;
-        let mut x = x;
         let head_dim = h / self.heads;
         let softmax = MaskedSoftmax {
             keep,
@@ -219,6 +218,21 @@ impl Encoder {
     }
 }
 
+/// The contiguous f32 values of a tensor's storage, to change in place, checked to be
+/// whole rows of `width`.
+fn rows_mut<'a>(
+    storage: &'a mut CpuStorage,
+    layout: &Layout,
+    width: usize,
+    op: &str,
+) -> candle_core::Result<&'a mut [f32]> {
+    let values = values_mut(storage, layout, op)?;
+    if width == 0 || !values.len().is_multiple_of(width) {
+        candle_core::bail!("{op}: {} values are not rows of {width}", values.len());
+    }
+    Ok(values)
+}
+
 /// The contiguous f32 values of a tensor's storage, to change in place.
 fn values_mut<'a>(
     storage: &'a mut CpuStorage,
@@ -250,7 +264,10 @@ impl InplaceOp1 for AddBias<'_> {
     }
 
     fn cpu_fwd(&self, storage: &mut CpuStorage, layout: &Layout) -> candle_core::Result<()> {
-        kernels::add_bias(values_mut(storage, layout, self.name())?, self.0);
+        kernels::add_bias(
+            rows_mut(storage, layout, self.0.len(), self.name())?,
+            self.0,
+        );
         Ok(())
     }
 }
@@ -263,7 +280,10 @@ impl InplaceOp1 for BiasGelu<'_> {
     }
 
     fn cpu_fwd(&self, storage: &mut CpuStorage, layout: &Layout) -> candle_core::Result<()> {
-        kernels::bias_gelu(values_mut(storage, layout, self.name())?, self.0);
+        kernels::bias_gelu(
+            rows_mut(storage, layout, self.0.len(), self.name())?,
+            self.0,
+        );
         Ok(())
     }
 }
@@ -279,11 +299,12 @@ impl InplaceOp1 for AddRowsNorm<'_> {
     }
 
     fn cpu_fwd(&self, storage: &mut CpuStorage, layout: &Layout) -> candle_core::Result<()> {
-        kernels::add_rows_norm(
-            values_mut(storage, layout, self.name())?,
-            self.add,
-            self.norm,
-        );
+        let width = self.norm.gamma.len();
+        let x = rows_mut(storage, layout, width, self.name())?;
+        if !self.add.len().is_multiple_of(width) || self.norm.beta.len() != width {
+            candle_core::bail!("{}: embedding tables of another width", self.name());
+        }
+        kernels::add_rows_norm(x, self.add, self.norm);
         Ok(())
     }
 }
@@ -301,8 +322,12 @@ impl InplaceOp1 for MaskedSoftmax<'_> {
     }
 
     fn cpu_fwd(&self, storage: &mut CpuStorage, layout: &Layout) -> candle_core::Result<()> {
+        let scores = rows_mut(storage, layout, self.width, self.name())?;
+        if scores.len() != self.keep.len() * self.rows_per_sequence {
+            candle_core::bail!("{}: a mask of another shape", self.name());
+        }
         kernels::masked_softmax(
-            values_mut(storage, layout, self.name())?,
+            scores,
             self.keep,
             self.width,
             self.rows_per_sequence,
@@ -329,10 +354,13 @@ impl InplaceOp2 for BiasResidualNorm<'_> {
         residual: &CpuStorage,
         residual_layout: &Layout,
     ) -> candle_core::Result<()> {
-        let x = values_mut(storage, layout, self.name())?;
+        let x = rows_mut(storage, layout, self.bias.len(), self.name())?;
         let residual = values(residual, residual_layout, self.name())?;
-        if residual.len() != x.len() {
-            candle_core::bail!("{}: residual of another shape", self.name());
+        if residual.len() != x.len()
+            || self.norm.gamma.len() != self.bias.len()
+            || self.norm.beta.len() != self.bias.len()
+        {
+            candle_core::bail!("{}: operands of different widths", self.name());
         }
         kernels::bias_residual_norm(x, residual, self.bias, self.norm);
         Ok(())
@@ -341,6 +369,8 @@ impl InplaceOp2 for BiasResidualNorm<'_> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use candle_core::{DType, Device, Tensor};
     use candle_nn::VarBuilder;
     use candle_transformers::models::bert::{BertModel, Config};
@@ -349,44 +379,22 @@ mod tests {
     use super::Encoder;
     use crate::weights::read_safetensors;
 
-    /// The hidden states of candle-transformers' BertModel and of this encoder, for
-    /// the same padded batch, differ by float rounding only. Skipped when the default
-    /// model is not in the cache.
-    #[test]
-    fn agrees_with_candle_transformers_bert() {
-        let Some(dir) =
-            crate::default_model_dir().filter(|d| d.join("model.safetensors").is_file())
-        else {
-            eprintln!("skipped: the embedding model is not in the cache");
-            return;
-        };
-        let config: Config =
-            serde_json::from_slice(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
-        let tensors = read_safetensors(&dir.join("model.safetensors")).unwrap();
-        let ours = Encoder::load(&tensors, &config).unwrap();
+    /// The largest difference between this encoder's hidden states and those of
+    /// candle-transformers' BertModel for the same padded batch, over real tokens
+    /// (padding positions are never pooled).
+    fn largest_difference(
+        tensors: HashMap<String, Tensor>,
+        config: &Config,
+        ids: Vec<u32>,
+        keep: Vec<u32>,
+        width: usize,
+    ) -> f32 {
+        let ours = Encoder::load(&tensors, config).unwrap();
         let vb = VarBuilder::from_tensors(tensors, DType::F32, &Device::Cpu);
-        let reference = BertModel::load(vb, &config).unwrap();
-
-        let mut tokenizer = Tokenizer::from_file(dir.join("tokenizer.json")).unwrap();
-        tokenizer.with_padding(Some(PaddingParams::default()));
-        let texts = vec![
-            "Caroline: I went to the LGBTQ support group yesterday and it was so powerful.",
-            "Melanie: Nice!",
-            "A much longer line, to pad the others: the quick brown fox jumps over the lazy dog twice.",
-        ];
-        let encodings = tokenizer.encode_batch(texts, true).unwrap();
-        let (rows, width) = (encodings.len(), encodings[0].len());
-        let ids: Vec<u32> = encodings
-            .iter()
-            .flat_map(|e| e.get_ids().to_vec())
-            .collect();
-        let keep: Vec<u32> = encodings
-            .iter()
-            .flat_map(|e| e.get_attention_mask().to_vec())
-            .collect();
+        let reference = BertModel::load(vb, config).unwrap();
+        let rows = ids.len() / width;
         let ids = Tensor::from_vec(ids, (rows, width), &Device::Cpu).unwrap();
         let mask = Tensor::from_vec(keep.clone(), (rows, width), &Device::Cpu).unwrap();
-
         let got = ours.forward(&ids, &keep).unwrap().to_vec3::<f32>().unwrap();
         let want = reference
             .forward(&ids, &ids.zeros_like().unwrap(), Some(&mask))
@@ -396,7 +404,6 @@ mod tests {
         let mut worst = 0f32;
         for (row, (g, w)) in got.iter().zip(&want).enumerate() {
             for (position, (g, w)) in g.iter().zip(w).enumerate() {
-                // Padding positions are never pooled; their states are not compared.
                 if keep[row * width + position] == 0 {
                     continue;
                 }
@@ -405,6 +412,130 @@ mod tests {
                 }
             }
         }
+        worst
+    }
+
+    fn tiny_config() -> Config {
+        serde_json::from_value(serde_json::json!({
+            "vocab_size": 50, "hidden_size": 16, "num_hidden_layers": 2,
+            "num_attention_heads": 4, "intermediate_size": 32, "hidden_act": "gelu",
+            "hidden_dropout_prob": 0.1, "max_position_embeddings": 24,
+            "type_vocab_size": 2, "initializer_range": 0.02, "layer_norm_eps": 1e-12,
+            "pad_token_id": 0, "model_type": "bert"
+        }))
+        .unwrap()
+    }
+
+    /// Random weights of the right shapes for `config`, under BERT's names.
+    fn random_bert(config: &Config) -> HashMap<String, Tensor> {
+        let (h, i) = (config.hidden_size, config.intermediate_size);
+        let mut shapes: Vec<(String, Vec<usize>)> = vec![
+            (
+                "embeddings.word_embeddings.weight".into(),
+                vec![config.vocab_size, h],
+            ),
+            (
+                "embeddings.position_embeddings.weight".into(),
+                vec![config.max_position_embeddings, h],
+            ),
+            (
+                "embeddings.token_type_embeddings.weight".into(),
+                vec![config.type_vocab_size, h],
+            ),
+        ];
+        let norm = |shapes: &mut Vec<(String, Vec<usize>)>, name: String| {
+            shapes.push((format!("{name}.weight"), vec![h]));
+            shapes.push((format!("{name}.bias"), vec![h]));
+        };
+        norm(&mut shapes, "embeddings.LayerNorm".into());
+        for layer in 0..config.num_hidden_layers {
+            let at = |name: &str| format!("encoder.layer.{layer}.{name}");
+            for (name, out, inp) in [
+                ("attention.self.query", h, h),
+                ("attention.self.key", h, h),
+                ("attention.self.value", h, h),
+                ("attention.output.dense", h, h),
+                ("intermediate.dense", i, h),
+                ("output.dense", h, i),
+            ] {
+                shapes.push((at(&format!("{name}.weight")), vec![out, inp]));
+                shapes.push((at(&format!("{name}.bias")), vec![out]));
+            }
+            norm(&mut shapes, at("attention.output.LayerNorm"));
+            norm(&mut shapes, at("output.LayerNorm"));
+        }
+        shapes
+            .into_iter()
+            .map(|(name, shape)| {
+                let t = Tensor::randn(0f32, 0.5, shape, &Device::Cpu).unwrap();
+                (name, t)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn agrees_with_candle_transformers_bert_on_random_weights() {
+        let config = tiny_config();
+        // Three sequences of width 7; the second and third padded.
+        let ids = vec![
+            1, 5, 9, 13, 17, 21, 2, //
+            1, 30, 31, 2, 0, 0, 0, //
+            1, 44, 2, 0, 0, 0, 0,
+        ];
+        let keep: Vec<u32> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, &id)| u32::from(id != 0 || i % 7 == 0))
+            .collect();
+        let worst = largest_difference(random_bert(&config), &config, ids, keep, 7);
+        assert!(worst < 1e-4, "largest difference {worst}");
+    }
+
+    #[test]
+    fn a_checkpoint_without_a_tensor_is_refused_by_name() {
+        let config = tiny_config();
+        let mut tensors = random_bert(&config);
+        let missing = "encoder.layer.1.attention.self.key.weight";
+        tensors.remove(missing);
+        let error = Encoder::load(&tensors, &config).err().unwrap().to_string();
+        assert!(error.contains(missing), "{error}");
+        let error = Encoder::load(&HashMap::new(), &config)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(error.contains("not a BERT-family model"), "{error}");
+    }
+
+    /// The same on the default model, when it is in the cache.
+    #[test]
+    fn agrees_with_candle_transformers_bert_on_the_default_model() {
+        let Some(dir) =
+            crate::default_model_dir().filter(|d| d.join("model.safetensors").is_file())
+        else {
+            eprintln!("skipped: the embedding model is not in the cache");
+            return;
+        };
+        let config: Config =
+            serde_json::from_slice(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
+        let tensors = read_safetensors(&dir.join("model.safetensors")).unwrap();
+        let mut tokenizer = Tokenizer::from_file(dir.join("tokenizer.json")).unwrap();
+        tokenizer.with_padding(Some(PaddingParams::default()));
+        let texts = vec![
+            "Caroline: I went to the LGBTQ support group yesterday and it was so powerful.",
+            "Melanie: Nice!",
+            "A much longer line, to pad the others: the quick brown fox jumps over the lazy dog twice.",
+        ];
+        let encodings = tokenizer.encode_batch(texts, true).unwrap();
+        let width = encodings[0].len();
+        let ids = encodings
+            .iter()
+            .flat_map(|e| e.get_ids().to_vec())
+            .collect();
+        let keep = encodings
+            .iter()
+            .flat_map(|e| e.get_attention_mask().to_vec())
+            .collect();
+        let worst = largest_difference(tensors, &config, ids, keep, width);
         assert!(worst < 1e-4, "largest difference {worst}");
     }
 }

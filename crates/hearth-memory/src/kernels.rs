@@ -6,6 +6,9 @@
 /// Rows of `x` (each `bias.len()` wide) become `gelu(x + bias)`, with the exact
 /// (erf) GELU BERT uses.
 pub(crate) fn bias_gelu(x: &mut [f32], bias: &[f32]) {
+    if bias.is_empty() {
+        return;
+    }
     for row in x.chunks_exact_mut(bias.len()) {
         for (v, b) in row.iter_mut().zip(bias) {
             let z = *v + b;
@@ -16,6 +19,9 @@ pub(crate) fn bias_gelu(x: &mut [f32], bias: &[f32]) {
 
 /// Rows of `x` become `x + bias`.
 pub(crate) fn add_bias(x: &mut [f32], bias: &[f32]) {
+    if bias.is_empty() {
+        return;
+    }
     for row in x.chunks_exact_mut(bias.len()) {
         for (v, b) in row.iter_mut().zip(bias) {
             *v += b;
@@ -33,6 +39,9 @@ pub(crate) struct Norm {
 /// Rows of `x` become `norm(x + bias + residual)`; `residual` has the shape of `x`.
 pub(crate) fn bias_residual_norm(x: &mut [f32], residual: &[f32], bias: &[f32], norm: &Norm) {
     let width = bias.len();
+    if width == 0 {
+        return;
+    }
     for (row, res) in x.chunks_exact_mut(width).zip(residual.chunks_exact(width)) {
         for ((v, r), b) in row.iter_mut().zip(res).zip(bias) {
             *v += r + b;
@@ -46,6 +55,9 @@ pub(crate) fn bias_residual_norm(x: &mut [f32], residual: &[f32], bias: &[f32], 
 /// embeddings).
 pub(crate) fn add_rows_norm(x: &mut [f32], add: &[f32], norm: &Norm) {
     let width = norm.gamma.len();
+    if add.is_empty() || width == 0 {
+        return;
+    }
     for sequence in x.chunks_mut(add.len()) {
         for (row, extra) in sequence
             .chunks_exact_mut(width)
@@ -80,6 +92,9 @@ pub(crate) fn masked_softmax(
     rows_per_sequence: usize,
     scale: f32,
 ) {
+    if width == 0 || rows_per_sequence == 0 {
+        return;
+    }
     for (r, row) in scores.chunks_exact_mut(width).enumerate() {
         let sequence = r / rows_per_sequence;
         let Some(mask) = keep.get(sequence * width..(sequence + 1) * width) else {
