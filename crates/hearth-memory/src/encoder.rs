@@ -167,7 +167,7 @@ impl Encoder {
         };
         for layer in &self.layers {
             let qkv = x.matmul(&layer.qkv.t()?)?;
-            qkv.inplace_op1(&AddBias(&layer.qkv_bias))?;
+            qkv.inplace_op1(&WithBias::add(&layer.qkv_bias))?;
             // (rows, width, 3, heads, head_dim) → (3, rows, heads, width, head_dim)
             let qkv = qkv
                 .reshape((rows, width, 3, self.heads, head_dim))?
@@ -192,15 +192,15 @@ impl Encoder {
             let up = attended.matmul(&layer.up.t()?)?;
             let up = match self.act {
                 HiddenAct::Gelu => {
-                    up.inplace_op1(&BiasGelu(&layer.up_bias))?;
+                    up.inplace_op1(&WithBias::gelu(&layer.up_bias))?;
                     up
                 }
                 HiddenAct::GeluApproximate => {
-                    up.inplace_op1(&AddBias(&layer.up_bias))?;
+                    up.inplace_op1(&WithBias::add(&layer.up_bias))?;
                     up.gelu()?
                 }
                 HiddenAct::Relu => {
-                    up.inplace_op1(&AddBias(&layer.up_bias))?;
+                    up.inplace_op1(&WithBias::add(&layer.up_bias))?;
                     up.relu()?
                 }
             };
@@ -256,34 +256,39 @@ fn values<'a>(
     }
 }
 
-struct AddBias<'a>(&'a [f32]);
+/// A per-row kernel with a bias: `x + bias`, or `gelu(x + bias)`.
+struct WithBias<'a> {
+    name: &'static str,
+    kernel: fn(&mut [f32], &[f32]),
+    bias: &'a [f32],
+}
 
-impl InplaceOp1 for AddBias<'_> {
-    fn name(&self) -> &'static str {
-        "add-bias"
+impl<'a> WithBias<'a> {
+    fn add(bias: &'a [f32]) -> Self {
+        WithBias {
+            name: "add-bias",
+            kernel: kernels::add_bias,
+            bias,
+        }
     }
 
-    fn cpu_fwd(&self, storage: &mut CpuStorage, layout: &Layout) -> candle_core::Result<()> {
-        kernels::add_bias(
-            rows_mut(storage, layout, self.0.len(), self.name())?,
-            self.0,
-        );
-        Ok(())
+    fn gelu(bias: &'a [f32]) -> Self {
+        WithBias {
+            name: "bias-gelu",
+            kernel: kernels::bias_gelu,
+            bias,
+        }
     }
 }
 
-struct BiasGelu<'a>(&'a [f32]);
-
-impl InplaceOp1 for BiasGelu<'_> {
+impl InplaceOp1 for WithBias<'_> {
     fn name(&self) -> &'static str {
-        "bias-gelu"
+        self.name
     }
 
     fn cpu_fwd(&self, storage: &mut CpuStorage, layout: &Layout) -> candle_core::Result<()> {
-        kernels::bias_gelu(
-            rows_mut(storage, layout, self.0.len(), self.name())?,
-            self.0,
-        );
+        let rows = rows_mut(storage, layout, self.bias.len(), self.name)?;
+        (self.kernel)(rows, self.bias);
         Ok(())
     }
 }
