@@ -58,17 +58,28 @@ impl Weights<'_> {
             .ok_or_else(|| format!("no tensor {key}").into())
     }
 
-    fn vector(&self, name: &str) -> Result<Vec<f32>, Error> {
+    fn values(&self, name: &str) -> Result<Vec<f32>, Error> {
         Ok(self.tensor(name)?.flatten_all()?.to_vec1::<f32>()?)
     }
 
-    fn norm(&self, name: &str, eps: f64) -> Result<Norm, Error> {
+    /// A vector that must have `len` values: checked here, once, so the kernels can
+    /// take every bias and norm to be as wide as its rows.
+    fn vector(&self, name: &str, len: usize) -> Result<Vec<f32>, Error> {
+        let values = self.values(name)?;
+        if values.len() != len {
+            let key = format!("{}{name}", self.prefix);
+            return Err(format!("tensor {key} has {} values, not {len}", values.len()).into());
+        }
+        Ok(values)
+    }
+
+    fn norm(&self, name: &str, eps: f64, width: usize) -> Result<Norm, Error> {
         // Old checkpoints name the pair gamma/beta.
-        let (gamma, beta) = match self.vector(&format!("{name}.weight")) {
-            Ok(gamma) => (gamma, self.vector(&format!("{name}.bias"))?),
+        let (gamma, beta) = match self.vector(&format!("{name}.weight"), width) {
+            Ok(gamma) => (gamma, self.vector(&format!("{name}.bias"), width)?),
             Err(_) => (
-                self.vector(&format!("{name}.gamma"))?,
-                self.vector(&format!("{name}.beta"))?,
+                self.vector(&format!("{name}.gamma"), width)?,
+                self.vector(&format!("{name}.beta"), width)?,
             ),
         };
         Ok(Norm {
@@ -94,8 +105,8 @@ impl Encoder {
             return Err(format!("hidden size {hidden} does not split into {heads} heads").into());
         }
         let eps = config.layer_norm_eps;
-        let token_type = w.vector("embeddings.token_type_embeddings.weight")?;
-        let mut positions = w.vector("embeddings.position_embeddings.weight")?;
+        let token_type = w.values("embeddings.token_type_embeddings.weight")?;
+        let mut positions = w.values("embeddings.position_embeddings.weight")?;
         if token_type.len() < hidden || !positions.len().is_multiple_of(hidden) {
             return Err("embedding tables do not match the hidden size".into());
         }
@@ -115,20 +126,20 @@ impl Encoder {
                     ],
                     0,
                 )?;
-                let mut qkv_bias = w.vector(&at("attention.self.query.bias"))?;
-                qkv_bias.extend(w.vector(&at("attention.self.key.bias"))?);
-                qkv_bias.extend(w.vector(&at("attention.self.value.bias"))?);
+                let mut qkv_bias = w.vector(&at("attention.self.query.bias"), hidden)?;
+                qkv_bias.extend(w.vector(&at("attention.self.key.bias"), hidden)?);
+                qkv_bias.extend(w.vector(&at("attention.self.value.bias"), hidden)?);
                 Ok(Layer {
                     qkv,
                     qkv_bias,
                     attention_out: w.tensor(&at("attention.output.dense.weight"))?,
-                    attention_out_bias: w.vector(&at("attention.output.dense.bias"))?,
-                    attention_norm: w.norm(&at("attention.output.LayerNorm"), eps)?,
+                    attention_out_bias: w.vector(&at("attention.output.dense.bias"), hidden)?,
+                    attention_norm: w.norm(&at("attention.output.LayerNorm"), eps, hidden)?,
                     up: w.tensor(&at("intermediate.dense.weight"))?,
-                    up_bias: w.vector(&at("intermediate.dense.bias"))?,
+                    up_bias: w.vector(&at("intermediate.dense.bias"), config.intermediate_size)?,
                     down: w.tensor(&at("output.dense.weight"))?,
-                    down_bias: w.vector(&at("output.dense.bias"))?,
-                    output_norm: w.norm(&at("output.LayerNorm"), eps)?,
+                    down_bias: w.vector(&at("output.dense.bias"), hidden)?,
+                    output_norm: w.norm(&at("output.LayerNorm"), eps, hidden)?,
                 })
             })
             .collect::<Result<Vec<_>, Error>>()?;
@@ -136,7 +147,7 @@ impl Encoder {
             word_embeddings: w.tensor(root)?,
             max_positions: positions.len() / hidden,
             positions,
-            embedding_norm: w.norm("embeddings.LayerNorm", eps)?,
+            embedding_norm: w.norm("embeddings.LayerNorm", eps, hidden)?,
             layers,
             heads,
             hidden,
@@ -304,11 +315,7 @@ impl InplaceOp1 for AddRowsNorm<'_> {
     }
 
     fn cpu_fwd(&self, storage: &mut CpuStorage, layout: &Layout) -> candle_core::Result<()> {
-        let width = self.norm.gamma.len();
-        let x = rows_mut(storage, layout, width, self.name())?;
-        if !self.add.len().is_multiple_of(width) || self.norm.beta.len() != width {
-            candle_core::bail!("{}: embedding tables of another width", self.name());
-        }
+        let x = rows_mut(storage, layout, self.norm.gamma.len(), self.name())?;
         kernels::add_rows_norm(x, self.add, self.norm);
         Ok(())
     }
@@ -361,11 +368,8 @@ impl InplaceOp2 for BiasResidualNorm<'_> {
     ) -> candle_core::Result<()> {
         let x = rows_mut(storage, layout, self.bias.len(), self.name())?;
         let residual = values(residual, residual_layout, self.name())?;
-        if residual.len() != x.len()
-            || self.norm.gamma.len() != self.bias.len()
-            || self.norm.beta.len() != self.bias.len()
-        {
-            candle_core::bail!("{}: operands of different widths", self.name());
+        if residual.len() != x.len() {
+            candle_core::bail!("{}: a residual of another shape", self.name());
         }
         kernels::bias_residual_norm(x, residual, self.bias, self.norm);
         Ok(())
