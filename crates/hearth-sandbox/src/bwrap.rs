@@ -39,8 +39,9 @@ const ISOLATION_FLAGS: [&str; 8] = [
 pub(crate) struct SandboxLayout {
     pub workspace: PathBuf,
     pub workspace_writable: bool,
-    /// `<workspace>/.git` when it exists (a directory, or a file in a git worktree).
-    pub git_dir: Option<PathBuf>,
+    /// Every `.git` in the workspace (directories, or files in git worktrees), made
+    /// read-only in `workspace-write`: see `git_dirs`.
+    pub git_dirs: Vec<PathBuf>,
     /// Hidden paths that exist, resolved; missing ones have nothing to hide.
     pub hidden: Vec<HiddenPath>,
     /// Readable paths that exist, resolved.
@@ -88,9 +89,7 @@ impl SandboxLayout {
         {
             return Err(SandboxError::WorkspaceHidden(workspace));
         }
-        let git = workspace.join(".git");
-        let git_dir = git.symlink_metadata().is_ok().then_some(git);
-        let hidden = policy
+        let hidden: Vec<HiddenPath> = policy
             .hidden_paths
             .iter()
             .filter_map(|path| {
@@ -99,6 +98,13 @@ impl SandboxLayout {
                 Some(HiddenPath { path, is_dir })
             })
             .collect();
+        let hidden_paths: Vec<PathBuf> = hidden.iter().map(|h| h.path.clone()).collect();
+        let workspace_writable = policy.mode == SandboxMode::WorkspaceWrite;
+        let git_dirs = if workspace_writable {
+            crate::git_dirs::find(&workspace, &hidden_paths)
+        } else {
+            Vec::new()
+        };
         let readable = policy
             .readable_paths
             .iter()
@@ -106,8 +112,8 @@ impl SandboxLayout {
             .collect();
         Ok(Self {
             workspace,
-            workspace_writable: policy.mode == SandboxMode::WorkspaceWrite,
-            git_dir,
+            workspace_writable,
+            git_dirs,
             hidden,
             readable,
             network: policy.network,
@@ -177,9 +183,7 @@ impl SandboxLayout {
         } else {
             Mount::ReadOnly(&self.workspace)
         });
-        if let Some(git_dir) = &self.git_dir {
-            mounts.push(Mount::ReadOnly(git_dir));
-        }
+        mounts.extend(self.git_dirs.iter().map(|git| Mount::ReadOnly(git)));
         mounts.extend(self.readable.iter().map(|path| Mount::ReadOnly(path)));
         mounts.sort_by_key(|mount| mount.path().components().count());
         mounts
@@ -262,7 +266,10 @@ mod tests {
         SandboxLayout {
             workspace: PathBuf::from("/home/u/.hearth/workspace"),
             workspace_writable: writable,
-            git_dir: Some(PathBuf::from("/home/u/.hearth/workspace/.git")),
+            git_dirs: vec![
+                PathBuf::from("/home/u/.hearth/workspace/.git"),
+                PathBuf::from("/home/u/.hearth/workspace/vendor/lib/.git"),
+            ],
             hidden: vec![
                 HiddenPath {
                     path: PathBuf::from("/home/u/.hearth"),
@@ -317,6 +324,11 @@ mod tests {
             "{args}"
         );
         assert!(git < sealed && skills < sealed, "{args}");
+        let nested = at(
+            &args,
+            "--ro-bind /home/u/.hearth/workspace/vendor/lib/.git /home/u/.hearth/workspace/vendor/lib/.git",
+        );
+        assert!(ws < nested, "{args}");
         assert!(args.contains("--ro-bind /dev/null /home/u/token.txt"));
         assert!(args.contains("--unshare-net"));
         let run = at(
@@ -347,7 +359,7 @@ mod tests {
     fn a_home_inside_the_workspace_is_hidden_after_the_workspace_is_bound() {
         let mut layout = layout(true, false);
         layout.workspace = PathBuf::from("/home/u");
-        layout.git_dir = None;
+        layout.git_dirs.clear();
         layout.cwd = PathBuf::from("/home/u");
         let args = joined(&layout.args());
         let ws = at(&args, "--bind /home/u /home/u");

@@ -6,11 +6,16 @@
 
 use crate::policy::ResourceLimits;
 
-/// Installs the pre-exec hook on `command`.
-pub(crate) fn install(command: &mut tokio::process::Command, limits: &ResourceLimits) {
+/// Installs the pre-exec hook on `command`; `inherited` (a descriptor the command
+/// reads, such as bwrap's seccomp filter) is the one descriptor left open across exec.
+pub(crate) fn install(
+    command: &mut tokio::process::Command,
+    limits: &ResourceLimits,
+    inherited: Option<std::os::fd::RawFd>,
+) {
     let limits = limits.clone();
     // SAFETY: the closure only calls async-signal-safe system calls (setsid,
-    // getrlimit, setrlimit, close_range) and touches no shared state.
+    // getrlimit, setrlimit, close_range, fcntl) and touches no shared state.
     unsafe {
         command.pre_exec(move || {
             if libc::setsid() < 0 {
@@ -18,6 +23,11 @@ pub(crate) fn install(command: &mut tokio::process::Command, limits: &ResourceLi
             }
             apply_limits(&limits)?;
             mark_inherited_descriptors_cloexec();
+            if let Some(fd) = inherited {
+                if libc::fcntl(fd, libc::F_SETFD, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
             Ok(())
         });
     }

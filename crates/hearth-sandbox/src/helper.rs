@@ -1,22 +1,31 @@
 //! The Landlock fallback, child side: a fresh process that restricts itself and then
-//! execs the command. It runs single-threaded before `exec`, so, unlike a `pre_exec`
+//! runs the command. It runs single-threaded before `exec`, so, unlike a `pre_exec`
 //! hook, it may allocate, open files and report errors in words.
 //!
 //! In order:
-//! 1. `no_new_privs`, so no set-uid program can undo what follows.
-//! 2. Namespaces, best effort: mount, IPC, UTS and (network off) network; a user
+//! 1. `no_new_privs`, so no set-uid program can undo what follows; and death with
+//!    the parent (as bwrap's `--die-with-parent`).
+//! 2. Namespaces, best effort: mount, PID, IPC, UTS and (network off) network; a user
 //!    namespace first when not root. Where the kernel refuses them, Landlock and
 //!    seccomp still hold, and the probe says namespaces are missing.
-//! 3. With a mount namespace: `.git` and `/proc/sys` bound read-only over themselves,
-//!    and a private tmpfs on `/tmp`, with the plan's paths under `/tmp` bound back in
-//!    (else the parent's private `TMPDIR` serves).
-//! 4. Every capability dropped from the bounding set, so root keeps none after `exec`.
-//! 5. Landlock: the plan's read and write roots, TCP bind/connect refused when the
+//! 3. With a PID namespace, the helper forks: the child is the namespace's PID 1 (see
+//!    `pid_init`), and when it ends the kernel kills every process the command
+//!    started, detached (`setsid`) ones included. The helper waits and passes on the
+//!    command's status. A fresh `/proc` shows only the sandbox's own processes.
+//! 4. With a mount namespace: every `.git` and `/proc/sys` bound read-only over
+//!    themselves, hidden paths inside the workspace covered (an empty read-only tmpfs,
+//!    or `/dev/null` for a file) with readable paths inside them bound back, and a
+//!    private tmpfs on `/tmp`, with the plan's paths under `/tmp` bound back in (else
+//!    the parent's private `TMPDIR` serves). Hidden paths that cannot be covered
+//!    (no mount namespace) mean refusing to run.
+//! 5. Every capability dropped from the bounding set, so root keeps none after `exec`.
+//! 6. Landlock: the plan's read and write roots, TCP bind/connect refused when the
 //!    network is off, and signals and abstract Unix sockets scoped to the sandbox.
 //!    Not enforced at all means refusing to run.
-//! 6. seccomp (`seccomp`): no ptrace, no new namespaces or mounts, no kernel keyring,
+//! 7. seccomp (`seccomp`): no ptrace, no new namespaces or mounts, no kernel keyring,
 //!    BPF or io_uring, and no sockets but `socketpair` when the network is off.
-//! 7. `exec` of the command, with the environment the parent prepared.
+//! 8. `exec` of the command (by PID 1's child when there is a PID namespace), with the
+//!    environment the parent prepared.
 
 use std::ffi::{CString, OsString};
 use std::os::fd::AsRawFd;
@@ -33,6 +42,7 @@ use landlock::{
 use serde::{Deserialize, Serialize};
 
 use crate::landlock::HelperPlan;
+use crate::pid_init::Forked;
 
 /// The Landlock ABI the rules are written for (Linux 6.12: scopes); older kernels
 /// enforce what they know.
@@ -50,6 +60,10 @@ pub struct HelperReport {
     pub landlock_full: bool,
     /// Mount, IPC, UTS and network namespaces entered (so `.git` is read-only).
     pub namespaces: bool,
+    /// A PID namespace entered: no process the command starts outlives it, and other
+    /// processes are not even listed.
+    #[serde(default)]
+    pub pid_namespace: bool,
     pub seccomp: bool,
 }
 
@@ -58,19 +72,23 @@ pub struct HelperReport {
 pub fn helper_main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let args: Vec<OsString> = args.into_iter().collect();
     let result = match args.first().map(|a| a.as_bytes()) {
-        Some(b"--probe") => probe_plan().and_then(|plan| {
-            let report = restrict(&plan)?;
-            println!(
-                "{}",
-                serde_json::to_string(&report).map_err(|e| e.to_string())?
-            );
-            Ok(ExitCode::SUCCESS)
+        Some(b"--probe") => sandboxed(&probe_plan(), |report| {
+            match serde_json::to_string(report) {
+                Ok(json) => {
+                    println!("{json}");
+                    0
+                }
+                Err(e) => {
+                    eprintln!("hearth sandbox (landlock): {e}");
+                    SETUP_FAILED
+                }
+            }
         }),
         Some(b"--plan") => run_plan(&args[1..]),
         _ => Err("usage: --probe | --plan JSON -- COMMAND [ARGS…]".to_string()),
     };
     match result {
-        Ok(code) => code,
+        Ok(code) => ExitCode::from(code),
         Err(message) => {
             eprintln!("hearth sandbox (landlock): {message}");
             ExitCode::from(SETUP_FAILED)
@@ -78,7 +96,7 @@ pub fn helper_main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     }
 }
 
-fn run_plan(args: &[OsString]) -> Result<ExitCode, String> {
+fn run_plan(args: &[OsString]) -> Result<u8, String> {
     let [json, separator, command @ ..] = args else {
         return Err("expected --plan JSON -- COMMAND".into());
     };
@@ -87,43 +105,79 @@ fn run_plan(args: &[OsString]) -> Result<ExitCode, String> {
     }
     let plan: HelperPlan = serde_json::from_slice(json.as_bytes())
         .map_err(|e| format!("the plan is not valid JSON: {e}"))?;
-    restrict(&plan)?;
+    sandboxed(&plan, |_| exec_command(command))
+}
+
+/// Execs `command`; returns only when that failed, with the status a shell would give.
+fn exec_command(command: &[OsString]) -> u8 {
     let error = std::process::Command::new(&command[0])
         .args(&command[1..])
         .exec();
     eprintln!("{}: {error}", Path::new(&command[0]).display());
     // As a shell says it: 127 not found, 126 found but not runnable.
-    Ok(ExitCode::from(
-        if error.kind() == std::io::ErrorKind::NotFound {
-            127
-        } else {
-            126
-        },
-    ))
+    if error.kind() == std::io::ErrorKind::NotFound {
+        127
+    } else {
+        126
+    }
 }
 
-/// A plan like a real one (workspace-write in a temp dir, network off), to find out
-/// what this machine enforces.
-fn probe_plan() -> Result<HelperPlan, String> {
-    let dir = std::env::temp_dir();
-    Ok(HelperPlan {
-        read_roots: vec!["/usr".into()],
-        write_roots: Vec::new(),
-        device_files: vec!["/dev/null".into()],
-        read_only_mounts: vec!["/proc/sys".into()],
-        private_tmp: dir.clone(),
-        network: false,
-        cwd: dir,
-    })
-}
-
-/// Steps 1–6; the caller execs.
-fn restrict(plan: &HelperPlan) -> Result<HelperReport, String> {
+/// Steps 1–7, then `then` in the restricted process (PID 1's child when there is a
+/// PID namespace); the exit status to end with.
+fn sandboxed(plan: &HelperPlan, then: impl FnOnce(&HelperReport) -> u8) -> Result<u8, String> {
     // SAFETY: prctl with integer arguments only.
     if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
         return Err(format!("no_new_privs: {}", std::io::Error::last_os_error()));
     }
-    let namespaces = enter_namespaces(plan.network).is_ok();
+    // SAFETY: as above. Like bwrap's --die-with-parent: Hearth gone, sandbox gone.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
+    let namespaces = enter_namespaces(plan.network);
+    if namespaces.pid {
+        return match crate::pid_init::fork_init()? {
+            Forked::Helper(code) => Ok(code),
+            Forked::Init(init) => {
+                // Only this namespace's processes in /proc; best effort (a container
+                // that masks parts of /proc refuses a fresh one).
+                let _ = mount_proc();
+                let report = restrict(plan, namespaces)?;
+                Ok(init.run_command(|| then(&report)))
+            }
+        };
+    }
+    let report = restrict(plan, namespaces)?;
+    Ok(then(&report))
+}
+
+/// A plan like a real one (workspace-write in a temp dir, network off), to find out
+/// what this machine enforces.
+fn probe_plan() -> HelperPlan {
+    let dir = std::env::temp_dir();
+    HelperPlan {
+        read_roots: vec!["/usr".into()],
+        write_roots: Vec::new(),
+        device_files: vec!["/dev/null".into()],
+        read_only_mounts: vec!["/proc/sys".into()],
+        masked: Vec::new(),
+        kept_in_masked: Vec::new(),
+        private_tmp: dir.clone(),
+        network: false,
+        cwd: dir,
+    }
+}
+
+/// Steps 4–7 (mounts, capabilities, Landlock, seccomp); the caller execs.
+fn restrict(plan: &HelperPlan, entered: Namespaces) -> Result<HelperReport, String> {
+    let namespaces = entered.mount;
+    if !namespaces {
+        if let Some(masked) = plan.masked.first() {
+            return Err(format!(
+                "{} lies inside the workspace, and without a mount namespace (refused by \
+                 this kernel) the sandbox cannot hide it; choose a workspace that does not \
+                 contain it (-C DIR)",
+                masked.path.display()
+            ));
+        }
+    }
     let mut plan = plan.clone();
     if namespaces {
         for path in &plan.read_only_mounts {
@@ -150,6 +204,9 @@ fn restrict(plan: &HelperPlan) -> Result<HelperReport, String> {
     } else {
         plan.write_roots.push(plan.private_tmp.clone());
     }
+    if namespaces {
+        mask_hidden(&plan)?;
+    }
     drop_capabilities();
     std::env::set_current_dir(&plan.cwd)
         .map_err(|e| format!("cannot enter {}: {e}", plan.cwd.display()))?;
@@ -159,14 +216,40 @@ fn restrict(plan: &HelperPlan) -> Result<HelperReport, String> {
         landlock_abi: landlock_abi(),
         landlock_full,
         namespaces,
+        pid_namespace: entered.pid,
         seccomp: true,
     })
 }
 
-fn enter_namespaces(network: bool) -> Result<(), std::io::Error> {
+/// Which namespaces the helper entered.
+#[derive(Debug, Clone, Copy, Default)]
+struct Namespaces {
+    /// Mount, IPC, UTS and (network off) network.
+    mount: bool,
+    pid: bool,
+}
+
+/// Enters the namespaces, with a PID namespace where the kernel allows one.
+fn enter_namespaces(network: bool) -> Namespaces {
+    if unshare_namespaces(network, true).is_ok() {
+        return Namespaces {
+            mount: true,
+            pid: true,
+        };
+    }
+    Namespaces {
+        mount: unshare_namespaces(network, false).is_ok(),
+        pid: false,
+    }
+}
+
+fn unshare_namespaces(network: bool, pid: bool) -> Result<(), std::io::Error> {
     let mut flags = libc::CLONE_NEWNS | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS;
     if !network {
         flags |= libc::CLONE_NEWNET;
+    }
+    if pid {
+        flags |= libc::CLONE_NEWPID;
     }
     // SAFETY: geteuid/getuid/getgid have no preconditions.
     let (euid, uid, gid) = unsafe { (libc::geteuid(), libc::getuid(), libc::getgid()) };
@@ -186,6 +269,57 @@ fn enter_namespaces(network: bool) -> Result<(), std::io::Error> {
     // Our mounts stay ours: nothing propagates back to the host.
     mount(None, Path::new("/"), libc::MS_REC | libc::MS_PRIVATE)
         .map_err(|e| std::io::Error::other(e.to_string()))
+}
+
+/// A fresh `/proc` for this PID namespace (called as its PID 1).
+fn mount_proc() -> Result<(), String> {
+    // SAFETY: NUL-terminated literals and no data.
+    let result = unsafe {
+        libc::mount(
+            c"proc".as_ptr(),
+            c"/proc".as_ptr(),
+            c"proc".as_ptr(),
+            libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+            std::ptr::null(),
+        )
+    };
+    if result != 0 {
+        return Err(format!(
+            "mounting /proc: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    Ok(())
+}
+
+/// Covers each hidden path inside the workspace as bubblewrap does: a directory with
+/// an empty tmpfs (read-only once the readable paths inside it are bound back), a
+/// file with `/dev/null`.
+fn mask_hidden(plan: &HelperPlan) -> Result<(), String> {
+    let mut kept = Vec::new();
+    for path in &plan.kept_in_masked {
+        if let Ok(handle) = open_path(path) {
+            let is_dir = handle.metadata().map(|m| m.is_dir()).unwrap_or(false);
+            kept.push((path, handle, is_dir));
+        }
+    }
+    let mut masked: Vec<_> = plan.masked.iter().collect();
+    masked.sort_by_key(|m| m.path.components().count());
+    for hidden in &masked {
+        if hidden.is_dir {
+            mount_tmpfs(&hidden.path, c"mode=0755")?;
+        } else {
+            mount(Some(Path::new("/dev/null")), &hidden.path, libc::MS_BIND)?;
+            remount_read_only(&hidden.path)?;
+        }
+    }
+    for (path, handle, is_dir) in kept {
+        bind_back(path, &handle, is_dir, false)?;
+    }
+    for hidden in masked.iter().filter(|m| m.is_dir) {
+        remount_read_only(&hidden.path)?;
+    }
+    Ok(())
 }
 
 fn bind_read_only(path: &Path) -> Result<(), String> {
@@ -232,52 +366,72 @@ fn private_tmp_keeping(keep: &[PathBuf], write_roots: &[PathBuf]) -> Result<(), 
     keep.dedup();
     let mut handles = Vec::new();
     for path in keep {
-        let Ok(handle) = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_PATH | libc::O_CLOEXEC)
-            .open(path)
-        else {
+        let Ok(handle) = open_path(path) else {
             continue; // Not there: nothing to keep.
         };
         let is_dir = handle.metadata().map(|m| m.is_dir()).unwrap_or(false);
         handles.push((path, handle, is_dir));
     }
-    mount_private_tmp()?;
+    mount_tmpfs(Path::new("/tmp"), c"mode=1777")?;
     for (path, handle, is_dir) in handles {
-        let made = if is_dir {
-            std::fs::create_dir_all(path)
-        } else if path.exists() {
-            Ok(())
-        } else {
-            path.parent()
-                .map_or(Ok(()), std::fs::create_dir_all)
-                .and_then(|()| std::fs::File::create(path).map(drop))
-        };
-        made.map_err(|e| format!("keeping {} in the private /tmp: {e}", path.display()))?;
-        let source = PathBuf::from(format!("/proc/self/fd/{}", handle.as_raw_fd()));
-        mount(Some(&source), path, libc::MS_BIND | libc::MS_REC)?;
-        if !write_roots.iter().any(|root| path.starts_with(root)) {
-            remount_read_only(path)?;
-        }
+        let writable = write_roots.iter().any(|root| path.starts_with(root));
+        bind_back(path, &handle, is_dir, writable)?;
     }
     Ok(())
 }
 
-fn mount_private_tmp() -> Result<(), String> {
-    let target = c"/tmp";
-    // SAFETY: NUL-terminated literals; tmpfs takes the mode as its data string.
+/// A descriptor that names `path` (no access to its contents), to bind it from later.
+fn open_path(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_CLOEXEC)
+        .open(path)
+}
+
+/// Binds what `handle` names (opened before a mount hid it) back at `path`, with
+/// whatever is mounted beneath it, read-only unless `writable`.
+fn bind_back(
+    path: &Path,
+    handle: &std::fs::File,
+    is_dir: bool,
+    writable: bool,
+) -> Result<(), String> {
+    let made = if is_dir {
+        std::fs::create_dir_all(path)
+    } else if path.exists() {
+        Ok(())
+    } else {
+        path.parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::File::create(path).map(drop))
+    };
+    made.map_err(|e| format!("binding {} back: {e}", path.display()))?;
+    let source = PathBuf::from(format!("/proc/self/fd/{}", handle.as_raw_fd()));
+    mount(Some(&source), path, libc::MS_BIND | libc::MS_REC)?;
+    if writable {
+        Ok(())
+    } else {
+        remount_read_only(path)
+    }
+}
+
+/// A fresh tmpfs at `target` (nosuid, nodev) with `options` (its mode).
+fn mount_tmpfs(target: &Path, options: &std::ffi::CStr) -> Result<(), String> {
+    let target_c = c_path(target)?;
+    // SAFETY: NUL-terminated strings; tmpfs takes the mode as its data string.
     let result = unsafe {
         libc::mount(
             c"tmpfs".as_ptr(),
-            target.as_ptr(),
+            target_c.as_ptr(),
             c"tmpfs".as_ptr(),
             libc::MS_NOSUID | libc::MS_NODEV,
-            c"mode=1777".as_ptr().cast(),
+            options.as_ptr().cast(),
         )
     };
     if result != 0 {
         return Err(format!(
-            "mounting a private /tmp: {}",
+            "mounting a tmpfs on {}: {}",
+            target.display(),
             std::io::Error::last_os_error()
         ));
     }

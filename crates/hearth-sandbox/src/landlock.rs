@@ -45,11 +45,28 @@ pub struct HelperPlan {
     pub private_tmp: PathBuf,
     /// Single files readable and writable (`/dev/null`, …).
     pub device_files: Vec<PathBuf>,
-    /// Paths under a write root made read-only with a bind mount (`.git`, and
-    /// `/proc/sys`), which Landlock alone cannot express; needs a mount namespace.
+    /// Paths under a write root made read-only with a bind mount (every `.git` in the
+    /// workspace, and `/proc/sys`), which Landlock alone cannot express; needs a mount
+    /// namespace.
     pub read_only_mounts: Vec<PathBuf>,
+    /// Hidden paths inside the workspace (`-C ~` around `~/.hearth`), which Landlock
+    /// cannot carve out of the workspace's rule: the helper mounts an empty, read-only
+    /// tmpfs (a directory) or `/dev/null` (a file) over each, and refuses to run
+    /// without a mount namespace rather than leave them visible.
+    #[serde(default)]
+    pub masked: Vec<MaskedPath>,
+    /// Readable paths inside a masked one, bound back read-only (`~/.hearth/skills`).
+    #[serde(default)]
+    pub kept_in_masked: Vec<PathBuf>,
     pub network: bool,
     pub cwd: PathBuf,
+}
+
+/// A hidden path the helper covers with a mount.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MaskedPath {
+    pub path: PathBuf,
+    pub is_dir: bool,
 }
 
 /// The program (and leading arguments) that runs the helper.
@@ -91,6 +108,25 @@ impl HelperPlan {
         if hidden.contains(&workspace) {
             return Err(SandboxError::WorkspaceHidden(workspace));
         }
+        let readable: Vec<PathBuf> = policy
+            .readable_paths
+            .iter()
+            .filter_map(|path| std::fs::canonicalize(path).ok())
+            .collect();
+        // Hidden paths the workspace's rule would cover are hidden by mounts instead.
+        let masked: Vec<MaskedPath> = hidden
+            .iter()
+            .filter(|path| path.starts_with(&workspace))
+            .map(|path| MaskedPath {
+                path: path.clone(),
+                is_dir: path.is_dir(),
+            })
+            .collect();
+        let kept_in_masked = readable
+            .iter()
+            .filter(|path| masked.iter().any(|m| path.starts_with(&m.path)))
+            .cloned()
+            .collect();
         hidden.extend(
             MASKED
                 .iter()
@@ -98,22 +134,14 @@ impl HelperPlan {
         );
         let mut read_roots = Vec::new();
         collect_read_roots(Path::new("/"), &hidden, &mut read_roots);
-        read_roots.extend(
-            policy
-                .readable_paths
-                .iter()
-                .filter_map(|path| std::fs::canonicalize(path).ok()),
-        );
+        read_roots.extend(readable);
         // The resolver's file often lives under /run (systemd-resolved).
         read_roots.extend(std::fs::canonicalize("/etc/resolv.conf").ok());
         let mut write_roots = Vec::new();
         let mut read_only_mounts = vec![PathBuf::from("/proc/sys")];
         if policy.mode == SandboxMode::WorkspaceWrite {
             write_roots.push(workspace.clone());
-            let git = workspace.join(".git");
-            if git.exists() {
-                read_only_mounts.push(git);
-            }
+            read_only_mounts.extend(crate::git_dirs::find(&workspace, &hidden));
         } else {
             read_roots.push(workspace);
         }
@@ -126,6 +154,8 @@ impl HelperPlan {
                 .filter(|path| path.exists())
                 .collect(),
             read_only_mounts,
+            masked,
+            kept_in_masked,
             private_tmp: private_tmp.to_path_buf(),
             network: policy.network,
             cwd,

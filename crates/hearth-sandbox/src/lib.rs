@@ -28,16 +28,18 @@
 mod bwrap;
 mod capture;
 mod child_setup;
+mod git_dirs;
 mod helper;
 mod landlock;
 mod mechanism;
+mod pid_init;
 mod policy;
 mod process_count;
 mod run;
 mod seccomp;
 
 pub use helper::{helper_main, landlock_abi, HelperReport};
-pub use landlock::{set_helper_program, HelperPlan, HelperProgram};
+pub use landlock::{set_helper_program, HelperPlan, HelperProgram, MaskedPath};
 pub use mechanism::{probe, probe_bwrap, probe_landlock, Mechanism, MECHANISM_ENV};
 pub use policy::{
     CommandLine, CommandOutput, CommandSpec, ResourceLimits, SandboxError, SandboxMode,

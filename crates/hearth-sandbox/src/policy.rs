@@ -120,6 +120,10 @@ pub struct CommandOutput {
     pub truncated: bool,
     /// The process tree grew past `limits.max_processes` and was killed.
     pub process_limit_exceeded: bool,
+    /// Git repositories (their folders) the command created in the workspace. Their
+    /// `.git` was writable to it, so its config may name programs that `git` would
+    /// run; Hearth runs no git there, and the person should look before they do.
+    pub new_git_repositories: Vec<PathBuf>,
 }
 
 /// Why a command could not be run at all (as opposed to running and failing).

@@ -2,7 +2,9 @@
 //! timeout, cancellation or the process limit, kill the whole tree, collect the output.
 
 use std::ffi::OsString;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -23,8 +25,9 @@ use crate::{child_setup, process_count};
 /// that left the process group (setsid in `full-access`) can keep a pipe open this long.
 const STRAGGLER_GRACE: Duration = Duration::from_millis(500);
 
-/// bwrap's own processes in the tree: the outer bwrap and the sandbox's PID 1.
-const BWRAP_OVERHEAD_PROCESSES: usize = 2;
+/// The sandbox's own processes in the tree: the outer bwrap (or Landlock helper) and
+/// the sandbox's PID 1.
+const WRAPPER_PROCESSES: usize = 2;
 
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -54,10 +57,32 @@ pub async fn run_with(
     cancel: &CancellationToken,
 ) -> Result<CommandOutput, SandboxError> {
     let prepared = build_command(mechanism, policy, spec)?;
-    let output = execute(prepared.command, prepared.wrapper, policy, spec, cancel).await;
-    // The private temp dir (Landlock) goes with the command.
+    let mut output = execute(prepared.command, prepared.wrapper, policy, spec, cancel).await;
+    // The private temp dir (Landlock) and the filter file go with the command.
     drop(prepared.private_tmp);
+    drop(prepared.seccomp_filter);
+    if let (Ok(output), Some(before)) = (&mut output, &prepared.git_dirs) {
+        output.new_git_repositories = new_repositories(policy, before);
+    }
     output
+}
+
+/// `.git` entries in the workspace that were not there before the command (made
+/// read-only only from the next command on, so the person should know of them).
+fn new_repositories(policy: &SandboxPolicy, before: &[PathBuf]) -> Vec<PathBuf> {
+    let Ok(workspace) = std::fs::canonicalize(&policy.workspace) else {
+        return Vec::new();
+    };
+    let hidden: Vec<PathBuf> = policy
+        .hidden_paths
+        .iter()
+        .filter_map(|path| std::fs::canonicalize(path).ok())
+        .collect();
+    crate::git_dirs::find(&workspace, &hidden)
+        .into_iter()
+        .filter(|git| !before.contains(git))
+        .filter_map(|git| git.parent().map(Path::to_path_buf))
+        .collect()
 }
 
 /// What stands between us and the command in the process tree.
@@ -67,6 +92,9 @@ enum Wrapper {
     None,
     /// bwrap and the sandbox's PID 1, which report a signal as status 128 + N.
     Bubblewrap,
+    /// The Landlock helper and its PID namespace's PID 1, which pass the command's
+    /// status on as it was (a signal re-raised).
+    LandlockInit,
 }
 
 /// A command ready to spawn.
@@ -75,6 +103,10 @@ struct Prepared {
     wrapper: Wrapper,
     /// The command's own temp dir (`TMPDIR`) under Landlock, removed afterwards.
     private_tmp: Option<tempfile::TempDir>,
+    /// bwrap's seccomp filter (`--seccomp FD`), open until the command was spawned.
+    seccomp_filter: Option<OwnedFd>,
+    /// The workspace's `.git` entries before the command (sandboxed `workspace-write`).
+    git_dirs: Option<Vec<PathBuf>>,
 }
 
 fn command_argv(command: &CommandLine) -> Result<Vec<OsString>, SandboxError> {
@@ -96,6 +128,8 @@ fn build_command(
 ) -> Result<Prepared, SandboxError> {
     let argv = command_argv(&spec.command)?;
     let mut private_tmp = None;
+    let mut seccomp_filter = None;
+    let mut git_dirs = None;
     let (mut command, wrapper) = match (policy.mode, mechanism) {
         (SandboxMode::FullAccess, _) => {
             let cwd = resolve_cwd(&policy.workspace, &spec.cwd)?;
@@ -110,15 +144,32 @@ fn build_command(
             let layout = SandboxLayout::new(policy, &spec.cwd)?;
             let bwrap_args = layout.args();
             tracing::debug!(?bwrap_args, "sandboxed command");
+            let filter = crate::seccomp::program_file(policy.network)
+                .map_err(|e| SandboxError::Spawn(std::io::Error::other(e)))?;
             let mut command = tokio::process::Command::new(path);
-            command.args(bwrap_args).args(&argv).current_dir("/");
+            command
+                .arg("--seccomp")
+                .arg(filter.as_raw_fd().to_string())
+                .args(bwrap_args)
+                .args(&argv)
+                .current_dir("/");
+            seccomp_filter = Some(filter);
+            if layout.workspace_writable {
+                git_dirs = Some(layout.git_dirs);
+            }
             (command, Wrapper::Bubblewrap)
         }
-        (_, Mechanism::Landlock { helper, .. }) => {
+        (_, Mechanism::Landlock { helper, report }) => {
             let tmp = tempfile::Builder::new()
                 .prefix("hearth-sandbox-")
                 .tempdir()?;
             let plan = HelperPlan::new(policy, &spec.cwd, tmp.path())?;
+            let plan_git_dirs: Vec<PathBuf> = plan
+                .read_only_mounts
+                .iter()
+                .filter(|path| path.file_name().is_some_and(|name| name == ".git"))
+                .cloned()
+                .collect();
             let plan = serde_json::to_string(&plan)
                 .map_err(|e| SandboxError::Spawn(std::io::Error::other(e)))?;
             tracing::debug!(%plan, "sandboxed command (landlock)");
@@ -131,7 +182,15 @@ fn build_command(
                 .args(&argv)
                 .current_dir("/");
             private_tmp = Some(tmp);
-            (command, Wrapper::None)
+            if policy.mode == SandboxMode::WorkspaceWrite {
+                git_dirs = Some(plan_git_dirs);
+            }
+            let wrapper = if report.pid_namespace {
+                Wrapper::LandlockInit
+            } else {
+                Wrapper::None
+            };
+            (command, wrapper)
         }
     };
     command.env_clear().envs(safe_environment(policy));
@@ -148,11 +207,17 @@ fn build_command(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
-    child_setup::install(&mut command, &policy.limits);
+    child_setup::install(
+        &mut command,
+        &policy.limits,
+        seccomp_filter.as_ref().map(AsRawFd::as_raw_fd),
+    );
     Ok(Prepared {
         command,
         wrapper,
         private_tmp,
+        seccomp_filter,
+        git_dirs,
     })
 }
 
@@ -195,7 +260,7 @@ async fn execute(
     let stdout = StreamCapture::start(child.stdout.take(), spec.output_limit);
     let stderr = StreamCapture::start(child.stderr.take(), spec.output_limit);
     let overhead = match wrapper {
-        Wrapper::Bubblewrap => BWRAP_OVERHEAD_PROCESSES,
+        Wrapper::Bubblewrap | Wrapper::LandlockInit => WRAPPER_PROCESSES,
         Wrapper::None => 0,
     };
     let max_processes = policy.limits.max_processes;
@@ -234,6 +299,7 @@ async fn execute(
         cancelled: stop == Some(Stop::Cancelled),
         truncated: stdout_truncated || stderr_truncated,
         process_limit_exceeded: stop == Some(Stop::TooManyProcesses),
+        new_git_repositories: Vec::new(),
     })
 }
 

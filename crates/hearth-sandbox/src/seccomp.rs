@@ -1,7 +1,12 @@
-//! The seccomp filter of the Landlock fallback: system calls a sandboxed command has no
-//! business making, answered with EPERM (the command sees an ordinary failure).
+//! The seccomp filter of every sandboxed command, under either mechanism: system calls
+//! a sandboxed command has no business making, answered with EPERM (the command sees an
+//! ordinary failure). The Landlock helper installs it on itself; bubblewrap gets it
+//! compiled, through a memory file (`--seccomp FD`), and installs it just before it
+//! execs the command.
 
 use std::collections::BTreeMap;
+use std::io::{Seek, Write};
+use std::os::fd::{FromRawFd, OwnedFd};
 
 use seccompiler::{BpfProgram, SeccompAction, SeccompFilter, SeccompRule};
 
@@ -45,6 +50,38 @@ const ALWAYS_REFUSED: &[libc::c_long] = &[
 pub(crate) fn apply(network: bool) -> Result<(), String> {
     let program = filter(network)?;
     seccompiler::apply_filter(&program).map_err(|e| format!("seccomp: {e}"))
+}
+
+/// The compiled filter in a sealed-off memory file, positioned at its start, for
+/// bubblewrap's `--seccomp FD` (the descriptor is close-on-exec; the caller keeps it
+/// open in the child it spawns).
+pub(crate) fn program_file(network: bool) -> Result<OwnedFd, String> {
+    let program = filter(network)?;
+    let bytes: Vec<u8> = program
+        .iter()
+        .flat_map(|instruction| {
+            let mut raw = Vec::with_capacity(8);
+            raw.extend_from_slice(&instruction.code.to_ne_bytes());
+            raw.push(instruction.jt);
+            raw.push(instruction.jf);
+            raw.extend_from_slice(&instruction.k.to_ne_bytes());
+            raw
+        })
+        .collect();
+    // SAFETY: a NUL-terminated name and valid flags.
+    let fd = unsafe { libc::memfd_create(c"hearth-seccomp".as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(format!(
+            "seccomp: memfd_create: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    // SAFETY: memfd_create returned a fresh descriptor that nothing else owns.
+    let mut file = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    file.write_all(&bytes)
+        .and_then(|()| file.rewind())
+        .map_err(|e| format!("seccomp: writing the filter: {e}"))?;
+    Ok(OwnedFd::from(file))
 }
 
 fn filter(network: bool) -> Result<BpfProgram, String> {

@@ -381,12 +381,9 @@ async fn the_sandboxed_command_has_no_capabilities() {
         .await;
     let seen = text(&output.stdout);
     assert!(seen.contains("CapEff:\t0000000000000000"), "{seen}");
-    // Only bubblewrap has a PID namespace; under Landlock other processes are listed
-    // but cannot be signalled, traced or inspected (the tests above).
-    if MECHANISM == Choice::Bubblewrap {
-        let visible: usize = seen.lines().last().unwrap().trim().parse().unwrap();
-        assert!(visible < 10, "the sandbox sees {visible} processes: {seen}");
-    }
+    // Both mechanisms give the command a PID namespace with its own /proc.
+    let visible: usize = seen.lines().last().unwrap().trim().parse().unwrap();
+    assert!(visible < 10, "the sandbox sees {visible} processes: {seen}");
 }
 
 #[tokio::test]
@@ -537,10 +534,227 @@ async fn a_workspace_under_tmp_stays_visible_and_writable() {
     policy.workspace = dir.path().to_path_buf();
     let mut spec = fixture.spec("cat seen.txt && echo made > made.txt");
     spec.cwd = dir.path().to_path_buf();
-    let output = run_with(&fixture.mechanism, &policy, &spec, &CancellationToken::new())
-        .await
-        .unwrap();
+    let output = run_with(
+        &fixture.mechanism,
+        &policy,
+        &spec,
+        &CancellationToken::new(),
+    )
+    .await
+    .unwrap();
     assert!(succeeded(&output), "{}", describe(&output));
     assert_eq!(text(&output.stdout), "here\n");
     assert!(dir.path().join("made.txt").exists());
+}
+
+/// The command lines of every process on the host, for finding survivors by a marker.
+fn host_processes_with(marker: &str) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|line| String::from_utf8_lossy(&line).contains(marker))
+        })
+        .collect()
+}
+
+fn kill_all(pids: &[u32]) {
+    for pid in pids {
+        // SAFETY: kill has no memory-safety preconditions.
+        unsafe {
+            libc::kill(*pid as i32, libc::SIGKILL);
+        }
+    }
+}
+
+/// Security review, finding 1: with the workspace around HEARTH_HOME (`-C ~`), one
+/// command read the secrets (base64 defeats the redactor) and switched the next run
+/// to full access by appending to config.toml. Now the home is an empty, read-only
+/// folder in the sandbox, in both sandboxed modes, and only `skills/` shows through.
+#[tokio::test]
+async fn a_hearth_home_inside_the_workspace_stays_hidden() {
+    let fixture = fixture();
+    let around = fixture.hearth_home.parent().unwrap().to_path_buf();
+    let skills = fixture.hearth_home.join("skills");
+    std::fs::create_dir_all(&skills).unwrap();
+    std::fs::write(skills.join("SKILL.md"), "a skill\n").unwrap();
+    let config = fixture.hearth_home.join("config.toml");
+    std::fs::write(&config, "model = \"local:smollm2\"\n").unwrap();
+    let line = "base64 -w0 hearth-home/secrets.toml; cat hearth-home/state.db; \
+                echo '[sandbox] mode = \"full-access\"' >> hearth-home/config.toml; \
+                echo; cat hearth-home/skills/SKILL.md; echo planted > hearth-home/skills/planted";
+    let encoded_marker = "b3BlbmFp"; // base64 of `openai`, the file's first bytes
+    for mode in [WorkspaceWrite, ReadOnly, FullAccess] {
+        let mut policy = fixture.policy(mode);
+        policy.workspace = around.clone();
+        let mut spec = fixture.spec(line);
+        spec.cwd = around.clone();
+        let output = run_with(
+            &fixture.mechanism,
+            &policy,
+            &spec,
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+        let seen = text(&output.stdout);
+        let config_now = std::fs::read_to_string(&config).unwrap();
+        if mode == FullAccess {
+            assert!(seen.contains(encoded_marker), "{}", describe(&output));
+            assert!(config_now.contains("full-access"), "{config_now}");
+            continue;
+        }
+        assert!(
+            !seen.contains(encoded_marker),
+            "{mode}: {}",
+            describe(&output)
+        );
+        assert!(
+            !seen.contains(STATE_MARKER),
+            "{mode}: {}",
+            describe(&output)
+        );
+        assert_eq!(config_now, "model = \"local:smollm2\"\n", "{mode}");
+        assert!(seen.contains("a skill"), "{mode}: {}", describe(&output));
+        assert!(!skills.join("planted").exists(), "{mode}");
+    }
+}
+
+/// Security review, finding 2: a `setsid` child left the process group, survived the
+/// group kill and Hearth's exit, and went on racing the file tools. Now it dies with
+/// the command; without a sandbox (the contrast) it survives.
+#[tokio::test]
+async fn a_detached_process_does_not_outlive_its_command() {
+    let fixture = fixture();
+    let marker = format!("hearth-survivor-{}-{:?}", std::process::id(), MECHANISM);
+    let line = format!(
+        "setsid sh -c 'while :; do echo tick >> ticks; sleep 0.05; done; : {marker}' \
+         </dev/null >/dev/null 2>&1 & while [ ! -s ticks ]; do sleep 0.01; done; echo started"
+    );
+    let ticks = fixture.path_in_workspace("ticks");
+    for mode in [WorkspaceWrite, FullAccess] {
+        let _ = std::fs::remove_file(&ticks);
+        let output = fixture.sh(mode, &line).await;
+        assert!(succeeded(&output), "{mode}: {}", describe(&output));
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let first = std::fs::metadata(&ticks).map(|m| m.len()).unwrap_or(0);
+        tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+        let later = std::fs::metadata(&ticks).map(|m| m.len()).unwrap_or(0);
+        let survivors = host_processes_with(&marker);
+        kill_all(&survivors);
+        if mode == FullAccess {
+            assert!(
+                later > first,
+                "the contrast's survivor should still be ticking"
+            );
+            assert!(!survivors.is_empty());
+        } else {
+            assert_eq!(first, later, "a detached process kept running");
+            assert!(survivors.is_empty(), "survivors: {survivors:?}");
+        }
+    }
+}
+
+/// Security review, finding 9: 700 detached processes survived a 512-process limit
+/// (root is exempt from RLIMIT_NPROC). Over the limit the tree is killed, and nothing
+/// detached survives the kill.
+#[tokio::test]
+async fn detached_processes_over_the_limit_are_all_killed() {
+    let mut fixture = fixture();
+    fixture.limits.max_processes = Some(20);
+    // A duration no other process on the machine is sleeping for.
+    let marker = format!("300.{}{}", std::process::id(), MECHANISM as u8);
+    let line = format!(
+        "for i in $(seq 60); do setsid sleep {marker} </dev/null >/dev/null 2>&1 & done; sleep 10"
+    );
+    let output = fixture.sh(WorkspaceWrite, &line).await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let survivors = host_processes_with(&marker);
+    kill_all(&survivors);
+    assert!(output.process_limit_exceeded, "{}", describe(&output));
+    assert!(survivors.is_empty(), "{} survivors", survivors.len());
+}
+
+/// Security review, finding 13: the sandbox lists no host process, so their command
+/// lines (which can carry tokens) stay unseen.
+#[tokio::test]
+async fn a_host_process_is_not_even_listed() {
+    let fixture = fixture();
+    let outside = OutsideProcess::start();
+    let line = format!("cat /proc/{}/cmdline", outside.pid());
+    let (sandboxed, unsandboxed) = contrast(&fixture, &line).await;
+    assert!(!succeeded(&sandboxed), "{}", describe(&sandboxed));
+    assert!(
+        text(&unsandboxed.stdout).contains("120"),
+        "{}",
+        describe(&unsandboxed)
+    );
+}
+
+/// Security review, finding 6: a nested repository's `.git/config` got
+/// `core.fsmonitor = <payload>`, which the person's next `git status` ran on the host.
+/// Every `.git` in the workspace is read-only, and a repository a command creates is
+/// reported.
+#[tokio::test]
+async fn every_git_folder_is_read_only_and_new_repositories_are_reported() {
+    let fixture = fixture();
+    let nested = fixture.path_in_workspace("vendor/lib/.git");
+    std::fs::create_dir_all(&nested).unwrap();
+    std::fs::write(nested.join("config"), "[core]\n").unwrap();
+    let line = "printf '\\tfsmonitor = touch /tmp/pwned\\n' >> vendor/lib/.git/config";
+
+    let sandboxed = fixture.sh(WorkspaceWrite, line).await;
+    assert!(!succeeded(&sandboxed), "{}", describe(&sandboxed));
+    assert_eq!(
+        std::fs::read_to_string(nested.join("config")).unwrap(),
+        "[core]\n"
+    );
+    assert!(sandboxed.new_git_repositories.is_empty());
+
+    let created = fixture
+        .sh(
+            WorkspaceWrite,
+            "mkdir -p fresh/.git && echo '[core]' > fresh/.git/config",
+        )
+        .await;
+    assert!(succeeded(&created), "{}", describe(&created));
+    let fresh = fixture.path_in_workspace("fresh").canonicalize().unwrap();
+    assert_eq!(created.new_git_repositories, vec![fresh]);
+
+    let unsandboxed = fixture.sh(FullAccess, line).await;
+    assert!(succeeded(&unsandboxed), "{}", describe(&unsandboxed));
+}
+
+/// Security review, finding 13: bubblewrap mode had no seccomp filter (`keyctl`,
+/// `io_uring_setup` reachable). Both mechanisms now refuse them.
+#[cfg(target_arch = "x86_64")]
+#[tokio::test]
+async fn kernel_keyrings_and_io_uring_are_refused() {
+    let Some(python) = system_python() else {
+        eprintln!("no system python3 to make raw system calls; skipped");
+        return;
+    };
+    let fixture = fixture();
+    // keyctl(KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, create) = syscall 250;
+    // io_uring_setup(1, params) = syscall 425. Prints each result and errno.
+    let line = format!(
+        "{python} -c 'import ctypes; l = ctypes.CDLL(None, use_errno=True); \
+         r = l.syscall(250, 0, -3, 1); print(\"keyctl\", r, ctypes.get_errno()); \
+         p = ctypes.create_string_buffer(120); \
+         r = l.syscall(425, 1, p); print(\"io_uring\", r, ctypes.get_errno())'"
+    );
+    let (sandboxed, unsandboxed) = contrast(&fixture, &line).await;
+    let seen = text(&sandboxed.stdout);
+    assert!(seen.contains("keyctl -1 1\n"), "{}", describe(&sandboxed));
+    assert!(seen.contains("io_uring -1 1\n"), "{}", describe(&sandboxed));
+    let unsandboxed_seen = text(&unsandboxed.stdout);
+    assert!(
+        !unsandboxed_seen.contains("keyctl -1"),
+        "{}",
+        describe(&unsandboxed)
+    );
 }
