@@ -11,6 +11,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::{json, Map, Value};
 
 use crate::error::{error_object_is_retryable, error_object_message};
+use crate::limits::{OutputMeter, ResponseLimits};
 use crate::sse::SseEvent;
 use crate::transport::{json_payloads, StreamDecoder, WireError, WireFormat};
 use crate::ProviderKind;
@@ -55,8 +56,11 @@ impl WireFormat for AnthropicWire {
         request_body(request)
     }
 
-    fn new_decoder(&self) -> AnthropicStreamDecoder {
-        AnthropicStreamDecoder::default()
+    fn new_decoder(&self, limits: ResponseLimits) -> AnthropicStreamDecoder {
+        AnthropicStreamDecoder {
+            meter: OutputMeter::new(limits),
+            ..AnthropicStreamDecoder::default()
+        }
     }
 
     fn parse_response(&self, body: &[u8]) -> Result<ModelResponse, WireError> {
@@ -199,6 +203,8 @@ pub(crate) struct AnthropicStreamDecoder {
     usage: Usage,
     stop_reason: Option<String>,
     done: bool,
+    /// Stops the answer at the first byte or call over the limits.
+    meter: OutputMeter,
 }
 
 impl AnthropicStreamDecoder {
@@ -209,8 +215,8 @@ impl AnthropicStreamDecoder {
     ) -> Result<(), WireError> {
         match value["type"].as_str().unwrap_or_default() {
             "message_start" => update_usage(&mut self.usage, &value["message"]["usage"]),
-            "content_block_start" => self.on_block_start(value, emit),
-            "content_block_delta" => self.on_block_delta(value, emit),
+            "content_block_start" => self.on_block_start(value, emit)?,
+            "content_block_delta" => self.on_block_delta(value, emit)?,
             "content_block_stop" => {
                 if let Some(&slot) = value["index"]
                     .as_u64()
@@ -233,21 +239,30 @@ impl AnthropicStreamDecoder {
         Ok(())
     }
 
-    fn on_block_start(&mut self, value: &Value, emit: &mut dyn FnMut(StreamEvent)) {
+    fn on_block_start(
+        &mut self,
+        value: &Value,
+        emit: &mut dyn FnMut(StreamEvent),
+    ) -> Result<(), WireError> {
         let block = &value["content_block"];
         match block["type"].as_str() {
             Some("text") => {
                 if let Some(text) = block["text"].as_str().filter(|text| !text.is_empty()) {
+                    self.meter.add_text(text.len())?;
                     self.text.push_str(text);
                     emit(StreamEvent::TextDelta(text.to_string()));
                 }
             }
             Some("tool_use") => {
                 let slot = self.calls.len();
+                self.meter.add_call(slot + 1)?;
                 let id = block["id"].as_str().filter(|id| !id.is_empty());
+                let name = block["name"].as_str().unwrap_or_default();
+                self.meter
+                    .add_label(id.map_or(0, str::len).saturating_add(name.len()))?;
                 let call = PartialToolUse {
                     id: id.map_or_else(|| format!("call_{slot}"), str::to_string),
-                    name: block["name"].as_str().unwrap_or_default().to_string(),
+                    name: name.to_string(),
                     arguments: String::new(),
                 };
                 emit(StreamEvent::ToolCallStart {
@@ -262,13 +277,19 @@ impl AnthropicStreamDecoder {
             }
             _ => {}
         }
+        Ok(())
     }
 
-    fn on_block_delta(&mut self, value: &Value, emit: &mut dyn FnMut(StreamEvent)) {
+    fn on_block_delta(
+        &mut self,
+        value: &Value,
+        emit: &mut dyn FnMut(StreamEvent),
+    ) -> Result<(), WireError> {
         let delta = &value["delta"];
         match delta["type"].as_str() {
             Some("text_delta") => {
                 if let Some(text) = delta["text"].as_str().filter(|text| !text.is_empty()) {
+                    self.meter.add_text(text.len())?;
                     self.text.push_str(text);
                     emit(StreamEvent::TextDelta(text.to_string()));
                 }
@@ -279,7 +300,12 @@ impl AnthropicStreamDecoder {
                     .and_then(|block| self.call_by_block.get(&block));
                 let fragment = delta["partial_json"].as_str().unwrap_or_default();
                 if let (Some(&slot), false) = (slot, fragment.is_empty()) {
-                    self.calls[slot].arguments.push_str(fragment);
+                    let arguments = &mut self.calls[slot].arguments;
+                    self.meter.add_arguments(
+                        arguments.len().saturating_add(fragment.len()),
+                        fragment.len(),
+                    )?;
+                    arguments.push_str(fragment);
                     emit(StreamEvent::ToolCallArgs {
                         index: slot,
                         fragment: fragment.to_string(),
@@ -289,6 +315,7 @@ impl AnthropicStreamDecoder {
             // thinking_delta, signature_delta, citations: not part of the answer.
             _ => {}
         }
+        Ok(())
     }
 }
 
@@ -320,6 +347,14 @@ impl StreamDecoder for AnthropicStreamDecoder {
 
     fn is_done(&self) -> bool {
         self.done
+    }
+
+    /// Anthropic's `ping` events keep a connection alive; they are not progress.
+    fn is_keep_alive(&self, event: &SseEvent) -> bool {
+        event.event.as_deref() == Some("ping")
+            || (event.data.len() < 64
+                && serde_json::from_str::<Value>(&event.data)
+                    .is_ok_and(|value| value["type"] == "ping"))
     }
 
     fn finish(mut self, emit: &mut dyn FnMut(StreamEvent)) -> ModelResponse {
@@ -525,6 +560,20 @@ mod tests {
             parse_response(b"{}"),
             Err(WireError::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn pings_are_keep_alives_and_deltas_are_progress() {
+        let decoder = AnthropicWire.new_decoder(ResponseLimits::default());
+        let event = |name: Option<&str>, data: &str| SseEvent {
+            event: name.map(str::to_string),
+            data: data.to_string(),
+        };
+        assert!(decoder.is_keep_alive(&event(Some("ping"), r#"{"type": "ping"}"#)));
+        assert!(decoder.is_keep_alive(&event(None, r#"{"type":"ping"}"#)));
+        let delta =
+            r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"hi"}}"#;
+        assert!(!decoder.is_keep_alive(&event(Some("content_block_delta"), delta)));
     }
 
     #[test]

@@ -9,6 +9,7 @@ use hearth_protocol::StreamEvent;
 use serde_json::{json, Value};
 
 use crate::anthropic::AnthropicWire;
+use crate::limits::ResponseLimits;
 use crate::openai::OpenAiWire;
 use crate::sse::SseParser;
 use crate::transport::{StreamDecoder, WireError, WireFormat};
@@ -25,7 +26,7 @@ fn event_json(event: &StreamEvent) -> Value {
 /// Decodes `body` fed in chunks of `chunk_size` bytes, the way the transport does.
 fn decode<W: WireFormat>(wire: &W, body: &[u8], chunk_size: usize) -> Value {
     let mut parser = SseParser::default();
-    let mut decoder = wire.new_decoder();
+    let mut decoder = wire.new_decoder(ResponseLimits::default());
     let mut events = Vec::new();
     let mut emit = |event: StreamEvent| events.push(event_json(&event));
     let mut outcome = Value::Null;
@@ -33,13 +34,17 @@ fn decode<W: WireFormat>(wire: &W, body: &[u8], chunk_size: usize) -> Value {
         let sse_events = match chunk {
             Some(chunk) => parser.push(chunk),
             None => parser.finish(),
-        };
+        }
+        .expect("fixtures stay within the SSE event limit");
         for sse_event in sse_events {
             if let Err(error) = decoder.on_event(&sse_event, &mut emit) {
                 outcome = match error {
                     WireError::Malformed(cause) => json!({"malformed": cause}),
                     WireError::Reported { message, retryable } => {
                         json!({"reported": message, "retryable": retryable})
+                    }
+                    WireError::TooLarge { part, limit } => {
+                        json!({"too_large": part.limit_field(), "limit": limit})
                     }
                 };
                 break 'chunks;

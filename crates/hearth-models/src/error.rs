@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::limits::OversizedPart;
 use crate::ProviderKind;
 
 /// A failed model call. Every variant reached over the network names the provider, the
@@ -56,6 +57,16 @@ pub enum ModelError {
         expected: &'static str,
     },
 
+    /// The answer passed one of the [`ResponseLimits`](crate::ResponseLimits): reading
+    /// stopped there and nothing of the answer is returned. Never retried: the same
+    /// request would most likely run away again, and be paid for again.
+    #[error("{target}: the response is too large: {part} passed the limit of {limit} {} ({} in ResponseLimits); Hearth stopped reading it and kept none of it — the model ran away or the server misbehaves: ask for a shorter answer, or for large output in several parts", part.unit(), part.limit_field())]
+    ResponseTooLarge {
+        target: String,
+        part: OversizedPart,
+        limit: usize,
+    },
+
     /// Every allowed attempt failed in a retryable way. Only after at least one retry:
     /// with `max_retries = 0` the first error is returned as it is.
     #[error("gave up after {attempts} attempts; last error: {last}")]
@@ -82,6 +93,7 @@ impl ModelError {
             ModelError::InvalidModelId { .. }
             | ModelError::InvalidSettings { .. }
             | ModelError::Malformed { .. }
+            | ModelError::ResponseTooLarge { .. }
             | ModelError::RetriesExhausted { .. }
             | ModelError::Cancelled => false,
         }

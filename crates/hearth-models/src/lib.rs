@@ -16,11 +16,16 @@
 //!   server's own default applies. Anthropic requires it and gets `request.max_tokens`.
 //! - An empty system prompt is left out of both wire formats (Anthropic rejects empty
 //!   text blocks).
+//! - Answers are bounded by [`ResponseLimits`] (in [`ProviderSettings::limits`]): text,
+//!   one SSE line or event, a whole body, tool calls per answer and arguments per call.
+//!   Passing one fails the call at once with [`ModelError::ResponseTooLarge`], which is
+//!   never retried. SSE comments and pings do not reset the idle timeout.
 
 mod anthropic;
 #[cfg(test)]
 mod decoder_fixtures;
 mod error;
+mod limits;
 mod openai;
 mod retry;
 mod sse;
@@ -35,6 +40,11 @@ use hearth_protocol::{ModelRequest, ModelResponse, StreamEvent};
 use tokio_util::sync::CancellationToken;
 
 pub use error::ModelError;
+pub use limits::{
+    OversizedPart, ResponseLimits, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_MAX_SSE_EVENT_BYTES, DEFAULT_MAX_TEXT_BYTES, DEFAULT_MAX_TOOL_ARGUMENT_BYTES,
+    DEFAULT_MAX_TOOL_CALLS,
+};
 
 /// Where OpenAI Chat Completions requests go unless configured otherwise.
 pub const DEFAULT_OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
@@ -140,18 +150,21 @@ pub struct ProviderSettings {
     /// Anthropic: sent as `x-api-key`.
     pub api_key: Option<String>,
     pub connect_timeout: Duration,
-    /// The longest silence tolerated while waiting for response headers or between
-    /// two body chunks.
+    /// The longest silence tolerated while waiting for response headers, between two
+    /// chunks of a whole body, or between two SSE events that carry data: comment
+    /// lines (`: keep-alive`) and pings are not progress and do not reset it.
     pub idle_timeout: Duration,
     /// Retries after the first attempt, so at most `max_retries + 1` attempts.
     pub max_retries: u32,
     /// First retry delay; doubles each retry, capped at 30 s, with jitter.
     pub retry_base_delay: Duration,
+    /// Caps on one answer's size (text, SSE events, body, tool calls, arguments).
+    pub limits: ResponseLimits,
 }
 
 impl ProviderSettings {
     /// The defaults: the provider's public endpoint, no key, 10 s connect timeout,
-    /// 120 s idle timeout, 4 retries starting at 500 ms.
+    /// 120 s idle timeout, 4 retries starting at 500 ms, the default [`ResponseLimits`].
     pub fn new(kind: ProviderKind) -> Self {
         Self {
             kind,
@@ -161,6 +174,7 @@ impl ProviderSettings {
             idle_timeout: Duration::from_secs(120),
             max_retries: 4,
             retry_base_delay: Duration::from_millis(500),
+            limits: ResponseLimits::default(),
         }
     }
 }

@@ -11,6 +11,7 @@ use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
 use serde_json::{json, Value};
 
 use crate::error::{error_object_is_retryable, error_object_message};
+use crate::limits::{OutputMeter, ResponseLimits};
 use crate::sse::SseEvent;
 use crate::transport::{json_payloads, StreamDecoder, WireError, WireFormat};
 use crate::ProviderKind;
@@ -43,8 +44,11 @@ impl WireFormat for OpenAiWire {
         request_body(request)
     }
 
-    fn new_decoder(&self) -> OpenAiStreamDecoder {
-        OpenAiStreamDecoder::default()
+    fn new_decoder(&self, limits: ResponseLimits) -> OpenAiStreamDecoder {
+        OpenAiStreamDecoder {
+            meter: OutputMeter::new(limits),
+            ..OpenAiStreamDecoder::default()
+        }
     }
 
     fn parse_response(&self, body: &[u8]) -> Result<ModelResponse, WireError> {
@@ -186,6 +190,8 @@ pub(crate) struct OpenAiStreamDecoder {
     usage: Usage,
     finish_reason: Option<String>,
     done: bool,
+    /// Stops the answer at the first byte or call over the limits.
+    meter: OutputMeter,
 }
 
 impl OpenAiStreamDecoder {
@@ -205,12 +211,13 @@ impl OpenAiStreamDecoder {
         };
         let delta = &choice["delta"];
         if let Some(text) = delta["content"].as_str().filter(|text| !text.is_empty()) {
+            self.meter.add_text(text.len())?;
             self.text.push_str(text);
             emit(StreamEvent::TextDelta(text.to_string()));
         }
         if let Some(fragments) = delta["tool_calls"].as_array() {
             for (position, fragment) in fragments.iter().enumerate() {
-                self.on_tool_call_fragment(position, fragment, emit);
+                self.on_tool_call_fragment(position, fragment, emit)?;
             }
         }
         if let Some(reason) = choice["finish_reason"].as_str() {
@@ -224,7 +231,7 @@ impl OpenAiStreamDecoder {
         position: usize,
         fragment: &Value,
         emit: &mut dyn FnMut(StreamEvent),
-    ) {
+    ) -> Result<(), WireError> {
         let wire_index = fragment["index"].as_u64().unwrap_or(position as u64);
         let wire_id = fragment["id"].as_str().unwrap_or_default();
         let slot = match self.slot_by_wire_index.get(&wire_index) {
@@ -237,6 +244,7 @@ impl OpenAiStreamDecoder {
             }
             // New index, or a server reusing one index for several calls.
             _ => {
+                self.meter.add_call(self.calls.len() + 1)?;
                 self.calls.push(PartialCall::default());
                 self.slot_by_wire_index
                     .insert(wire_index, self.calls.len() - 1);
@@ -245,15 +253,21 @@ impl OpenAiStreamDecoder {
         };
         let call = &mut self.calls[slot];
         if call.wire_id.is_empty() && !wire_id.is_empty() {
+            self.meter.add_label(wire_id.len())?;
             call.wire_id = wire_id.to_string();
         }
         let function = &fragment["function"];
         if let Some(name) = function["name"].as_str() {
             if call.name.is_empty() {
+                self.meter.add_label(name.len())?;
                 call.name = name.to_string();
             }
         }
         let fragment_text = arguments_text(&function["arguments"]).unwrap_or_default();
+        self.meter.add_arguments(
+            call.arguments.len().saturating_add(fragment_text.len()),
+            fragment_text.len(),
+        )?;
         call.arguments.push_str(&fragment_text);
         if !call.started && !call.name.is_empty() {
             start_call(slot, call, emit);
@@ -263,6 +277,7 @@ impl OpenAiStreamDecoder {
                 fragment: fragment_text,
             });
         }
+        Ok(())
     }
 }
 

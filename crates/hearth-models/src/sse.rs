@@ -2,6 +2,9 @@
 //! chunks of any size, events out. Tolerates `\r\n`, `:` comment lines (keep-alives),
 //! `event:` lines, multi-line `data:` and fields it does not know.
 
+use crate::limits::{OversizedPart, DEFAULT_MAX_SSE_EVENT_BYTES};
+use crate::transport::WireError;
+
 /// One dispatched event: its `event:` name, if any, and its data lines joined by `\n`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(crate) struct SseEvent {
@@ -9,52 +12,91 @@ pub(crate) struct SseEvent {
     pub data: String,
 }
 
-#[derive(Debug, Default)]
+/// The parser never holds more than `max_event_bytes` of one line, nor of one event's
+/// data: a line or an event that grows past it is an error as soon as it does, before
+/// the rest of it is read.
+#[derive(Debug)]
 pub(crate) struct SseParser {
     /// Bytes after the last complete line (a line may be split across chunks, and so
     /// may a multi-byte character).
     partial_line: Vec<u8>,
     event_name: Option<String>,
     data_lines: Vec<String>,
+    /// The bytes in `data_lines`, with the `\n`s that will join them.
+    data_bytes: usize,
+    max_event_bytes: usize,
+}
+
+impl Default for SseParser {
+    fn default() -> Self {
+        SseParser::new(DEFAULT_MAX_SSE_EVENT_BYTES)
+    }
 }
 
 impl SseParser {
-    /// Feeds the next chunk of the body; returns the events it completed.
-    pub fn push(&mut self, bytes: &[u8]) -> Vec<SseEvent> {
-        let mut events = Vec::new();
-        let mut buffer = std::mem::take(&mut self.partial_line);
-        buffer.extend_from_slice(bytes);
-        let mut line_start = 0;
-        while let Some(offset) = buffer[line_start..].iter().position(|&byte| byte == b'\n') {
-            let line_end = line_start + offset;
-            self.process_line(&buffer[line_start..line_end], &mut events);
-            line_start = line_end + 1;
+    pub fn new(max_event_bytes: usize) -> Self {
+        Self {
+            partial_line: Vec::new(),
+            event_name: None,
+            data_lines: Vec::new(),
+            data_bytes: 0,
+            max_event_bytes,
         }
-        buffer.drain(..line_start);
-        self.partial_line = buffer;
-        events
+    }
+
+    /// Feeds the next chunk of the body; returns the events it completed.
+    pub fn push(&mut self, bytes: &[u8]) -> Result<Vec<SseEvent>, WireError> {
+        let mut events = Vec::new();
+        let mut rest = bytes;
+        while let Some(offset) = rest.iter().position(|&byte| byte == b'\n') {
+            let (line_tail, after) = rest.split_at(offset);
+            self.check_size(self.partial_line.len().saturating_add(line_tail.len()))?;
+            if self.partial_line.is_empty() {
+                self.process_line(line_tail, &mut events)?;
+            } else {
+                let mut line = std::mem::take(&mut self.partial_line);
+                line.extend_from_slice(line_tail);
+                self.process_line(&line, &mut events)?;
+                line.clear();
+                self.partial_line = line;
+            }
+            rest = &after[1..];
+        }
+        self.check_size(self.partial_line.len().saturating_add(rest.len()))?;
+        self.partial_line.extend_from_slice(rest);
+        Ok(events)
     }
 
     /// The body has ended: a last line without a newline and a last event without a
     /// blank line still count.
-    pub fn finish(&mut self) -> Vec<SseEvent> {
+    pub fn finish(&mut self) -> Result<Vec<SseEvent>, WireError> {
         let mut events = Vec::new();
         let last_line = std::mem::take(&mut self.partial_line);
         if !last_line.is_empty() {
-            self.process_line(&last_line, &mut events);
+            self.process_line(&last_line, &mut events)?;
         }
         self.dispatch(&mut events);
-        events
+        Ok(events)
     }
 
-    fn process_line(&mut self, line: &[u8], events: &mut Vec<SseEvent>) {
+    fn check_size(&self, size: usize) -> Result<(), WireError> {
+        if size > self.max_event_bytes {
+            return Err(WireError::TooLarge {
+                part: OversizedPart::SseEvent,
+                limit: self.max_event_bytes,
+            });
+        }
+        Ok(())
+    }
+
+    fn process_line(&mut self, line: &[u8], events: &mut Vec<SseEvent>) -> Result<(), WireError> {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.is_empty() {
             self.dispatch(events);
-            return;
+            return Ok(());
         }
         if line.starts_with(b":") {
-            return;
+            return Ok(());
         }
         let line = String::from_utf8_lossy(line);
         let (field, value) = match line.split_once(':') {
@@ -62,10 +104,17 @@ impl SseParser {
             None => (line.as_ref(), ""),
         };
         match field {
-            "data" => self.data_lines.push(value.to_string()),
+            "data" => {
+                let separator = usize::from(!self.data_lines.is_empty());
+                let data_bytes = self.data_bytes + separator + value.len();
+                self.check_size(data_bytes)?;
+                self.data_bytes = data_bytes;
+                self.data_lines.push(value.to_string());
+            }
             "event" => self.event_name = Some(value.to_string()),
             _ => {}
         }
+        Ok(())
     }
 
     fn dispatch(&mut self, events: &mut Vec<SseEvent>) {
@@ -74,6 +123,7 @@ impl SseParser {
             return;
         }
         let data = std::mem::take(&mut self.data_lines).join("\n");
+        self.data_bytes = 0;
         events.push(SseEvent { event, data });
     }
 }
@@ -86,9 +136,9 @@ mod tests {
         let mut parser = SseParser::default();
         let mut events = Vec::new();
         for chunk in input.as_bytes().chunks(chunk_size) {
-            events.extend(parser.push(chunk));
+            events.extend(parser.push(chunk).unwrap());
         }
-        events.extend(parser.finish());
+        events.extend(parser.finish().unwrap());
         events
     }
 
@@ -129,5 +179,51 @@ mod tests {
                 );
             }
         }
+    }
+
+    fn too_large(limit: usize) -> WireError {
+        WireError::TooLarge {
+            part: OversizedPart::SseEvent,
+            limit,
+        }
+    }
+
+    #[test]
+    fn a_line_without_newline_fails_once_it_passes_the_limit_and_is_not_kept() {
+        let mut parser = SseParser::new(64);
+        assert_eq!(parser.push(b"data: ").unwrap(), vec![]);
+        assert_eq!(parser.push(&[b'a'; 58]).unwrap(), vec![]);
+        assert_eq!(parser.push(b"a"), Err(too_large(64)));
+        assert!(parser.partial_line.len() <= 64);
+
+        let mut parser = SseParser::new(64);
+        let long_line = [b'x'; 1000];
+        assert_eq!(parser.push(&long_line), Err(too_large(64)));
+        assert!(parser.partial_line.capacity() <= 64);
+    }
+
+    #[test]
+    fn an_event_of_many_small_data_lines_is_bounded_too() {
+        let mut parser = SseParser::new(64);
+        let mut outcome = Ok(vec![]);
+        for _ in 0..100 {
+            outcome = parser.push(b"data: 0123456789\n");
+            if outcome.is_err() {
+                break;
+            }
+        }
+        assert_eq!(outcome, Err(too_large(64)));
+        assert!(parser.data_bytes <= 64);
+    }
+
+    #[test]
+    fn comments_and_events_at_the_limit_are_fine() {
+        let mut parser = SseParser::new(16);
+        let mut events = Vec::new();
+        for _ in 0..1000 {
+            events.extend(parser.push(b": keep-alive\n\n").unwrap());
+        }
+        events.extend(parser.push(b"data: 0123456789\n\n").unwrap());
+        assert_eq!(events, vec![event(None, "0123456789")]);
     }
 }

@@ -9,11 +9,13 @@ use async_trait::async_trait;
 use hearth_protocol::{ModelRequest, ModelResponse, StreamEvent};
 use reqwest::header::{HeaderMap, ACCEPT, CONTENT_TYPE};
 use serde_json::Value;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{
     error_chain, expected_server, hint_for_status, server_message_from_body, ModelError,
 };
+use crate::limits::{check_response, OversizedPart, ResponseLimits};
 use crate::retry::{backoff_delay, jitter_fraction, retry_after_from_headers, MAX_RETRY_AFTER};
 use crate::sse::{SseEvent, SseParser};
 use crate::{Provider, ProviderKind, ProviderSettings};
@@ -28,6 +30,8 @@ pub(crate) enum WireError {
     Malformed(String),
     /// The server put an error object in the response.
     Reported { message: String, retryable: bool },
+    /// The answer passed one of the [`ResponseLimits`].
+    TooLarge { part: OversizedPart, limit: usize },
 }
 
 /// Turns one response's SSE events into stream events and, at the end, a response.
@@ -43,6 +47,11 @@ pub(crate) trait StreamDecoder: Send {
     fn is_complete_without_terminator(&self) -> bool {
         false
     }
+    /// Whether `event` only keeps the connection alive (a ping): it does not count as
+    /// progress against the idle timeout.
+    fn is_keep_alive(&self, _event: &SseEvent) -> bool {
+        false
+    }
     fn finish(self, emit: &mut dyn FnMut(StreamEvent)) -> ModelResponse;
 }
 
@@ -55,7 +64,8 @@ pub(crate) trait WireFormat: Send + Sync + 'static {
     /// Authentication and version headers; `Err` says what is wrong with the key.
     fn headers(&self, api_key: Option<&str>) -> Result<HeaderMap, String>;
     fn request_body(&self, request: &ModelRequest) -> Value;
-    fn new_decoder(&self) -> Self::Decoder;
+    /// A decoder that fails as soon as the answer passes `limits`.
+    fn new_decoder(&self, limits: ResponseLimits) -> Self::Decoder;
     /// Decodes a whole non-streaming response body.
     fn parse_response(&self, body: &[u8]) -> Result<ModelResponse, WireError>;
     /// How the stream's terminator looks on the wire, for error messages.
@@ -151,10 +161,11 @@ impl<W: WireFormat> HttpProvider<W> {
         if plan.stream && !is_json {
             return self.read_stream(plan, response, on_event, cancel).await;
         }
-        let body = self.read_body(plan, response, usize::MAX, cancel).await?;
+        let body = self.read_capped_body(plan, response, cancel).await?;
         let answer = self
             .wire
             .parse_response(&body)
+            .and_then(|answer| check_response(&answer, self.settings.limits).map(|()| answer))
             .map_err(|error| self.wire_error(plan, error))?;
         emit_whole_response(&answer, on_event);
         Ok(answer)
@@ -167,10 +178,15 @@ impl<W: WireFormat> HttpProvider<W> {
         on_event: &mut (dyn FnMut(StreamEvent) + Send),
         cancel: &CancellationToken,
     ) -> Result<ModelResponse, ModelError> {
-        let mut parser = SseParser::default();
-        let mut decoder = self.wire.new_decoder();
+        let limits = self.settings.limits;
+        let mut parser = SseParser::new(limits.max_sse_event_bytes);
+        let mut decoder = self.wire.new_decoder(limits);
+        // Only events that carry data are progress: a server sending nothing but
+        // comments or pings still hits the idle timeout.
+        let mut deadline = Instant::now() + self.settings.idle_timeout;
         loop {
-            let chunk = match self.wait(response.chunk(), plan, cancel).await? {
+            let next_chunk = self.wait_until(response.chunk(), deadline, plan, cancel);
+            let chunk = match next_chunk.await? {
                 Ok(Some(chunk)) => chunk,
                 Ok(None) => break,
                 Err(error) => {
@@ -180,7 +196,13 @@ impl<W: WireFormat> HttpProvider<W> {
                     })
                 }
             };
-            for event in parser.push(&chunk) {
+            let events = parser
+                .push(&chunk)
+                .map_err(|error| self.wire_error(plan, error))?;
+            for event in events {
+                if !decoder.is_keep_alive(&event) {
+                    deadline = Instant::now() + self.settings.idle_timeout;
+                }
                 decoder
                     .on_event(&event, &mut *on_event)
                     .map_err(|error| self.wire_error(plan, error))?;
@@ -189,7 +211,10 @@ impl<W: WireFormat> HttpProvider<W> {
                 }
             }
         }
-        for event in parser.finish() {
+        let events = parser
+            .finish()
+            .map_err(|error| self.wire_error(plan, error))?;
+        for event in events {
             decoder
                 .on_event(&event, &mut *on_event)
                 .map_err(|error| self.wire_error(plan, error))?;
@@ -204,6 +229,48 @@ impl<W: WireFormat> HttpProvider<W> {
                 self.wire.terminator()
             ),
         })
+    }
+
+    /// Reads a whole successful body; one longer than `max_body_bytes` is an error as
+    /// soon as it passes the limit.
+    async fn read_capped_body(
+        &self,
+        plan: &CallPlan<'_>,
+        mut response: reqwest::Response,
+        cancel: &CancellationToken,
+    ) -> Result<Vec<u8>, ModelError> {
+        let limit = self.settings.limits.max_body_bytes;
+        let too_large = || {
+            self.wire_error(
+                plan,
+                WireError::TooLarge {
+                    part: OversizedPart::Body,
+                    limit,
+                },
+            )
+        };
+        if response
+            .content_length()
+            .is_some_and(|length| length > limit as u64)
+        {
+            return Err(too_large());
+        }
+        let mut body = Vec::new();
+        loop {
+            match self.wait(response.chunk(), plan, cancel).await? {
+                Ok(Some(chunk)) if body.len().saturating_add(chunk.len()) > limit => {
+                    return Err(too_large())
+                }
+                Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+                Ok(None) => return Ok(body),
+                Err(error) => {
+                    return Err(ModelError::StreamInterrupted {
+                        target: plan.target.clone(),
+                        cause: format!("the connection broke: {}", error_chain(&error)),
+                    })
+                }
+            }
+        }
     }
 
     /// Reads a whole body, or its first `limit` bytes.
@@ -279,6 +346,11 @@ impl<W: WireFormat> HttpProvider<W> {
                 message,
                 retryable,
             },
+            WireError::TooLarge { part, limit } => ModelError::ResponseTooLarge {
+                target: plan.target.clone(),
+                part,
+                limit,
+            },
         }
     }
 
@@ -290,10 +362,23 @@ impl<W: WireFormat> HttpProvider<W> {
         plan: &CallPlan<'_>,
         cancel: &CancellationToken,
     ) -> Result<F::Output, ModelError> {
+        let deadline = Instant::now() + self.settings.idle_timeout;
+        self.wait_until(future, deadline, plan, cancel).await
+    }
+
+    /// Awaits `future` unless the call is cancelled or `deadline` (the last progress
+    /// plus `idle_timeout`) passes first.
+    async fn wait_until<F: Future>(
+        &self,
+        future: F,
+        deadline: Instant,
+        plan: &CallPlan<'_>,
+        cancel: &CancellationToken,
+    ) -> Result<F::Output, ModelError> {
         tokio::select! {
             biased;
             _ = cancel.cancelled() => Err(ModelError::Cancelled),
-            outcome = tokio::time::timeout(self.settings.idle_timeout, future) => {
+            outcome = tokio::time::timeout_at(deadline, future) => {
                 outcome.map_err(|_| ModelError::IdleTimeout {
                     target: plan.target.clone(),
                     idle: self.settings.idle_timeout,

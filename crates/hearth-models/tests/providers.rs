@@ -5,7 +5,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use hearth_models::{build_provider, ModelError, Provider, ProviderKind, ProviderSettings};
+use hearth_models::{
+    build_provider, ModelError, OversizedPart, Provider, ProviderKind, ProviderSettings,
+    ResponseLimits, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_TEXT_BYTES, DEFAULT_MAX_TOOL_CALLS,
+};
 use hearth_protocol::{
     Message, ModelRequest, ModelResponse, StopReason, StreamEvent, ToolCall, ToolSpec, Usage,
 };
@@ -499,4 +502,189 @@ async fn unreachable_servers_are_retried_then_reported() {
         outcome.events.as_slice(),
         [StreamEvent::Retry { attempt: 1, .. }]
     ));
+}
+
+// Bounded output (security review, finding 8): every cap stops the call with
+// ResponseTooLarge, is never retried, and returns nothing of the oversized answer.
+
+const BOTH_MODES: [bool; 2] = [true, false];
+
+fn limited(
+    kind: ProviderKind,
+    server: &ScriptedServer,
+    limits: ResponseLimits,
+) -> Arc<dyn Provider> {
+    provider_with(kind, base_url(server, kind), |settings| {
+        settings.limits = limits
+    })
+}
+
+/// The call failed with ResponseTooLarge for `part` at `limit`, once, without a retry.
+fn assert_too_large(outcome: &Outcome, server: &ScriptedServer, part: OversizedPart, limit: usize) {
+    let error = outcome.result.as_ref().unwrap_err();
+    match error {
+        ModelError::ResponseTooLarge {
+            part: actual_part,
+            limit: actual_limit,
+            ..
+        } => assert_eq!((*actual_part, *actual_limit), (part, limit), "{error}"),
+        other => panic!("expected ResponseTooLarge for {part:?}, got: {other}"),
+    }
+    assert!(!error.is_retryable());
+    let message = error.to_string();
+    assert!(message.contains(part.limit_field()), "{message}");
+    assert!(message.contains(&limit.to_string()), "{message}");
+    assert!(
+        !outcome
+            .events
+            .iter()
+            .any(|event| matches!(event, StreamEvent::Retry { .. })),
+        "an oversized answer must not be retried"
+    );
+    assert_eq!(
+        server.requests().len(),
+        1,
+        "an oversized answer must not be retried"
+    );
+}
+
+#[tokio::test]
+async fn a_runaway_stream_stops_at_the_text_limit_and_is_not_retried() {
+    for kind in BOTH_KINDS {
+        let server = ScriptedServer::start(Script::new(vec![Step::text_flood(8 * 1024 * 1024)]))
+            .await
+            .unwrap();
+        let provider = provider(&server, kind);
+        let outcome = complete(&*provider, &request(true)).await;
+        assert_too_large(
+            &outcome,
+            &server,
+            OversizedPart::Text,
+            DEFAULT_MAX_TEXT_BYTES,
+        );
+        assert!(streamed_text(&outcome.events).len() <= DEFAULT_MAX_TEXT_BYTES);
+    }
+}
+
+#[tokio::test]
+async fn whole_answers_over_the_body_or_text_limit_are_refused() {
+    for kind in BOTH_KINDS {
+        let script = Script::new(vec![
+            Step::text_flood(32 * 1024 * 1024),
+            Step::text("a".repeat(100 * 1024)),
+        ]);
+        let server = ScriptedServer::start(script).await.unwrap();
+        let limits = ResponseLimits {
+            max_text_bytes: 64 * 1024,
+            ..ResponseLimits::default()
+        };
+        let provider = limited(kind, &server, limits);
+        let outcome = complete(&*provider, &request(false)).await;
+        assert_too_large(
+            &outcome,
+            &server,
+            OversizedPart::Body,
+            DEFAULT_MAX_BODY_BYTES,
+        );
+        assert!(outcome.events.is_empty());
+
+        let outcome = complete(&*provider, &request(false)).await;
+        let error = outcome.result.unwrap_err();
+        assert!(
+            matches!(error, ModelError::ResponseTooLarge { part: OversizedPart::Text, limit, .. } if limit == 64 * 1024),
+            "{error}"
+        );
+        assert!(
+            outcome.events.is_empty(),
+            "nothing of it is reported either"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_endless_sse_line_fails_at_the_event_limit_without_being_buffered() {
+    for kind in BOTH_KINDS {
+        let line = Step::unterminated_line(64 * 1024 * 1024);
+        let server = ScriptedServer::start(Script::new(vec![line]))
+            .await
+            .unwrap();
+        let limits = ResponseLimits {
+            max_sse_event_bytes: 64 * 1024,
+            ..ResponseLimits::default()
+        };
+        // The line never ends and then stalls: reading all of it before checking would
+        // end in the idle timeout (or the test's hang guard), not in this error.
+        let provider = limited(kind, &server, limits);
+        let outcome = complete(&*provider, &request(true)).await;
+        assert_too_large(&outcome, &server, OversizedPart::SseEvent, 64 * 1024);
+    }
+}
+
+#[tokio::test]
+async fn ten_thousand_tool_calls_in_one_answer_are_refused() {
+    let calls: Vec<ScriptedCall> = (0..10_000)
+        .map(|number| ScriptedCall::new(format!("call_{number}"), "read_file", "{}"))
+        .collect();
+    for kind in BOTH_KINDS {
+        for stream in BOTH_MODES {
+            let step = Step::tool_calls("", calls.clone());
+            let server = ScriptedServer::start(Script::new(vec![step]))
+                .await
+                .unwrap();
+            let provider = provider(&server, kind);
+            let outcome = complete(&*provider, &request(stream)).await;
+            assert_too_large(
+                &outcome,
+                &server,
+                OversizedPart::ToolCalls,
+                DEFAULT_MAX_TOOL_CALLS,
+            );
+            let started = outcome
+                .events
+                .iter()
+                .filter(|event| matches!(event, StreamEvent::ToolCallStart { .. }))
+                .count();
+            assert!(
+                started <= DEFAULT_MAX_TOOL_CALLS,
+                "{kind:?} stream={stream}: {started}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn tool_call_arguments_over_the_limit_are_refused() {
+    let arguments = format!(r#"{{"content":"{}"}}"#, "a".repeat(256 * 1024));
+    for kind in BOTH_KINDS {
+        for stream in BOTH_MODES {
+            let step = Step::tool_call("call_1", "write_file", arguments.clone());
+            let server = ScriptedServer::start(Script::new(vec![step]))
+                .await
+                .unwrap();
+            let limits = ResponseLimits {
+                max_tool_argument_bytes: 64 * 1024,
+                ..ResponseLimits::default()
+            };
+            let provider = limited(kind, &server, limits);
+            let outcome = complete(&*provider, &request(stream)).await;
+            assert_too_large(&outcome, &server, OversizedPart::ToolArguments, 64 * 1024);
+        }
+    }
+}
+
+#[tokio::test]
+async fn comment_keep_alives_do_not_hold_a_stream_open_past_the_idle_timeout() {
+    for kind in BOTH_KINDS {
+        let server = ScriptedServer::start(Script::new(vec![Step::keep_alive_only(100)]))
+            .await
+            .unwrap();
+        let provider = provider_with(kind, base_url(&server, kind), |settings| {
+            settings.idle_timeout = Duration::from_secs(1);
+            settings.max_retries = 0;
+        });
+        // complete() fails the test if the call never returns (the old behaviour).
+        let outcome = complete(&*provider, &request(true)).await;
+        let error = outcome.result.unwrap_err();
+        assert!(matches!(error, ModelError::IdleTimeout { .. }), "{error}");
+    }
 }

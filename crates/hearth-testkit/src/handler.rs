@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
 use crate::answer::{Answer, ReplyContext};
+use crate::flood::{keep_alive_body, repeated_body, split_at_marker, RepeatedFrames};
 use crate::script::Step;
 use crate::server::{NextStep, RecordedRequest, Shared, Wire};
 use crate::stream::{paced_body, PacedFrames, StreamEnding};
@@ -18,6 +19,12 @@ use crate::{anthropic, openai};
 
 /// The model name echoed back when the request names none.
 const DEFAULT_MODEL: &str = "scripted-model";
+
+/// A text flood's delta size when its step gives none.
+const DEFAULT_FLOOD_PIECE_BYTES: u64 = 1024;
+
+/// Stands in for a flood's text in a serialized body, which is split around it.
+const FLOOD_MARKER: &str = "HEARTH_SCRIPTED_TEXT_FLOOD";
 
 /// `POST /v1/chat/completions` and `POST /chat/completions`.
 pub(crate) async fn openai(
@@ -103,7 +110,10 @@ async fn answer_step(
         | Step::ToolCalls { delay_ms, .. }
         | Step::HttpError { delay_ms, .. }
         | Step::DropMidStream { delay_ms, .. } => *delay_ms,
-        Step::Hang { .. } => 0,
+        Step::Hang { .. }
+        | Step::TextFlood { .. }
+        | Step::UnterminatedLine { .. }
+        | Step::KeepAliveOnly { .. } => 0,
     };
     if delay_ms > 0 && !wait_unless_stopped(shared, Duration::from_millis(delay_ms)).await {
         return shutting_down(wire);
@@ -163,6 +173,96 @@ async fn answer_step(
             shared.stop.cancelled().await;
             shutting_down(wire)
         }
+        Step::TextFlood { bytes, piece_bytes } => {
+            let piece_bytes = if piece_bytes == 0 {
+                DEFAULT_FLOOD_PIECE_BYTES
+            } else {
+                piece_bytes
+            };
+            let plan = if stream {
+                streamed_flood(wire, bytes, piece_bytes, context)
+            } else {
+                whole_flood(wire, bytes, piece_bytes, context)
+            };
+            let body = repeated_body(plan, shared.stop.clone());
+            body_response(wire, body, stream, context)
+        }
+        Step::UnterminatedLine { bytes } => {
+            let piece = DEFAULT_FLOOD_PIECE_BYTES.min(bytes.max(1));
+            let plan = RepeatedFrames {
+                prefix: vec![Bytes::from_static(b"data: ")],
+                repeated: letters(piece),
+                times: bytes / piece,
+                tail: vec![letters(bytes % piece)],
+                stall: true,
+            };
+            body_response(
+                wire,
+                repeated_body(plan, shared.stop.clone()),
+                true,
+                context,
+            )
+        }
+        Step::KeepAliveOnly { interval_ms } => {
+            let interval = Duration::from_millis(interval_ms.max(1));
+            let body = keep_alive_body(interval, shared.stop.clone());
+            body_response(wire, body, true, context)
+        }
+    }
+}
+
+/// `count` bytes of the letter `a`.
+fn letters(count: u64) -> Bytes {
+    Bytes::from(vec![b'a'; usize::try_from(count).unwrap_or(0)])
+}
+
+/// A complete streamed answer whose text is `bytes` letters in deltas of `piece_bytes`.
+fn streamed_flood(
+    wire: Wire,
+    bytes: u64,
+    piece_bytes: u64,
+    context: &ReplyContext,
+) -> RepeatedFrames {
+    let prefix = partial_text_frames(wire, "", context);
+    let empty = Answer::new("", &[], None, context);
+    let complete = match wire {
+        Wire::OpenAi => openai::stream_frames(&empty, context),
+        Wire::Anthropic => anthropic::stream_frames(&empty, context),
+    };
+    let delta_frame = |count: u64| {
+        let text = String::from_utf8_lossy(&letters(count)).into_owned();
+        partial_text_frames(wire, &text, context)
+            .pop()
+            .unwrap_or_default()
+    };
+    let mut tail = Vec::new();
+    if !bytes.is_multiple_of(piece_bytes) {
+        tail.push(delta_frame(bytes % piece_bytes));
+    }
+    tail.extend(complete.into_iter().skip(prefix.len()));
+    RepeatedFrames {
+        repeated: delta_frame(piece_bytes),
+        times: bytes / piece_bytes,
+        prefix,
+        tail,
+        stall: false,
+    }
+}
+
+/// One whole JSON answer whose text is `bytes` letters.
+fn whole_flood(wire: Wire, bytes: u64, piece_bytes: u64, context: &ReplyContext) -> RepeatedFrames {
+    let answer = Answer::new(FLOOD_MARKER, &[], None, context);
+    let json = match wire {
+        Wire::OpenAi => openai::completion_json(&answer, context),
+        Wire::Anthropic => anthropic::message_json(&answer, context),
+    };
+    let (before, after) = split_at_marker(&json.to_string(), FLOOD_MARKER).unwrap_or_default();
+    RepeatedFrames {
+        prefix: vec![before],
+        repeated: letters(piece_bytes),
+        times: bytes / piece_bytes,
+        tail: vec![letters(bytes % piece_bytes), after],
+        stall: false,
     }
 }
 
@@ -203,6 +303,17 @@ fn paced_response(
     stream: bool,
     context: &ReplyContext,
 ) -> Response {
+    let body = paced_body(plan, shared.stop.clone());
+    body_response(wire, body, stream, context)
+}
+
+/// A 200 with `body`: `text/event-stream` when streaming, otherwise `application/json`.
+fn body_response(
+    wire: Wire,
+    body: axum::body::Body,
+    stream: bool,
+    context: &ReplyContext,
+) -> Response {
     let content_type = if stream {
         "text/event-stream"
     } else {
@@ -212,7 +323,6 @@ fn paced_response(
         (header::CONTENT_TYPE, content_type),
         (header::CACHE_CONTROL, "no-cache"),
     ];
-    let body = paced_body(plan, shared.stop.clone());
     (request_id_header(wire, context), headers, body).into_response()
 }
 

@@ -50,12 +50,17 @@
 //! - `hang`: never answers (until shutdown, which answers 503). With `text` and a
 //!   streaming request, the start of the answer is streamed and then the stream stalls.
 //!
+//! - `text_flood`, `unterminated_line`, `keep_alive_only`: misbehaving servers (a
+//!   runaway answer of `bytes` letters, one endless SSE line, SSE comments every
+//!   `interval_ms` and never any data); their bodies are generated as they are sent.
+//!
 //! In Rust, build steps with the constructors: `Step::text("hi").with_delay_ms(500)`,
 //! `Step::tool_call("call_1", "read_file", r#"{"path":"a"}"#)`,
 //! `Step::http_error(429, "slow down").with_retry_after(1)`.
 
 mod answer;
 mod anthropic;
+mod flood;
 mod handler;
 mod openai;
 mod script;

@@ -72,6 +72,20 @@ pub enum Step {
         #[serde(default, skip_serializing_if = "String::is_empty")]
         text: String,
     },
+    /// A runaway answer: `bytes` bytes of text (the letter `a`), streamed as deltas of
+    /// `piece_bytes` (default 1024) and ended normally, or, for a non-streaming request,
+    /// one JSON body carrying all of it. Generated while it is sent, never held whole.
+    TextFlood {
+        bytes: u64,
+        #[serde(default, skip_serializing_if = "is_zero")]
+        piece_bytes: u64,
+    },
+    /// A 200 `text/event-stream` whose body is one line, `data: aaa…`, of `bytes` bytes
+    /// and no newline; then the connection stays open and silent.
+    UnterminatedLine { bytes: u64 },
+    /// A 200 `text/event-stream` that sends only the SSE comment `: ping` and a blank
+    /// line every `interval_ms`, forever (until the server shuts down): no data at all.
+    KeepAliveOnly { interval_ms: u64 },
 }
 
 /// One tool call the scripted model makes.
@@ -166,6 +180,11 @@ impl Script {
                         "has no calls; add at least one call or use a text step".to_string(),
                     ));
                 }
+                Step::KeepAliveOnly { interval_ms: 0 } => {
+                    return Err(invalid(
+                        "interval_ms is 0; use at least 1 so the server does not spin".to_string(),
+                    ));
+                }
                 _ => {}
             }
         }
@@ -230,6 +249,24 @@ impl Step {
         }
     }
 
+    /// `bytes` bytes of streamed text in deltas of 1024 bytes (see [`Step::TextFlood`]).
+    pub fn text_flood(bytes: u64) -> Step {
+        Step::TextFlood {
+            bytes,
+            piece_bytes: 0,
+        }
+    }
+
+    /// One SSE line of `bytes` bytes that never ends (see [`Step::UnterminatedLine`]).
+    pub fn unterminated_line(bytes: u64) -> Step {
+        Step::UnterminatedLine { bytes }
+    }
+
+    /// SSE comments every `interval_ms` and nothing else (see [`Step::KeepAliveOnly`]).
+    pub fn keep_alive_only(interval_ms: u64) -> Step {
+        Step::KeepAliveOnly { interval_ms }
+    }
+
     /// Sets the reported usage (text and tool-call steps; other steps are unchanged).
     pub fn with_usage(mut self, new_usage: ScriptUsage) -> Step {
         if let Step::Text { usage, .. } | Step::ToolCalls { usage, .. } = &mut self {
@@ -277,6 +314,9 @@ impl Step {
             Step::HttpError { .. } => "http_error",
             Step::DropMidStream { .. } => "drop_mid_stream",
             Step::Hang { .. } => "hang",
+            Step::TextFlood { .. } => "text_flood",
+            Step::UnterminatedLine { .. } => "unterminated_line",
+            Step::KeepAliveOnly { .. } => "keep_alive_only",
         }
     }
 }
@@ -328,6 +368,30 @@ mod tests {
         );
         assert_eq!(script.steps[3], Step::drop_mid_stream("Hel"));
         assert_eq!(script.steps[4], Step::hang());
+    }
+
+    #[test]
+    fn parses_the_oversized_and_keep_alive_steps() {
+        let json = r#"{"steps": [
+            {"type": "text_flood", "bytes": 1000000},
+            {"type": "text_flood", "bytes": 10, "piece_bytes": 3},
+            {"type": "unterminated_line", "bytes": 65536},
+            {"type": "keep_alive_only", "interval_ms": 100}
+        ]}"#;
+        let script = Script::from_json_str(json, "inline").unwrap();
+        assert_eq!(script.steps[0], Step::text_flood(1_000_000));
+        assert_eq!(
+            script.steps[1],
+            Step::TextFlood {
+                bytes: 10,
+                piece_bytes: 3
+            }
+        );
+        assert_eq!(script.steps[2], Step::unterminated_line(65536));
+        assert_eq!(script.steps[3], Step::keep_alive_only(100));
+        let spinning = Script::new(vec![Step::keep_alive_only(0)]);
+        let message = spinning.validate().unwrap_err().to_string();
+        assert!(message.contains("step 1 (keep_alive_only)"), "{message}");
     }
 
     #[test]

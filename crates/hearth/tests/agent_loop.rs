@@ -358,3 +358,35 @@ async fn a_stream_dropped_mid_answer_is_retried_and_the_restart_is_said() {
         assert_eq!(env.server().requests().len(), 2);
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_runaway_answer_stops_the_turn_and_stores_nothing_oversized() {
+    let cap = hearth_models::DEFAULT_MAX_TEXT_BYTES;
+    for flavor in ALL_FLAVORS {
+        let env = TestEnv::start(vec![Step::text_flood(4 * cap as u64)]).await;
+        let output = env.hearth(flavor, &["run", "write forever"]).await;
+        assert_eq!(output.status.code(), Some(1), "{flavor:?}");
+        let err = stderr(&output);
+        assert!(err.contains("max_text_bytes"), "{flavor:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+        assert_eq!(env.server().requests().len(), 1, "not retried");
+
+        let listed = env.hearth(flavor, &["sessions", "list", "--json"]).await;
+        let sessions: serde_json::Value = serde_json::from_str(&stdout(&listed)).expect("JSON");
+        let id = sessions[0]["id"]
+            .as_str()
+            .expect("a session id")
+            .to_string();
+        let shown = env
+            .hearth(flavor, &["sessions", "show", "--json", &id])
+            .await;
+        let session: serde_json::Value = serde_json::from_str(&stdout(&shown)).expect("JSON");
+        let messages = session["messages"].as_array().expect("messages");
+        assert!(!messages.is_empty(), "the user message is kept");
+        for message in messages {
+            let size = message.to_string().len();
+            assert!(size < cap, "{flavor:?}: a stored message of {size} bytes");
+            assert_ne!(message["role"], "assistant", "{flavor:?}: {message}");
+        }
+    }
+}
