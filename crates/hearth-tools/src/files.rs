@@ -1,13 +1,17 @@
 //! The file tools: `read_file`, `write_file`, `edit_file` and `list_dir`, all
-//! confined to the workspace through [`crate::workspace`].
+//! confined to the workspace: a path is checked by name through [`crate::workspace`]
+//! (and the [`ToolContext`] policy), then opened through [`crate::confined`] beneath a
+//! descriptor of the root without following any symlink, so what is used is what was
+//! checked. Only regular files are read or written. The work runs on a blocking thread.
 
-use std::io::ErrorKind;
-use std::path::Path;
+use std::io::{ErrorKind, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
 
 use hearth_protocol::ToolSpec;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::confined::{self, ConfinedError, Lookup, OpenMode, OpenedFile, WorkspaceRoot};
 use crate::text::{looks_binary, truncate_end};
 use crate::{parse_args, Tool, ToolContext, ToolOutput};
 
@@ -39,29 +43,85 @@ pub(crate) fn display_path(workspace: &Path, path: &Path) -> String {
     }
 }
 
-/// Read a whole text file for `tool`, refusing directories, huge files and binaries.
-async fn read_text_file(tool: &str, path: &Path, shown: &str) -> Result<String, ToolOutput> {
-    let meta = tokio::fs::metadata(path)
-        .await
-        .map_err(|err| io_error(tool, shown, &err))?;
-    if meta.is_dir() {
+/// Run `work` (blocking file IO) on a blocking thread.
+pub(crate) async fn run_blocking<T: Send + 'static>(
+    tool: &'static str,
+    work: impl FnOnce() -> Result<T, ToolOutput> + Send + 'static,
+) -> Result<T, ToolOutput> {
+    tokio::task::spawn_blocking(work).await.map_err(|err| {
+        ToolOutput::error(format!(
+            "{tool}: the call stopped unexpectedly ({err}); try again"
+        ))
+    })?
+}
+
+/// `requested` resolved by name and checked against the policy (the write policy for
+/// any mode that writes), then opened beneath the workspace root as a regular file.
+/// The open walks exactly the names that were checked and follows no symlink, so the
+/// checks (no `.git`, nothing private) hold for what is opened even if the disk changes
+/// in between: a changed path fails to open instead. Returns the file and the resolved path.
+fn open_checked(
+    tool: &str,
+    ctx: &ToolContext,
+    requested: &str,
+    mode: OpenMode,
+) -> Result<(OpenedFile, PathBuf), ToolOutput> {
+    let resolved = match mode {
+        OpenMode::Read => ctx.resolve_read(requested),
+        OpenMode::ReadWrite | OpenMode::WriteOrCreate => ctx.resolve_write(requested),
+    }
+    .map_err(|err| path_error(tool, err))?;
+    let (root, names) =
+        open_root_for(ctx, &resolved).map_err(|err| io_error(tool, requested, &err))?;
+    let create_parents = mode == OpenMode::WriteOrCreate;
+    let opened = confined::open_file(root.as_fd(), &names, mode, create_parents)
+        .map_err(|err| confined_error(tool, requested, err))?;
+    Ok((opened, resolved))
+}
+
+/// The workspace root's descriptor and `resolved` as names beneath it.
+fn open_root_for(
+    ctx: &ToolContext,
+    resolved: &Path,
+) -> std::io::Result<(WorkspaceRoot, Vec<std::ffi::OsString>)> {
+    let root = WorkspaceRoot::open(&ctx.workspace)?;
+    let names = root.names_of(resolved)?;
+    Ok((root, names))
+}
+
+/// Read a whole text file for `tool`, refusing huge files and binaries.
+fn read_text(tool: &str, file: &mut std::fs::File, shown: &str) -> Result<String, ToolOutput> {
+    let size = file
+        .metadata()
+        .map_err(|err| io_error(tool, shown, &err))?
+        .len();
+    if size > MAX_TEXT_FILE_BYTES {
         return Err(ToolOutput::error(format!(
-            "{tool}: '{shown}' is a directory, not a file; use list_dir to see what it contains"
+            "{tool}: '{shown}' is {size} bytes, more than the {MAX_TEXT_FILE_BYTES}-byte limit; use grep to find the part you need"
         )));
     }
-    if meta.len() > MAX_TEXT_FILE_BYTES {
-        return Err(ToolOutput::error(format!(
-            "{tool}: '{shown}' is {} bytes, more than the {MAX_TEXT_FILE_BYTES}-byte limit; use grep to find the part you need",
-            meta.len()
-        )));
-    }
-    let bytes = tokio::fs::read(path)
-        .await
+    let mut bytes = Vec::new();
+    file.take(MAX_TEXT_FILE_BYTES)
+        .read_to_end(&mut bytes)
         .map_err(|err| io_error(tool, shown, &err))?;
     if looks_binary(&bytes) {
         return Err(binary_refusal(tool, shown, "contains NUL bytes"));
     }
     String::from_utf8(bytes).map_err(|_| binary_refusal(tool, shown, "is not valid UTF-8"))
+}
+
+/// An open beneath the root that failed, worded for the model.
+fn confined_error(tool: &str, shown: &str, err: ConfinedError) -> ToolOutput {
+    match err {
+        ConfinedError::Directory if tool == "write_file" => ToolOutput::error(format!(
+            "write_file: '{shown}' is a directory; give a file path inside it"
+        )),
+        ConfinedError::Directory => ToolOutput::error(format!(
+            "{tool}: '{shown}' is a directory, not a file; use list_dir to see what it contains"
+        )),
+        ConfinedError::Io(err) => io_error(tool, shown, &err),
+        other => ToolOutput::error(format!("{tool}: cannot use '{shown}': {other}")),
+    }
 }
 
 fn binary_refusal(tool: &str, shown: &str, why: &str) -> ToolOutput {
@@ -120,11 +180,13 @@ impl Tool for ReadFile {
             Ok(args) => args,
             Err(err) => return err,
         };
-        let path = match ctx.resolve_read(&args.path) {
-            Ok(path) => path,
-            Err(err) => return path_error("read_file", err),
-        };
-        let text = match read_text_file("read_file", &path, &args.path).await {
+        let ctx = ctx.clone();
+        let requested = args.path.clone();
+        let text = run_blocking("read_file", move || {
+            let (mut opened, _) = open_checked("read_file", &ctx, &requested, OpenMode::Read)?;
+            read_text("read_file", &mut opened.file, &requested)
+        });
+        let text = match text.await {
             Ok(text) => text,
             Err(err) => return err,
         };
@@ -199,35 +261,32 @@ impl Tool for WriteFile {
             Ok(args) => args,
             Err(err) => return err,
         };
-        let path = match ctx.resolve_write(&args.path) {
-            Ok(path) => path,
-            Err(err) => return path_error("write_file", err),
+        let workspace = ctx.workspace.clone();
+        let ctx = ctx.clone();
+        let written = run_blocking("write_file", move || {
+            let mode = OpenMode::WriteOrCreate;
+            let (mut opened, path) = open_checked("write_file", &ctx, &args.path, mode)?;
+            replace_contents(&mut opened.file, args.content.as_bytes())
+                .map_err(|err| io_error("write_file", &args.path, &err))?;
+            Ok((opened.created, path, args.content.len()))
+        });
+        let (created, path, bytes) = match written.await {
+            Ok(written) => written,
+            Err(err) => return err,
         };
-        let existed = match tokio::fs::metadata(&path).await {
-            Ok(meta) if meta.is_dir() => {
-                return ToolOutput::error(format!(
-                    "write_file: '{}' is a directory; give a file path inside it",
-                    args.path
-                ))
-            }
-            Ok(_) => true,
-            Err(_) => false,
-        };
-        if let Some(parent) = path.parent() {
-            if let Err(err) = tokio::fs::create_dir_all(parent).await {
-                return io_error("write_file", &args.path, &err);
-            }
-        }
-        if let Err(err) = tokio::fs::write(&path, args.content.as_bytes()).await {
-            return io_error("write_file", &args.path, &err);
-        }
-        let verb = if existed { "Overwrote" } else { "Created" };
+        let verb = if created { "Created" } else { "Overwrote" };
         ToolOutput::ok(format!(
-            "{verb} '{}' ({} bytes written)",
-            display_path(&ctx.workspace, &path),
-            args.content.len()
+            "{verb} '{}' ({bytes} bytes written)",
+            display_path(&workspace, &path),
         ))
     }
+}
+
+/// Make `file` (open for writing) hold exactly `content`.
+fn replace_contents(file: &mut std::fs::File, content: &[u8]) -> std::io::Result<()> {
+    file.set_len(0)?;
+    file.seek(SeekFrom::Start(0))?;
+    file.write_all(content)
 }
 
 // ---------------------------------------------------------------- edit_file
@@ -276,26 +335,25 @@ impl Tool for EditFile {
                 "edit_file: old_string and new_string are identical, so nothing would change; give the new text in new_string",
             );
         }
-        let path = match ctx.resolve_write(&args.path) {
-            Ok(path) => path,
-            Err(err) => return path_error("edit_file", err),
-        };
-        let text = match read_text_file("edit_file", &path, &args.path).await {
-            Ok(text) => text,
-            Err(err) => return err,
-        };
-        let edited = match replace_exact(&text, &args) {
+        let workspace = ctx.workspace.clone();
+        let ctx = ctx.clone();
+        let edited = run_blocking("edit_file", move || {
+            let mode = OpenMode::ReadWrite;
+            let (mut opened, path) = open_checked("edit_file", &ctx, &args.path, mode)?;
+            let text = read_text("edit_file", &mut opened.file, &args.path)?;
+            let edited = replace_exact(&text, &args)?;
+            replace_contents(&mut opened.file, edited.text.as_bytes())
+                .map_err(|err| io_error("edit_file", &args.path, &err))?;
+            Ok((path, edited.replacements))
+        });
+        let (path, replacements) = match edited.await {
             Ok(edited) => edited,
             Err(err) => return err,
         };
-        if let Err(err) = tokio::fs::write(&path, edited.text.as_bytes()).await {
-            return io_error("edit_file", &args.path, &err);
-        }
-        let plural = if edited.replacements == 1 { "" } else { "s" };
+        let plural = if replacements == 1 { "" } else { "s" };
         ToolOutput::ok(format!(
-            "Edited '{}': replaced {} occurrence{plural}",
-            display_path(&ctx.workspace, &path),
-            edited.replacements
+            "Edited '{}': replaced {replacements} occurrence{plural}",
+            display_path(&workspace, &path),
         ))
     }
 }
@@ -368,39 +426,47 @@ impl Tool for ListDir {
             Ok(args) => args,
             Err(err) => return err,
         };
-        let path = match ctx.resolve_read(&args.path) {
-            Ok(path) => path,
-            Err(err) => return path_error("list_dir", err),
-        };
-        match read_dir_sorted(&path).await {
+        let ctx = ctx.clone();
+        let requested = args.path.clone();
+        let listed = run_blocking("list_dir", move || list_sorted(&ctx, &requested));
+        match listed.await {
             Ok(entries) => render_entries(&args.path, entries),
-            Err(err) if err.kind() == ErrorKind::NotADirectory => ToolOutput::error(format!(
-                "list_dir: '{}' is a file, not a directory; use read_file to read it",
-                args.path
-            )),
-            Err(err) => io_error("list_dir", &args.path, &err),
+            Err(err) => err,
         }
     }
 }
 
-/// Entry names (directories with a trailing `/`), sorted.
-async fn read_dir_sorted(path: &Path) -> std::io::Result<Vec<String>> {
-    let mut reader = tokio::fs::read_dir(path).await?;
-    let mut entries = Vec::new();
-    while let Some(entry) = reader.next_entry().await? {
-        let mut name = entry.file_name().to_string_lossy().into_owned();
-        // Follow symlinks so a link to a folder is shown as a folder.
-        let is_dir = match tokio::fs::metadata(entry.path()).await {
-            Ok(meta) => meta.is_dir(),
-            Err(_) => false,
-        };
-        if is_dir {
-            name.push('/');
+/// Entry names of the folder `requested` (directories with a trailing `/`), sorted; the
+/// folder is opened beneath the root like a file.
+fn list_sorted(ctx: &ToolContext, requested: &str) -> Result<Vec<String>, ToolOutput> {
+    let resolved = ctx
+        .resolve_read(requested)
+        .map_err(|err| path_error("list_dir", err))?;
+    let (root, names) =
+        open_root_for(ctx, &resolved).map_err(|err| io_error("list_dir", requested, &err))?;
+    let dir = match confined::open_dir(root.as_fd(), &names, true, Lookup::Openat2) {
+        Ok(dir) => dir,
+        Err(ConfinedError::Io(err)) if err.kind() == ErrorKind::NotADirectory => {
+            return Err(ToolOutput::error(format!(
+                "list_dir: '{requested}' is a file, not a directory; use read_file to read it"
+            )))
         }
-        entries.push(name);
-    }
-    entries.sort();
-    Ok(entries)
+        Err(err) => return Err(confined_error("list_dir", requested, err)),
+    };
+    let entries =
+        confined::list_entries(dir).map_err(|err| io_error("list_dir", requested, &err))?;
+    let mut shown: Vec<String> = entries
+        .into_iter()
+        .map(|(name, is_dir)| {
+            let mut name = name.to_string_lossy().into_owned();
+            if is_dir {
+                name.push('/');
+            }
+            name
+        })
+        .collect();
+    shown.sort();
+    Ok(shown)
 }
 
 fn render_entries(shown: &str, entries: Vec<String>) -> ToolOutput {

@@ -9,12 +9,15 @@
 
 mod approval;
 mod args;
+mod confined;
 mod exec;
 mod files;
 mod registry;
+mod safe_commands;
 mod search;
 mod text;
 mod tool;
+mod untrusted;
 mod web;
 pub mod workspace;
 
@@ -29,5 +32,6 @@ pub use registry::ToolRegistry;
 pub use search::{Glob, Grep};
 pub use text::truncate_middle;
 pub use tool::{default_http_client, ContextError, FileAccess, Tool, ToolContext, ToolOutput};
-pub use web::WebFetch;
+pub use untrusted::{neutralise_wrapper_tags, wrap_untrusted};
+pub use web::{AddressPolicy, HostTable, WebFetch};
 pub use workspace::PathError;

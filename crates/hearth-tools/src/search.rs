@@ -1,7 +1,11 @@
 //! The search tools: `glob` (find files by name pattern) and `grep` (find lines by
 //! regex). Both walk the workspace with the `ignore` crate, so `.gitignore` (and
 //! `.ignore`) rules are respected, on a blocking thread so the runtime stays free.
+//! The walk never follows symlinks; the folder a search starts from and every file
+//! `grep` reads are opened through [`crate::confined`] beneath the workspace root, so a
+//! folder swapped for a symlink mid-search is refused or skipped, never read through.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use globset::{GlobBuilder, GlobMatcher};
@@ -10,6 +14,7 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
+use crate::confined::{self, ConfinedError, Lookup, OpenMode, WorkspaceRoot};
 use crate::files::display_path;
 use crate::text::{looks_binary, truncate_end};
 use crate::{parse_args, Tool, ToolContext, ToolOutput};
@@ -95,6 +100,50 @@ fn relative_to_root<'a>(root: &Path, file: &'a Path) -> &'a Path {
     }
 }
 
+/// Open the search root (`root`, resolved inside `workspace`) beneath the workspace
+/// root the way the file tools do, refusing it if any part of it is now a symlink.
+fn open_search_root(
+    tool: &str,
+    workspace: &Path,
+    root: &Path,
+    shown_root: &str,
+) -> Result<WorkspaceRoot, ToolOutput> {
+    let refuse = |err: &dyn std::fmt::Display| {
+        ToolOutput::error(format!(
+            "{tool}: cannot search '{shown_root}': {err}; check the path with list_dir"
+        ))
+    };
+    let workspace_root = WorkspaceRoot::open(workspace).map_err(|err| refuse(&err))?;
+    let names = workspace_root.names_of(root).map_err(|err| refuse(&err))?;
+    match confined::open_dir(workspace_root.as_fd(), &names, false, Lookup::Openat2) {
+        Ok(_) => Ok(workspace_root),
+        Err(ConfinedError::Io(err)) if err.kind() == std::io::ErrorKind::NotADirectory => {
+            confined::open_file(workspace_root.as_fd(), &names, OpenMode::Read, false)
+                .map(|_| workspace_root)
+                .map_err(|err| refuse(&err))
+        }
+        Err(err) => Err(refuse(&err)),
+    }
+}
+
+/// The bytes of `file` (a walked path inside the workspace), opened beneath the root
+/// without following symlinks; `None` if it cannot be read as a regular file or is too big.
+fn read_beneath(root: &WorkspaceRoot, file: &Path) -> Option<Vec<u8>> {
+    let names = root.names_of(file).ok()?;
+    let opened = confined::open_file(root.as_fd(), &names, OpenMode::Read, false).ok()?;
+    let size = opened.file.metadata().ok()?.len();
+    if size > MAX_GREP_FILE_BYTES {
+        return None;
+    }
+    let mut bytes = Vec::new();
+    opened
+        .file
+        .take(MAX_GREP_FILE_BYTES)
+        .read_to_end(&mut bytes)
+        .ok()?;
+    Some(bytes)
+}
+
 fn cancelled(tool: &str) -> ToolOutput {
     ToolOutput::error(format!("{tool}: cancelled"))
 }
@@ -152,18 +201,22 @@ impl Tool for Glob {
         let workspace = ctx.workspace.clone();
         let private = ctx.files.private.clone();
         let cancel = ctx.cancel.clone();
+        let shown = shown_root.clone();
         let search = tokio::task::spawn_blocking(move || {
-            let files = walk_files(&root, private, &cancel)?;
+            open_search_root("glob", &workspace, &root, &shown)?;
+            let Some(files) = walk_files(&root, private, &cancel) else {
+                return Err(cancelled("glob"));
+            };
             let matched: Vec<String> = files
                 .iter()
                 .filter(|file| pattern.matches(relative_to_root(&root, file)))
                 .map(|file| display_path(&workspace, file))
                 .collect();
-            Some(matched)
+            Ok(matched)
         });
         match search.await {
-            Ok(Some(matched)) => render_glob(&args.pattern, &shown_root, matched),
-            Ok(None) => cancelled("glob"),
+            Ok(Ok(matched)) => render_glob(&args.pattern, &shown_root, matched),
+            Ok(Err(err)) => err,
             Err(err) => join_failed("glob", err),
         }
     }
@@ -255,27 +308,34 @@ impl Tool for Grep {
         let workspace = ctx.workspace.clone();
         let private = ctx.files.private.clone();
         let cancel = ctx.cancel.clone();
+        let shown = shown_root.clone();
         let search = tokio::task::spawn_blocking(move || {
-            let files = walk_files(&root, private, &cancel)?;
+            let workspace_root = open_search_root("grep", &workspace, &root, &shown)?;
+            let Some(files) = walk_files(&root, private, &cancel) else {
+                return Err(cancelled("grep"));
+            };
             let files = files.into_iter().filter(|file| match &file_filter {
                 Some(filter) => filter.matches(relative_to_root(&root, file)),
                 None => true,
             });
-            grep_files(files, &regex, &workspace, &cancel)
+            grep_files(files, &regex, &workspace, &workspace_root, &cancel)
+                .ok_or_else(|| cancelled("grep"))
         });
         match search.await {
-            Ok(Some(findings)) => render_grep(&args.pattern, &shown_root, findings),
-            Ok(None) => cancelled("grep"),
+            Ok(Ok(findings)) => render_grep(&args.pattern, &shown_root, findings),
+            Ok(Err(err)) => err,
             Err(err) => join_failed("grep", err),
         }
     }
 }
 
-/// Search each file line by line; `None` if cancelled.
+/// Search each file line by line, each opened beneath `workspace_root`; `None` if
+/// cancelled.
 fn grep_files(
     files: impl Iterator<Item = PathBuf>,
     regex: &regex::Regex,
     workspace: &Path,
+    workspace_root: &WorkspaceRoot,
     cancel: &CancellationToken,
 ) -> Option<GrepFindings> {
     let mut findings = GrepFindings {
@@ -286,11 +346,8 @@ fn grep_files(
         if cancel.is_cancelled() {
             return None;
         }
-        let too_big = std::fs::metadata(&file).map_or(true, |m| m.len() > MAX_GREP_FILE_BYTES);
-        if too_big {
-            continue;
-        }
-        let Ok(bytes) = std::fs::read(&file) else {
+        // Unreadable, irregular (a FIFO) or too big: skipped, never waited on.
+        let Some(bytes) = read_beneath(workspace_root, &file) else {
             continue;
         };
         if looks_binary(&bytes) {

@@ -6,6 +6,12 @@
 //! symlink), append the rest with `..` and `.` resolved lexically, and require the
 //! result to stay under the canonical workspace. A symlink that points nowhere is
 //! refused, because writing through it would create its target wherever that is.
+//!
+//! This is the check by name only. The file tools then open the resolved path through
+//! `crate::confined`, beneath a descriptor of the workspace root and following no
+//! symlink, so a path that changes after this check (a folder swapped for a symlink)
+//! fails to open rather than leading outside. A symlink inside the workspace that
+//! points inside it keeps working: it is resolved here, and its target is what is opened.
 
 use std::ffi::OsString;
 use std::io::ErrorKind;

@@ -5,7 +5,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{call_err, call_ok, workspace, write};
+use common::{call, call_err, call_ok, workspace, write};
 use hearth_tools::workspace::{resolve_for_read, resolve_for_write};
 use hearth_tools::PathError;
 use serde_json::json;
@@ -295,4 +295,139 @@ async fn private_paths_inside_the_workspace_are_neither_read_written_nor_searche
     assert!(!found.contains("secrets.json"), "{found}");
     let found = call_ok(&ctx, "glob", json!({"pattern": "**/*.json"})).await;
     assert!(!found.contains("secrets.json"), "{found}");
+}
+
+/// Swaps two entries of a folder with `renameat2(RENAME_EXCHANGE)` in a loop, as a
+/// process left behind by an earlier command could, until dropped.
+struct EntrySwapper {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<usize>>,
+}
+
+impl EntrySwapper {
+    fn start(a: &Path, b: &Path) -> Self {
+        use std::os::unix::ffi::OsStrExt;
+        use std::sync::atomic::Ordering;
+        let a = std::ffi::CString::new(a.as_os_str().as_bytes()).unwrap();
+        let b = std::ffi::CString::new(b.as_os_str().as_bytes()).unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut swaps = 0;
+            while !stopped.load(Ordering::Relaxed) {
+                // SAFETY: both paths are valid NUL-terminated strings that outlive the call.
+                let rc = unsafe {
+                    libc::syscall(
+                        libc::SYS_renameat2,
+                        libc::AT_FDCWD,
+                        a.as_ptr(),
+                        libc::AT_FDCWD,
+                        b.as_ptr(),
+                        libc::RENAME_EXCHANGE,
+                    )
+                };
+                assert_eq!(rc, 0, "renameat2: {}", std::io::Error::last_os_error());
+                swaps += 1;
+            }
+            swaps
+        });
+        Self {
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Stop swapping; how many swaps were made.
+    fn finish(mut self) -> usize {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.take().unwrap().join().unwrap()
+    }
+}
+
+impl Drop for EntrySwapper {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_folder_swapped_with_a_symlink_mid_call_never_leads_outside() {
+    // The attack from the review: a survivor process keeps exchanging the folder `d`
+    // with `d_link -> HEARTH_HOME` while the model reads and writes `d/config.toml`.
+    let (dir, ctx) = workspace();
+    let home = tempfile::tempdir().unwrap();
+    write(home.path(), "config.toml", "OUTSIDE: mode = full-access");
+    write(dir.path(), "d/config.toml", "inside");
+    std::os::unix::fs::symlink(home.path(), dir.path().join("d_link")).unwrap();
+    let swapper = EntrySwapper::start(&dir.path().join("d"), &dir.path().join("d_link"));
+    let mut reads_ok = 0;
+    let mut writes_ok = 0;
+    for round in 0..200 {
+        let read = call(&ctx, "read_file", json!({"path": "d/config.toml"})).await;
+        assert!(
+            !read.content.contains("OUTSIDE"),
+            "round {round}: read_file read outside the workspace: {}",
+            read.content
+        );
+        reads_ok += usize::from(!read.is_error);
+        let content = format!("written in round {round}");
+        let written = call(
+            &ctx,
+            "write_file",
+            json!({"path": "d/config.toml", "content": content}),
+        )
+        .await;
+        writes_ok += usize::from(!written.is_error);
+    }
+    let swaps = swapper.finish();
+    assert!(swaps > 0, "the swapping thread never ran");
+    assert_eq!(
+        std::fs::read_to_string(home.path().join("config.toml")).unwrap(),
+        "OUTSIDE: mode = full-access",
+        "write_file wrote outside the workspace ({writes_ok} writes succeeded)"
+    );
+    let outside_names: Vec<_> = std::fs::read_dir(home.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(outside_names, ["config.toml"], "{reads_ok} reads succeeded");
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn edit_grep_and_list_dir_never_follow_a_folder_swapped_for_a_symlink() {
+    let (dir, ctx) = workspace();
+    let home = tempfile::tempdir().unwrap();
+    write(home.path(), "config.toml", "SECRET");
+    write(home.path(), "home-only.txt", "SECRET too");
+    write(dir.path(), "d/config.toml", "inside");
+    std::os::unix::fs::symlink(home.path(), dir.path().join("d_link")).unwrap();
+    let swapper = EntrySwapper::start(&dir.path().join("d"), &dir.path().join("d_link"));
+    for round in 0..100 {
+        let out = call(
+            &ctx,
+            "edit_file",
+            json!({"path": "d/config.toml", "old_string": "SECRET", "new_string": "pwned"}),
+        )
+        .await;
+        assert!(out.is_error, "round {round}: {}", out.content);
+        let out = call(&ctx, "grep", json!({"pattern": "S[E]CRET|inside"})).await;
+        assert!(
+            !out.content.contains("SECRET"),
+            "round {round}: {}",
+            out.content
+        );
+        let out = call(&ctx, "list_dir", json!({"path": "d"})).await;
+        assert!(
+            !out.content.contains("home-only"),
+            "round {round}: {}",
+            out.content
+        );
+    }
+    assert!(swapper.finish() > 0, "the swapping thread never ran");
+    assert_eq!(
+        std::fs::read_to_string(home.path().join("config.toml")).unwrap(),
+        "SECRET"
+    );
 }

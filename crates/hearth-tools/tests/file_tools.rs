@@ -281,3 +281,94 @@ async fn list_dir_caps_long_listings_and_explains_errors() {
         .await
         .contains("empty directory"));
 }
+
+/// Make a FIFO at `path`.
+#[cfg(unix)]
+fn mkfifo(path: &std::path::Path) {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    // SAFETY: `c_path` is a valid NUL-terminated string.
+    let rc = unsafe { libc::mkfifo(c_path.as_ptr(), 0o644) };
+    assert_eq!(rc, 0, "mkfifo: {}", std::io::Error::last_os_error());
+}
+
+/// Call a tool that might block on the FIFO at `fifo`. Purely a hang guard: if the call
+/// has not returned after 10 s, open the FIFO from both ends so the blocked call can
+/// finish (and the runtime can shut down), then fail.
+#[cfg(unix)]
+async fn call_beside_fifo(
+    ctx: &hearth_tools::ToolContext,
+    fifo: &std::path::Path,
+    name: &str,
+    args: serde_json::Value,
+) -> hearth_tools::ToolOutput {
+    use std::os::unix::fs::OpenOptionsExt;
+    let guarded = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        common::call(ctx, name, args),
+    );
+    match guarded.await {
+        Ok(out) => out,
+        Err(_) => {
+            let release = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(fifo);
+            drop(release);
+            panic!("{name} hung on the FIFO '{}'", fifo.display());
+        }
+    }
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn file_tools_refuse_a_fifo_instead_of_hanging() {
+    let (dir, ctx) = workspace();
+    let fifo = dir.path().join("pipe");
+    mkfifo(&fifo);
+    std::os::unix::fs::symlink("pipe", dir.path().join("pipe_link")).unwrap();
+    for path in ["pipe", "pipe_link"] {
+        for (tool, args) in [
+            ("read_file", json!({"path": path})),
+            ("write_file", json!({"path": path, "content": "x"})),
+            (
+                "edit_file",
+                json!({"path": path, "old_string": "a", "new_string": "b"}),
+            ),
+        ] {
+            let out = call_beside_fifo(&ctx, &fifo, tool, args).await;
+            assert!(out.is_error, "{tool} {path}: {}", out.content);
+            assert!(
+                out.content.contains("not a regular file") && out.content.contains("FIFO"),
+                "{tool} {path}: {}",
+                out.content
+            );
+        }
+    }
+    // Still a FIFO: nothing replaced it.
+    use std::os::unix::fs::FileTypeExt;
+    assert!(std::fs::symlink_metadata(&fifo)
+        .unwrap()
+        .file_type()
+        .is_fifo());
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn file_tools_refuse_devices_reached_through_a_symlink() {
+    let (dir, ctx) = workspace();
+    std::os::unix::fs::symlink("/dev/zero", dir.path().join("zero")).unwrap();
+    std::os::unix::fs::symlink("/dev/null", dir.path().join("null")).unwrap();
+    let guard = std::time::Duration::from_secs(10);
+    let read = common::call(&ctx, "read_file", json!({"path": "zero"}));
+    let out = tokio::time::timeout(guard, read)
+        .await
+        .expect("read_file hung");
+    assert!(out.is_error, "{}", out.content);
+    let write = common::call(&ctx, "write_file", json!({"path": "null", "content": "x"}));
+    let out = tokio::time::timeout(guard, write)
+        .await
+        .expect("write_file hung");
+    assert!(out.is_error, "{}", out.content);
+}
