@@ -69,7 +69,7 @@ fn builtin_tools() -> Vec<Arc<dyn Tool>> {
         Arc::new(ListDir),
         Arc::new(Glob),
         Arc::new(Grep),
-        Arc::new(WebFetch),
+        Arc::new(WebFetch::default()),
     ]
 }
 

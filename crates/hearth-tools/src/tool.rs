@@ -64,7 +64,9 @@ pub struct ToolContext {
     pub workspace: PathBuf,
     /// Cancelled when the user stops the turn; long tools check it and stop early.
     pub cancel: CancellationToken,
-    /// Shared client for `web_fetch`; see [`default_http_client`] for a suitable one.
+    /// Shared HTTP client for tools that need one; see [`default_http_client`].
+    /// `web_fetch` does not use it: it builds its own client, which enforces its
+    /// address policy.
     pub http: reqwest::Client,
     /// What the file tools may touch inside the workspace.
     pub files: FileAccess,

@@ -27,6 +27,8 @@ struct ConfigFile {
     limits: LimitsFile,
     #[serde(default)]
     sandbox: SandboxFile,
+    #[serde(default)]
+    web: WebFile,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -70,6 +72,13 @@ struct SandboxFile {
     env: BTreeMap<String, String>,
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WebFile {
+    /// Let web_fetch reach loopback, private and link-local addresses.
+    allow_private_addresses: Option<bool>,
+}
+
 /// The effective configuration: file, then environment.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -85,6 +94,9 @@ pub struct Config {
     pub sandbox_env: Vec<(String, String)>,
     /// `[mcp.servers.NAME]`, validated, in name order.
     pub mcp_servers: Vec<hearth_mcp::ServerSettings>,
+    /// `[web] allow_private_addresses`: web_fetch may reach loopback, private and
+    /// link-local addresses (off by default).
+    pub web_allow_private_addresses: bool,
 }
 
 /// Anything wrong with the configuration, said so a person can fix it.
@@ -159,6 +171,7 @@ impl Config {
             sandbox_env: file.sandbox.env.into_iter().collect(),
             mcp_servers: hearth_mcp::validate_servers(file.mcp.servers)
                 .map_err(|why| ConfigError(format!("{}: {why}", path.display())))?,
+            web_allow_private_addresses: file.web.allow_private_addresses.unwrap_or(false),
         };
         config.apply_env(env)?;
         Ok(config)
@@ -256,8 +269,26 @@ mod tests {
         assert_eq!(config.sandbox_mode, SandboxMode::WorkspaceWrite);
         assert_eq!(config.approval, ApprovalPolicy::OnRequest);
         assert!(!config.network);
+        assert!(!config.web_allow_private_addresses);
         assert_eq!(config.max_steps, 50);
         assert!(config.model.is_none());
+    }
+
+    #[test]
+    fn web_private_addresses_are_opened_only_by_a_boolean() {
+        let config = parse("[web]\nallow_private_addresses = true\n").unwrap();
+        assert!(config.web_allow_private_addresses);
+        let err = parse("[web]\nallow_private_addresses = \"yes\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 2"), "{err}");
+        let err = parse("[web]\nallow_private = true\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("line 2") && err.contains("allow_private_addresses"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -86,9 +86,12 @@ pub async fn doctor(args: DoctorArgs) -> Result<ExitCode> {
     println!("outbound destinations (nothing else is contacted):");
     println!("  openai    {}", config.openai.base_url);
     println!("  anthropic {}", config.anthropic.base_url);
-    println!(
-        "  web_fetch: any http(s) URL the model asks for (sandboxed commands have no network)"
-    );
+    let web_reach = if config.web_allow_private_addresses {
+        "any http(s) URL the model asks for, loopback and private addresses included ([web] allow_private_addresses)"
+    } else {
+        "any public http(s) URL the model asks for (loopback, private and link-local refused)"
+    };
+    println!("  web_fetch: {web_reach} (sandboxed commands have no network)");
 
     let resolved = resolve(&AgentArgs {
         model: None,

@@ -1,0 +1,167 @@
+//! The HTTP client `web_fetch` uses: names resolved by [`CheckedResolver`], which hands
+//! the connector only addresses the [`AddressPolicy`] allows (so what is checked is
+//! exactly what is connected to: no window for DNS rebinding), IP literals and schemes
+//! checked on the first URL and on every redirect hop, and no proxy (a proxy would
+//! resolve the target itself, out of the policy's sight).
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use reqwest::Url;
+
+use super::address::AddressPolicy;
+
+/// Redirects followed at most before giving up.
+pub const MAX_REDIRECTS: usize = 5;
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why `web_fetch` refused a URL before connecting to it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FetchRefusal {
+    #[error("{address} is {reason}; web_fetch refuses loopback, private and link-local addresses")]
+    AddressLiteral {
+        address: IpAddr,
+        reason: &'static str,
+    },
+    #[error("{host} resolves to {address}, {reason}; web_fetch refuses loopback, private and link-local addresses")]
+    ResolvedAddress {
+        host: String,
+        address: IpAddr,
+        reason: &'static str,
+    },
+    #[error("{host} did not resolve to any address ({cause}); check the host name")]
+    Unresolved { host: String, cause: String },
+    #[error("a redirect led to a '{scheme}' URL; web_fetch follows only http:// and https://")]
+    RedirectScheme { scheme: String },
+    #[error("redirected too many times (more than {MAX_REDIRECTS})")]
+    TooManyRedirects,
+}
+
+/// Where names come from: the system resolver, or a fixed table (tests, which map
+/// made-up names to loopback addresses).
+#[derive(Debug, Clone, Default)]
+pub enum HostTable {
+    #[default]
+    System,
+    Fixed(Arc<HashMap<String, Vec<IpAddr>>>),
+}
+
+/// Resolves a name, then keeps only the addresses the policy allows; fails, naming the
+/// host, an address and why, when none is left.
+#[derive(Debug, Clone)]
+struct CheckedResolver {
+    policy: Arc<AddressPolicy>,
+    hosts: HostTable,
+}
+
+impl Resolve for CheckedResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let host = name.as_str().to_string();
+        let policy = self.policy.clone();
+        let hosts = self.hosts.clone();
+        Box::pin(async move {
+            let found = lookup(&hosts, &host).await?;
+            let mut allowed = Vec::new();
+            let mut refusal = None;
+            for address in found {
+                match policy.check(address) {
+                    Ok(()) => allowed.push(SocketAddr::new(address, 0)),
+                    Err(reason) => {
+                        refusal.get_or_insert(FetchRefusal::ResolvedAddress {
+                            host: host.clone(),
+                            address,
+                            reason,
+                        });
+                    }
+                }
+            }
+            if allowed.is_empty() {
+                let refusal = refusal.unwrap_or(FetchRefusal::Unresolved {
+                    host,
+                    cause: "no addresses".to_string(),
+                });
+                return Err(Box::new(refusal) as Box<dyn std::error::Error + Send + Sync>);
+            }
+            Ok(Box::new(allowed.into_iter()) as Addrs)
+        })
+    }
+}
+
+async fn lookup(hosts: &HostTable, host: &str) -> Result<Vec<IpAddr>, FetchRefusal> {
+    match hosts {
+        HostTable::Fixed(table) => {
+            table
+                .get(host)
+                .cloned()
+                .ok_or_else(|| FetchRefusal::Unresolved {
+                    host: host.to_string(),
+                    cause: "not in the host table".to_string(),
+                })
+        }
+        HostTable::System => match tokio::net::lookup_host((host, 0)).await {
+            Ok(found) => Ok(found.map(|socket| socket.ip()).collect()),
+            Err(err) => Err(FetchRefusal::Unresolved {
+                host: host.to_string(),
+                cause: err.to_string(),
+            }),
+        },
+    }
+}
+
+/// Checks what the resolver never sees: the scheme and an IP literal host (the
+/// connector dials those directly). `url` crate parsing has already turned decimal,
+/// octal and hex IPv4 spellings (`http://2130706433/`) into plain addresses.
+pub fn check_url(url: &Url, policy: &AddressPolicy) -> Result<(), FetchRefusal> {
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(FetchRefusal::RedirectScheme {
+            scheme: url.scheme().to_string(),
+        });
+    }
+    let host = url.host_str().unwrap_or("");
+    let literal = host.trim_start_matches('[').trim_end_matches(']');
+    let Ok(address) = literal.parse::<IpAddr>() else {
+        return Ok(());
+    };
+    policy
+        .check(address)
+        .map_err(|reason| FetchRefusal::AddressLiteral { address, reason })
+}
+
+/// A client for `web_fetch` under `policy`, resolving names through `hosts`.
+pub fn build_client(
+    policy: Arc<AddressPolicy>,
+    hosts: HostTable,
+) -> Result<reqwest::Client, reqwest::Error> {
+    let redirect_policy = policy.clone();
+    let redirects = reqwest::redirect::Policy::custom(move |attempt| {
+        if attempt.previous().len() > MAX_REDIRECTS {
+            return attempt.error(FetchRefusal::TooManyRedirects);
+        }
+        match check_url(attempt.url(), &redirect_policy) {
+            Ok(()) => attempt.follow(),
+            Err(refusal) => attempt.error(refusal),
+        }
+    });
+    reqwest::Client::builder()
+        .no_proxy()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .redirect(redirects)
+        .dns_resolver(Arc::new(CheckedResolver { policy, hosts }))
+        .user_agent(concat!("hearth/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+/// The refusal behind a failed request, if the policy caused it.
+pub fn refusal_in(err: &reqwest::Error) -> Option<&FetchRefusal> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(cause) = source {
+        if let Some(refusal) = cause.downcast_ref::<FetchRefusal>() {
+            return Some(refusal);
+        }
+        source = cause.source();
+    }
+    None
+}
