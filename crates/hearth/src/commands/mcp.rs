@@ -15,6 +15,7 @@ use hearth_tools::{ApprovalDecision, ApprovalRequest, Approver, Tool};
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::AgentArgs;
+use crate::terminal_text::{escape_for_terminal, json_for_terminal, Layout};
 use crate::wiring::{resolve, Resolved};
 
 #[derive(Debug, Args)]
@@ -51,7 +52,10 @@ async fn list(json: bool) -> Result<ExitCode> {
     let status = toolset.status().await;
     toolset.shutdown().await;
     if json {
-        println!("{}", serde_json::to_string_pretty(&status)?);
+        println!(
+            "{}",
+            json_for_terminal(&serde_json::to_string_pretty(&status)?)
+        );
         return Ok(ExitCode::SUCCESS);
     }
     if status.is_empty() {
@@ -62,11 +66,15 @@ async fn list(json: bool) -> Result<ExitCode> {
     for server in &status {
         println!("{}  {}  ({})", server.name, server.state, server.transport);
         if let Some(error) = &server.error {
-            println!("    {error}");
+            println!("    {}", escape_for_terminal(error, Layout::Lines));
         }
         for tool in &server.tools {
             let description = tool.description.lines().next().unwrap_or("");
-            println!("    {}  {description}", tool.name);
+            println!(
+                "    {}  {}",
+                escape_for_terminal(&tool.name, Layout::OneLine),
+                escape_for_terminal(description, Layout::OneLine)
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

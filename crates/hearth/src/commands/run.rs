@@ -14,6 +14,7 @@ use crate::cli::{AgentArgs, RunArgs};
 use crate::commands::approver::TerminalApprover;
 use crate::home::Home;
 use crate::render::EventPrinter;
+use crate::terminal_text::{escape_for_terminal, Layout};
 use crate::wiring::resolve;
 
 /// Exit status after Ctrl-C, as shells expect (128 + SIGINT).
@@ -29,6 +30,13 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
     } else {
         args.prompt.clone()
     };
+    // Refused before anything is stored: an empty text block breaks the session for
+    // Anthropic (and says nothing to any model).
+    if prompt.trim().is_empty() {
+        anyhow::bail!(
+            "the prompt is empty; give the task as an argument (hearth run \"...\") or on stdin (hearth run -)"
+        );
+    }
     let (agent_args, resumed) = with_resumed_session(&args.agent)?;
     let mut resolved = resolve(&agent_args)?;
     let model = resolved.model(agent_args.model.as_deref())?;
@@ -67,7 +75,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
                 message: message.clone(),
             });
             if args.json {
-                eprintln!("hearth: {message}");
+                eprintln!("hearth: {}", escape_for_terminal(&message, Layout::Lines));
             }
             Ok(ExitCode::FAILURE)
         }
@@ -121,5 +129,29 @@ fn exit_for(reason: StopReason, session_id: &str, steps: u32) -> ExitCode {
             );
             ExitCode::from(EXIT_CANCELLED)
         }
+        StopReason::Refusal | StopReason::ContentFilter | StopReason::ContextWindowExceeded => {
+            eprintln!(
+                "hearth: {}; session {session_id}",
+                provider_stop_line(reason)
+            );
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Why the provider stopped an answer, as one line, with what to do about it. The
+/// stopped answer stays in the transcript but is never sent to the model again.
+pub fn provider_stop_line(reason: StopReason) -> &'static str {
+    match reason {
+        StopReason::Refusal => {
+            "the model refused to answer; its reply is not sent back in later turns — rephrase the task"
+        }
+        StopReason::ContentFilter => {
+            "the provider's content filter stopped the answer; it is not sent back in later turns — rephrase the task"
+        }
+        StopReason::ContextWindowExceeded => {
+            "the conversation is longer than the model's context window; start a new session or use a model with a larger window"
+        }
+        _ => "the provider stopped the answer",
     }
 }

@@ -8,7 +8,8 @@ use hearth_store::Store;
 
 use crate::cli::{SessionsArgs, SessionsCommand};
 use crate::home::Home;
-use crate::render::one_line;
+use crate::render::tool_call_line;
+use crate::terminal_text::{escape_for_terminal, json_for_terminal, preview, Layout};
 
 pub fn sessions(args: SessionsArgs) -> Result<ExitCode> {
     let home = Home::locate()?;
@@ -17,14 +18,20 @@ pub fn sessions(args: SessionsArgs) -> Result<ExitCode> {
         SessionsCommand::List { json } => {
             let sessions = store.list_sessions()?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&sessions)?);
+                println!(
+                    "{}",
+                    json_for_terminal(&serde_json::to_string_pretty(&sessions)?)
+                );
             } else if sessions.is_empty() {
                 eprintln!("no sessions yet; start one with `hearth run \"...\"` or `hearth chat`");
             } else {
                 for s in sessions {
                     println!(
                         "{}  {}  {:>4} msgs  {}",
-                        s.id, s.updated_at, s.message_count, s.title
+                        s.id,
+                        s.updated_at,
+                        s.message_count,
+                        escape_for_terminal(&s.title, Layout::OneLine)
                     );
                 }
             }
@@ -39,11 +46,16 @@ pub fn sessions(args: SessionsArgs) -> Result<ExitCode> {
                     "messages": messages,
                     "approvals": approvals,
                 });
-                println!("{}", serde_json::to_string_pretty(&value)?);
+                println!(
+                    "{}",
+                    json_for_terminal(&serde_json::to_string_pretty(&value)?)
+                );
             } else {
                 println!(
                     "session {} · {} · {}",
-                    session.id, session.model, session.workspace
+                    session.id,
+                    escape_for_terminal(&session.model, Layout::OneLine),
+                    escape_for_terminal(&session.workspace, Layout::OneLine)
                 );
                 for message in &messages {
                     print_message(message);
@@ -51,7 +63,10 @@ pub fn sessions(args: SessionsArgs) -> Result<ExitCode> {
                 for approval in &approvals {
                     println!(
                         "\napproval {}: {} — {} ({})",
-                        approval.created_at, approval.command, approval.decision, approval.reason
+                        approval.created_at,
+                        escape_for_terminal(&approval.command, Layout::OneLine),
+                        approval.decision,
+                        escape_for_terminal(&approval.reason, Layout::Lines)
                     );
                 }
             }
@@ -62,18 +77,22 @@ pub fn sessions(args: SessionsArgs) -> Result<ExitCode> {
 
 fn print_message(message: &Message) {
     match message {
-        Message::User { text } => println!("\nuser: {text}"),
-        Message::Assistant { text, tool_calls } => {
+        Message::User { text } => {
+            println!("\nuser: {}", escape_for_terminal(text, Layout::Lines))
+        }
+        Message::Assistant {
+            text, tool_calls, ..
+        } => {
             if !text.is_empty() {
-                println!("\nassistant: {text}");
+                println!("\nassistant: {}", escape_for_terminal(text, Layout::Lines));
             }
             for call in tool_calls {
-                println!("  → {} {}", call.name, one_line(&call.arguments, 200));
+                println!("  → {}", tool_call_line(&call.name, &call.arguments));
             }
         }
         Message::Tool(result) => {
             let mark = if result.is_error { "✗" } else { "←" };
-            println!("  {mark} {}", one_line(&result.content, 200));
+            println!("  {mark} {}", preview(&result.content, 200));
         }
     }
 }

@@ -11,6 +11,7 @@ use hearth_skills::{discover, load_skill, scaffold, Catalog, SkillIndex, SkillRo
 use serde::Serialize;
 
 use crate::home::Home;
+use crate::terminal_text::{escape_for_terminal, json_for_terminal, Layout};
 
 #[derive(Debug, Args)]
 pub struct SkillsArgs {
@@ -114,20 +115,24 @@ fn list(json: bool, workspace: Option<PathBuf>) -> Result<ExitCode> {
                 meta: &s.meta,
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&listed)?);
+        println!(
+            "{}",
+            json_for_terminal(&serde_json::to_string_pretty(&listed)?)
+        );
     } else if catalog.skills.is_empty() {
         println!("no skills found (create one with: hearth skills new NAME)");
     } else {
         for skill in &catalog.skills {
             println!(
                 "{}  {}\n    {}",
-                skill.meta.name,
-                skill.meta.description,
-                skill.path.display()
+                escape_for_terminal(&skill.meta.name, Layout::OneLine),
+                escape_for_terminal(&skill.meta.description, Layout::Lines),
+                escape_for_terminal(&skill.path.to_string_lossy(), Layout::OneLine)
             );
         }
     }
     for problem in &catalog.problems {
+        let problem = escape_for_terminal(&problem.to_string(), Layout::Lines);
         eprintln!("hearth: {problem}");
     }
     Ok(ExitCode::SUCCESS)
