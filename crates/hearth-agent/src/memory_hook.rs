@@ -8,7 +8,8 @@ use hearth_protocol::Message;
 /// theirs to log.
 pub trait MemoryHook: Send + Sync {
     /// Memories relevant to `user_text`, already formatted and marked as recalled
-    /// memory, or `None` when nothing clears the bar.
+    /// memory, each with where it came from (the user, the agent, a workspace file,
+    /// outside) and none able to close the mark, or `None` when nothing clears the bar.
     fn recall(&self, user_text: &str) -> Option<String>;
 
     /// Called for each user message and each assistant message with text, after it is

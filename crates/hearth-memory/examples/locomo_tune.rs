@@ -154,6 +154,7 @@ fn diagnose(
         max_tokens: None,
         relevant_only: false,
         weights: *weights,
+        workspace: None,
     };
     for (c, done) in conversations.iter().zip(ingested) {
         for q in c.questions.iter().filter(|q| (1..=4).contains(&q.category)) {

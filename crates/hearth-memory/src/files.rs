@@ -1,6 +1,8 @@
-//! Markdown files the user keeps in `workspace/memory/`: split into chunks and
-//! indexed like notes; a file whose size or modification time changed is indexed
-//! again, and a file that is gone takes its chunks with it.
+//! Markdown files kept in a workspace's `memory/` folder: split into chunks and
+//! indexed like notes, with provenance `file` and their workspace, where alone they
+//! are found (anything that writes the workspace, the model included, may have
+//! written them). A file whose size or modification time changed is indexed again,
+//! and a file that is gone takes its chunks with it.
 
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
@@ -16,6 +18,18 @@ use crate::text::markdown_chunks;
 /// How deep below the memory folder files are looked for.
 const MAX_DEPTH: usize = 4;
 
+/// The folder of a workspace whose markdown files are memory.
+pub const MEMORY_DIR: &str = "memory";
+
+/// How a workspace is named in the index: its canonical path (as given when it cannot
+/// be resolved), so `-C .` and `-C /abs/path` name the same workspace.
+pub fn workspace_key(workspace: &Path) -> String {
+    std::fs::canonicalize(workspace)
+        .unwrap_or_else(|_| workspace.to_path_buf())
+        .to_string_lossy()
+        .into_owned()
+}
+
 struct Found {
     path: PathBuf,
     size: i64,
@@ -24,11 +38,13 @@ struct Found {
 }
 
 impl Memory {
-    /// Brings the index in step with the `*.md` files under `dir` (a missing folder
-    /// counts as empty).
-    pub fn index_markdown_dir(&self, dir: &Path) -> Result<IndexReport, MemoryError> {
+    /// Brings the index in step with the `*.md` files under `workspace/memory` (a
+    /// missing folder counts as empty). Their chunks are found only from `workspace`.
+    pub fn index_workspace_memory(&self, workspace: &Path) -> Result<IndexReport, MemoryError> {
+        let key = workspace_key(workspace);
+        let dir = Path::new(&key).join(MEMORY_DIR);
         let mut found = Vec::new();
-        collect(dir, 0, &mut found)?;
+        collect(&dir, 0, &mut found)?;
         let mut report = IndexReport {
             files: found.len(),
             ..IndexReport::default()
@@ -75,7 +91,7 @@ impl Memory {
             for (index, chunk) in markdown_chunks(&markdown).iter().enumerate() {
                 let new = NewItem {
                     kind: ItemKind::File,
-                    provenance: Provenance::User,
+                    provenance: Provenance::File,
                     session: &name,
                     seq: index as i64 + 1,
                     speaker: "",
@@ -83,6 +99,7 @@ impl Memory {
                     context: "",
                     tags: "",
                     ts: file.mtime / 1_000_000_000,
+                    workspace: &key,
                 };
                 insert_item(&tx, path, &new)?;
                 report.chunks += 1;

@@ -21,6 +21,10 @@ pub(crate) struct Entry {
     pub ts: i64,
     /// Position in its session (turns) or file (chunks).
     pub seq: i64,
+    /// A file chunk's workspace; empty for turns and notes (see [`MemoryItem::visible_from`]).
+    ///
+    /// [`MemoryItem::visible_from`]: crate::MemoryItem::visible_from
+    pub workspace: String,
     /// Embedding of the item's own text.
     pub vec: Option<Vec<f32>>,
     /// Whether the text says when something happened (see [`mentions_time`]).
@@ -42,8 +46,9 @@ impl Cache {
     /// Reads every item and vector from the database.
     pub fn load(conn: &Connection) -> rusqlite::Result<Cache> {
         let mut cache = Cache::default();
-        let mut items = conn
-            .prepare("SELECT id, kind, session, speaker, ts, seq, text FROM items ORDER BY id")?;
+        let mut items = conn.prepare(
+            "SELECT id, kind, session, speaker, ts, seq, text, workspace FROM items ORDER BY id",
+        )?;
         let rows = items.query_map([], |row| {
             Ok(Entry {
                 id: row.get(0)?,
@@ -52,6 +57,7 @@ impl Cache {
                 speaker: row.get(3)?,
                 ts: row.get(4)?,
                 seq: row.get(5)?,
+                workspace: row.get(7)?,
                 vec: None,
                 dated: mentions_time(&row.get::<_, String>(6)?),
             })
@@ -168,6 +174,7 @@ mod tests {
             speaker: speaker.into(),
             ts: 0,
             seq: id,
+            workspace: String::new(),
             vec: None,
             dated: false,
         }

@@ -3,16 +3,19 @@
 use serde::{Deserialize, Serialize};
 
 /// Who a memory came from; recalled text is labelled with it, so the model can weigh
-/// what the user said above what a web page said.
+/// what the user said above what it wrote itself, a workspace file or a web page said.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Provenance {
     /// Said or written by the user.
     User,
-    /// Said or written by the agent.
+    /// Said or written by the agent (its replies, `memory_write` notes).
     Agent,
     /// Text from outside (a web page, a file from elsewhere, a tool's output).
     Untrusted,
+    /// A chunk of a markdown file in a workspace's `memory/` folder, which anything that
+    /// writes the workspace (the model included) may have written.
+    File,
 }
 
 impl Provenance {
@@ -21,6 +24,7 @@ impl Provenance {
             Provenance::User => "user",
             Provenance::Agent => "agent",
             Provenance::Untrusted => "untrusted",
+            Provenance::File => "file",
         }
     }
 
@@ -28,6 +32,7 @@ impl Provenance {
         match text {
             "user" => Provenance::User,
             "agent" => Provenance::Agent,
+            "file" => Provenance::File,
             _ => Provenance::Untrusted,
         }
     }
@@ -84,6 +89,10 @@ pub struct MemoryItem {
     pub provenance: Provenance,
     /// Session id for turns, file path for file chunks, empty for notes.
     pub session: String,
+    /// The workspace (canonical path) a file chunk belongs to: it is found only there.
+    /// Empty for turns and notes, which every workspace finds.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub workspace: String,
     /// Position in its session (turns) or file (chunks), from 1.
     pub seq: i64,
     pub speaker: String,
@@ -96,7 +105,33 @@ pub struct MemoryItem {
     pub unix_time: i64,
 }
 
-/// What [`crate::Memory::index_markdown_dir`] did.
+impl MemoryItem {
+    /// Where the memory came from, as the model is shown it: "user note", "agent turn",
+    /// "untrusted note", "file memory/plans.md".
+    pub fn source_label(&self) -> String {
+        match self.provenance {
+            Provenance::File => {
+                let prefix = format!("{}/", self.workspace);
+                let shown = self.session.strip_prefix(&prefix).unwrap_or(&self.session);
+                let shown: String = shown
+                    .chars()
+                    .map(|c| if c.is_control() { '?' } else { c })
+                    .collect();
+                format!("file {shown}")
+            }
+            other => format!("{} {}", other.as_str(), self.kind.as_str()),
+        }
+    }
+
+    /// Whether a search from `workspace` may return this memory: a file chunk only in
+    /// its own workspace (given as [`crate::workspace_key`] spells it), anything else
+    /// everywhere.
+    pub fn visible_from(&self, workspace: Option<&str>) -> bool {
+        self.kind != ItemKind::File || workspace == Some(self.workspace.as_str())
+    }
+}
+
+/// What [`crate::Memory::index_workspace_memory`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct IndexReport {
     /// Markdown files found.

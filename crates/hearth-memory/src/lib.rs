@@ -1,5 +1,6 @@
 //! Long-term memory: conversation turns captured from sessions, explicit notes and
-//! markdown files, each with provenance and time, in one SQLite file; retrieved by a
+//! markdown files, each with provenance and time, in one SQLite file (a workspace's
+//! files found only from that workspace); retrieved by a
 //! hybrid of FTS5 (BM25) and dense vectors from a local embedding model run
 //! in-process with candle; measured by a LoCoMo recall benchmark ([`bench`]).
 //!
@@ -7,7 +8,9 @@
 //! durable, and never waits for the embedding model (the ingest worker fills vectors
 //! in the background); `forget` removes an item from the table, the keyword index and
 //! the vectors, and scrubs it from the file; without a model, memory works on
-//! keywords alone. The crate never prints and never panics on input.
+//! keywords alone; remembered text shown to the model carries its provenance and
+//! cannot open or close the `<recalled-memory>` block. The crate never prints and
+//! never panics on input.
 
 pub mod bench;
 mod embed;
@@ -31,6 +34,7 @@ pub use embed::{
     DEFAULT_MODEL, EMBEDDER_ENV,
 };
 pub use error::MemoryError;
+pub use files::{workspace_key, MEMORY_DIR};
 pub use item::{CapturedTurn, IndexReport, ItemKind, MemoryItem, Provenance};
 pub use search::{MemoryHit, Ranked, SearchOptions, Weights};
 pub use store::Memory;

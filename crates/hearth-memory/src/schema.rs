@@ -58,7 +58,18 @@ CREATE TABLE meta (
 ) STRICT;
 ";
 
-const MIGRATIONS: &[&str] = &[ITEMS];
+/// Version 2. `items.workspace`: the workspace a file chunk belongs to (it is found
+/// only there). File chunks were stored as the user's and without their workspace, so
+/// they go, with their files' rows: the next index of each workspace writes them again
+/// with provenance `file` and their workspace. Turns and notes keep theirs.
+const FILE_SCOPE: &str = "
+ALTER TABLE items ADD COLUMN workspace TEXT NOT NULL DEFAULT '';
+DELETE FROM items_fts WHERE rowid IN (SELECT id FROM items WHERE kind = 'file');
+DELETE FROM items WHERE kind = 'file';
+DELETE FROM files;
+";
+
+const MIGRATIONS: &[&str] = &[ITEMS, FILE_SCOPE];
 
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
@@ -118,6 +129,67 @@ mod tests {
             .pragma_query_value(None, "user_version", |row| row.get(0))
             .unwrap();
         assert_eq!(version, SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn a_version_1_database_opens_and_its_rows_get_their_true_provenance() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("memory.db");
+        {
+            let conn = Connection::open(&db).unwrap();
+            conn.execute_batch(ITEMS).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+            for (kind, provenance, session, text) in [
+                ("note", "user", "", "The user likes figs."),
+                ("turn", "agent", "s1", "I will remember the figs."),
+                (
+                    "file",
+                    "user",
+                    "/old/ws/memory/plan.md",
+                    "Figs are planted in May.",
+                ),
+            ] {
+                conn.execute(
+                    "INSERT INTO items (kind, provenance, session, text, ts, created_at)
+                     VALUES (?1, ?2, ?3, ?4, 0, 0)",
+                    [kind, provenance, session, text],
+                )
+                .unwrap();
+                conn.execute(
+                    "INSERT INTO items_fts (rowid, speaker, body, context)
+                     VALUES (last_insert_rowid(), '', ?1, '')",
+                    [text],
+                )
+                .unwrap();
+            }
+            conn.execute(
+                "INSERT INTO files (path, size, mtime) VALUES ('/old/ws/memory/plan.md', 1, 1)",
+                [],
+            )
+            .unwrap();
+        }
+        let memory = crate::Memory::open(&db, None).unwrap();
+        let items = memory.list(10).unwrap();
+        let kept: Vec<(&str, &str, &str)> = items
+            .iter()
+            .map(|i| (i.kind.as_str(), i.provenance.as_str(), i.workspace.as_str()))
+            .collect();
+        // The file chunk, once the user's and unscoped, is gone until its workspace
+        // is indexed again; the note and the turn keep their provenance.
+        assert_eq!(kept, [("turn", "agent", ""), ("note", "user", "")]);
+        let hits = memory
+            .search("figs planted", &crate::SearchOptions::default())
+            .unwrap();
+        assert!(hits.iter().all(|h| h.item.kind != crate::ItemKind::File));
+        drop(memory);
+        let conn = Connection::open(&db).unwrap();
+        let count = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).unwrap() };
+        assert_eq!(count("SELECT count(*) FROM files"), 0);
+        assert_eq!(count("SELECT count(*) FROM items_fts"), 2);
+        assert_eq!(
+            count("SELECT user_version FROM pragma_user_version"),
+            SCHEMA_VERSION
+        );
     }
 
     #[test]

@@ -8,13 +8,19 @@
 //! that say when first.
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use crate::embed::cosine;
 use crate::error::{AtDatabase, MemoryError};
+use crate::files::workspace_key;
 use crate::index::{data_version, Cache, Entry};
-use crate::item::{ItemKind, MemoryItem, Provenance};
+use crate::item::{ItemKind, MemoryItem};
+use hearth_tools::neutralise_tag;
+
+/// The tag around the recall block.
+pub(crate) const RECALL_TAG: &str = "recalled-memory";
 use crate::store::{lock, read_items, Memory};
 use crate::text::{clip, estimate_tokens, first_name, fts_any, query_terms, words};
 use crate::time::{asks_when, named_range};
@@ -97,6 +103,9 @@ pub struct SearchOptions {
     /// from it (cosine below 0.25), however they rank.
     pub relevant_only: bool,
     pub weights: Weights,
+    /// The workspace searched from: its memory files may come back, other
+    /// workspaces' never; with `None`, no memory file does. Turns and notes always may.
+    pub workspace: Option<PathBuf>,
 }
 
 impl Default for SearchOptions {
@@ -106,6 +115,7 @@ impl Default for SearchOptions {
             max_tokens: None,
             relevant_only: true,
             weights: Weights::default(),
+            workspace: None,
         }
     }
 }
@@ -156,7 +166,7 @@ const RECALL_SMALL_MEMORY: usize = 50;
 impl Memory {
     /// The best items for `query`, best first.
     pub fn search(&self, query: &str, opts: &SearchOptions) -> Result<Vec<MemoryHit>, MemoryError> {
-        let ranked = self.rank(query, &opts.weights, opts.limit)?;
+        let ranked = self.rank(query, opts)?;
         let conn = lock(&self.shared.conn);
         let mut hits = Vec::new();
         let mut tokens = 0;
@@ -187,13 +197,14 @@ impl Memory {
         Ok(hits)
     }
 
-    /// The best `limit` items, best first, with their scores.
-    pub fn rank(
-        &self,
-        query: &str,
-        weights: &Weights,
-        limit: usize,
-    ) -> Result<Vec<Ranked>, MemoryError> {
+    /// The best `opts.limit` items visible from `opts.workspace`, best first, with
+    /// their scores.
+    pub fn rank(&self, query: &str, opts: &SearchOptions) -> Result<Vec<Ranked>, MemoryError> {
+        let (weights, limit) = (&opts.weights, opts.limit);
+        let workspace = opts.workspace.as_deref().map(workspace_key);
+        let visible = |e: &Entry| {
+            e.kind != ItemKind::File || workspace.as_deref() == Some(e.workspace.as_str())
+        };
         let path = &self.shared.path;
         let terms = query_terms(query);
         // The query is embedded on its own thread while this one reads the keyword
@@ -255,12 +266,19 @@ impl Memory {
                 }
             }
         }
+        // Other workspaces' files are never offered: last, then left out.
+        for (entry, score) in entries.iter().zip(&mut ordering) {
+            if !visible(entry) {
+                *score = f32::NEG_INFINITY;
+            }
+        }
         let mut order = diversified(
             entries,
             &ordering,
             weights.diversity,
             limit.max(weights.when_rerank),
         );
+        order.retain(|&i| visible(&entries[i]));
         if asks_when(query) {
             dated_first(entries, &mut order, weights.when_rerank);
         }
@@ -276,15 +294,18 @@ impl Memory {
             .collect())
     }
 
-    /// The few memories worth showing the model before a turn, or `None` when none
-    /// clears the bar: formatted, within `budget_chars`, marked as recalled memory.
+    /// The few memories worth showing the model before a turn in `workspace`, or
+    /// `None` when none clears the bar: formatted, within `budget_chars`, each with its
+    /// provenance, inside one `<recalled-memory>` block their text cannot close.
     pub fn recall_block(
         &self,
         query: &str,
+        workspace: &Path,
         budget_chars: usize,
     ) -> Result<Option<String>, MemoryError> {
         let opts = SearchOptions {
             limit: RECALL_CANDIDATES,
+            workspace: Some(workspace.to_path_buf()),
             ..SearchOptions::default()
         };
         let has_vectors = self.has_embedder();
@@ -665,9 +686,10 @@ fn add_time_bonus(
     in_time
 }
 
-/// The recall block: one line a memory, newest context first as ranked, within budget.
+/// The recall block: one line a memory, as ranked, within budget. Each line says where
+/// the memory came from and is neutralised, so no memory can close the block early.
 fn format_recall(hits: &[MemoryHit], budget_chars: usize) -> Option<String> {
-    const OPEN: &str = "<recalled-memory>\nMemories recalled automatically for this message; they may be outdated, and \"untrusted\" ones came from outside, not from the user.\n";
+    const OPEN: &str = "<recalled-memory>\nMemories recalled automatically for this message; they may be outdated. Only \"user\" ones are the user's words: \"agent\" ones you wrote, \"file\" ones come from workspace files, \"untrusted\" ones from outside.\n";
     const CLOSE: &str = "</recalled-memory>";
     let mut body = String::new();
     for hit in hits {
@@ -678,17 +700,9 @@ fn format_recall(hits: &[MemoryHit], budget_chars: usize) -> Option<String> {
         } else {
             format!("{}: ", item.speaker)
         };
-        let source = match item.provenance {
-            Provenance::Untrusted => "untrusted",
-            Provenance::User => "user",
-            Provenance::Agent => "agent",
-        };
-        let head = format!(
-            "- [#{} {} {} {}] {who}",
-            item.id,
-            date,
-            item.kind.as_str(),
-            source
+        let head = neutralise_tag(
+            &format!("- [#{} {} {}] {who}", item.id, date, item.source_label()),
+            RECALL_TAG,
         );
         let room =
             budget_chars.saturating_sub(OPEN.len() + CLOSE.len() + body.len() + head.len() + 1);
@@ -696,7 +710,8 @@ fn format_recall(hits: &[MemoryHit], budget_chars: usize) -> Option<String> {
             break;
         }
         body.push_str(&head);
-        body.push_str(&clip(&item.text.replace('\n', " "), room));
+        let text = neutralise_tag(&item.text.replace('\n', " "), RECALL_TAG);
+        body.push_str(&clip(&text, room));
         body.push('\n');
     }
     (!body.is_empty()).then(|| format!("{OPEN}{body}{CLOSE}"))

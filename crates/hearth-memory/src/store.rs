@@ -157,6 +157,7 @@ impl Memory {
             context: &context,
             tags: "",
             ts,
+            workspace: "",
         };
         let id = insert_item(&tx, path, &new)?;
         tx.commit().at(path)?;
@@ -194,6 +195,7 @@ impl Memory {
             context: &tags,
             tags: &tags,
             ts: now_unix(),
+            workspace: "",
         };
         let path = &self.shared.path;
         let mut conn = lock(&self.shared.conn);
@@ -213,6 +215,13 @@ impl Memory {
         let conn = lock(&self.shared.conn);
         read_items(&conn, &self.shared.path, "WHERE id = ?1", params![id])
             .map(|mut items| items.pop())
+    }
+
+    /// One item by id as seen from `workspace`: `None` also for a file chunk of
+    /// another workspace.
+    pub fn get_from(&self, id: i64, workspace: &Path) -> Result<Option<MemoryItem>, MemoryError> {
+        let key = crate::files::workspace_key(workspace);
+        Ok(self.get(id)?.filter(|item| item.visible_from(Some(&key))))
     }
 
     /// The `limit` most recently stored items, newest first.
@@ -326,6 +335,8 @@ pub(crate) struct NewItem<'a> {
     pub context: &'a str,
     pub tags: &'a str,
     pub ts: i64,
+    /// A file chunk's workspace ([`crate::files::workspace_key`]); empty otherwise.
+    pub workspace: &'a str,
 }
 
 impl NewItem<'_> {
@@ -337,6 +348,7 @@ impl NewItem<'_> {
             speaker: self.speaker.to_string(),
             ts: self.ts,
             seq: self.seq,
+            workspace: self.workspace.to_string(),
             vec: None,
             dated: mentions_time(self.text),
         }
@@ -350,8 +362,8 @@ pub(crate) fn insert_item(
     item: &NewItem,
 ) -> Result<i64, MemoryError> {
     tx.execute(
-        "INSERT INTO items (kind, provenance, session, seq, speaker, text, context, tags, ts, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        "INSERT INTO items (kind, provenance, session, seq, speaker, text, context, tags, ts, created_at, workspace)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         params![
             item.kind.as_str(),
             item.provenance.as_str(),
@@ -362,7 +374,8 @@ pub(crate) fn insert_item(
             item.context,
             item.tags,
             item.ts,
-            now_unix()
+            now_unix(),
+            item.workspace
         ],
     )
     .at(path)?;
@@ -465,7 +478,7 @@ pub(crate) fn read_items(
     params: impl rusqlite::Params,
 ) -> Result<Vec<MemoryItem>, MemoryError> {
     let sql = format!(
-        "SELECT id, kind, provenance, session, seq, speaker, text, tags, ts FROM items {tail}"
+        "SELECT id, kind, provenance, session, seq, speaker, text, tags, ts, workspace FROM items {tail}"
     );
     let mut statement = conn.prepare_cached(&sql).at(path)?;
     let rows = statement
@@ -477,6 +490,7 @@ pub(crate) fn read_items(
                 kind: ItemKind::parse(&row.get::<_, String>(1)?),
                 provenance: Provenance::parse(&row.get::<_, String>(2)?),
                 session: row.get(3)?,
+                workspace: row.get(9)?,
                 seq: row.get(4)?,
                 speaker: row.get(5)?,
                 text: row.get(6)?,

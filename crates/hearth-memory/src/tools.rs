@@ -1,16 +1,19 @@
 //! The memory tools the model gets: `memory_search {query, limit?}`,
 //! `memory_get {id}`, `memory_write {text, tags?}`. Names and arguments are an
-//! external contract. Each runs its blocking work off the async runtime.
+//! external contract. Each runs its blocking work off the async runtime. Memory files
+//! of other workspaces than the call's are neither searched nor read; every memory is
+//! shown with where it came from, and its text cannot open or close the
+//! `<recalled-memory>` block.
 
 use std::sync::Arc;
 
 use hearth_protocol::ToolSpec;
-use hearth_tools::{parse_args, Tool, ToolContext, ToolOutput};
+use hearth_tools::{neutralise_tag, parse_args, Tool, ToolContext, ToolOutput};
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::item::{MemoryItem, Provenance};
-use crate::search::{MemoryHit, SearchOptions};
+use crate::search::{MemoryHit, SearchOptions, RECALL_TAG};
 use crate::store::Memory;
 
 /// Hits returned when the model gives no limit, and the most it may ask for.
@@ -30,23 +33,15 @@ where
     }
 }
 
+/// "#12 [2026-03-01 agent note]", then the speaker of a turn.
 fn label(item: &MemoryItem) -> String {
     let date = item.timestamp.get(..10).unwrap_or(&item.timestamp);
-    let untrusted = if item.provenance == Provenance::Untrusted {
-        " untrusted"
-    } else {
-        ""
-    };
     let who = if item.speaker.is_empty() {
         String::new()
     } else {
         format!(" {}:", item.speaker)
     };
-    format!(
-        "#{} [{date} {}{untrusted}]{who}",
-        item.id,
-        item.kind.as_str()
-    )
+    format!("#{} [{date} {}]{who}", item.id, item.source_label())
 }
 
 /// `memory_search`: hybrid search over everything remembered.
@@ -79,16 +74,18 @@ impl Tool for MemorySearch {
         }
     }
 
-    async fn call(&self, args: serde_json::Value, _ctx: &ToolContext) -> ToolOutput {
+    async fn call(&self, args: serde_json::Value, ctx: &ToolContext) -> ToolOutput {
         let args: SearchArgs = match parse_args("memory_search", args) {
             Ok(args) => args,
             Err(err) => return err,
         };
         let memory = Arc::clone(&self.memory);
+        let workspace = ctx.workspace.clone();
         blocking("memory_search", move || {
             let opts = SearchOptions {
                 limit: args.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT),
                 max_tokens: Some(SEARCH_TOKENS),
+                workspace: Some(workspace),
                 ..SearchOptions::default()
             };
             match memory.search(&args.query, &opts) {
@@ -102,10 +99,12 @@ impl Tool for MemorySearch {
 }
 
 fn format_hits(hits: &[MemoryHit]) -> String {
-    hits.iter()
+    let text = hits
+        .iter()
         .map(|h| format!("{} {}", label(&h.item), h.item.text))
         .collect::<Vec<_>>()
-        .join("\n")
+        .join("\n");
+    neutralise_tag(&text, RECALL_TAG)
 }
 
 /// `memory_get`: one memory in full.
@@ -136,31 +135,37 @@ impl Tool for MemoryGet {
         }
     }
 
-    async fn call(&self, args: serde_json::Value, _ctx: &ToolContext) -> ToolOutput {
+    async fn call(&self, args: serde_json::Value, ctx: &ToolContext) -> ToolOutput {
         let args: GetArgs = match parse_args("memory_get", args) {
             Ok(args) => args,
             Err(err) => return err,
         };
         let memory = Arc::clone(&self.memory);
-        blocking("memory_get", move || match memory.get(args.id) {
-            Ok(Some(item)) => {
-                let session = if item.session.is_empty() {
-                    String::new()
-                } else {
-                    format!(" (from {} #{})", item.session, item.seq)
-                };
-                let tags = if item.tags.is_empty() {
-                    String::new()
-                } else {
-                    format!(" tags: {}", item.tags.join(", "))
-                };
-                ToolOutput::ok(format!("{}{session}{tags}\n{}", label(&item), item.text))
+        let workspace = ctx.workspace.clone();
+        blocking("memory_get", move || {
+            match memory.get_from(args.id, &workspace) {
+                Ok(Some(item)) => {
+                    // A file chunk's label already names its file.
+                    let session = if item.session.is_empty() || item.provenance == Provenance::File
+                    {
+                        String::new()
+                    } else {
+                        format!(" (from {} #{})", item.session, item.seq)
+                    };
+                    let tags = if item.tags.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" tags: {}", item.tags.join(", "))
+                    };
+                    let text = format!("{}{session}{tags}\n{}", label(&item), item.text);
+                    ToolOutput::ok(neutralise_tag(&text, RECALL_TAG))
+                }
+                Ok(None) => ToolOutput::error(format!(
+                    "memory_get: no memory #{}; use an id from memory_search",
+                    args.id
+                )),
+                Err(e) => ToolOutput::error(format!("memory_get: {e}")),
             }
-            Ok(None) => ToolOutput::error(format!(
-                "memory_get: no memory #{}; use an id from memory_search",
-                args.id
-            )),
-            Err(e) => ToolOutput::error(format!("memory_get: {e}")),
         })
         .await
     }

@@ -183,7 +183,8 @@ fn a_captured_transcript_is_ordered_dated_and_searchable_after_reopening() {
 #[test]
 fn markdown_files_are_indexed_reindexed_and_dropped() {
     let dir = tempfile::tempdir().unwrap();
-    let notes = dir.path().join("workspace/memory");
+    let workspace = dir.path().join("workspace");
+    let notes = workspace.join("memory");
     std::fs::create_dir_all(notes.join("sub")).unwrap();
     std::fs::write(
         notes.join("food.md"),
@@ -194,24 +195,28 @@ fn markdown_files_are_indexed_reindexed_and_dropped() {
     std::fs::write(notes.join("ignored.txt"), "quinces").unwrap();
     let memory = open(dir.path());
 
-    let report = memory.index_markdown_dir(&notes).unwrap();
+    let report = memory.index_workspace_memory(&workspace).unwrap();
     assert_eq!((report.files, report.indexed, report.chunks), (2, 2, 3));
-    let again = memory.index_markdown_dir(&notes).unwrap();
+    let again = memory.index_workspace_memory(&workspace).unwrap();
     assert_eq!((again.indexed, again.chunks, again.removed), (0, 0, 0));
 
     // Only the chunk holding the word comes back: the rest share nothing with the query.
-    let hits = memory.search("quinces", &SearchOptions::default()).unwrap();
+    let here = SearchOptions {
+        workspace: Some(workspace.clone()),
+        ..SearchOptions::default()
+    };
+    let hits = memory.search("quinces", &here).unwrap();
     assert_eq!(hits.len(), 1);
     assert_eq!(hits[0].item.kind, ItemKind::File);
+    assert_eq!(hits[0].item.provenance, Provenance::File);
+    assert_eq!(hits[0].item.source_label(), "file memory/food.md");
     assert!(hits[0].item.text.contains("Loves quinces"));
 
     std::fs::write(notes.join("food.md"), "# Food\n\nLoves medlars now.").unwrap();
     std::fs::remove_file(notes.join("sub/work.md")).unwrap();
-    let report = memory.index_markdown_dir(&notes).unwrap();
+    let report = memory.index_workspace_memory(&workspace).unwrap();
     assert_eq!((report.indexed, report.removed, report.chunks), (1, 1, 1));
-    let top = &memory
-        .search("quinces medlars", &SearchOptions::default())
-        .unwrap()[0];
+    let top = &memory.search("quinces medlars", &here).unwrap()[0];
     assert!(top.item.text.contains("medlars"));
     assert_eq!(memory.count().unwrap(), 1);
     drop(memory);
@@ -246,7 +251,7 @@ fn the_recall_block_is_marked_budgeted_and_absent_when_nothing_fits() {
         )
         .unwrap();
     let block = memory
-        .recall_block("what is my cat called? saffron", 400)
+        .recall_block("what is my cat called? saffron", dir.path(), 400)
         .unwrap()
         .unwrap();
     assert!(block.starts_with("<recalled-memory>"), "{block}");
@@ -255,7 +260,9 @@ fn the_recall_block_is_marked_budgeted_and_absent_when_nothing_fits() {
     assert!(block.contains("untrusted"), "{block}");
     assert!(block.len() <= 400, "{} chars", block.len());
     assert_eq!(
-        memory.recall_block("quantum chromodynamics", 400).unwrap(),
+        memory
+            .recall_block("quantum chromodynamics", dir.path(), 400)
+            .unwrap(),
         None
     );
 }
@@ -272,14 +279,14 @@ fn a_new_memory_with_a_few_items_recalls_them_too() {
         .write_note("The boiler is serviced in October.", &[], Provenance::User)
         .unwrap();
     let block = memory
-        .recall_block("where does Priya live now?", 1_000)
+        .recall_block("where does Priya live now?", dir.path(), 1_000)
         .unwrap()
         .expect("the matching note is recalled");
     assert!(block.contains("moved to Lisbon"), "{block}");
     assert!(!block.contains("boiler"), "{block}");
     assert_eq!(
         memory
-            .recall_block("quantum chromodynamics", 1_000)
+            .recall_block("quantum chromodynamics", dir.path(), 1_000)
             .unwrap(),
         None
     );

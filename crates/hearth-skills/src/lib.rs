@@ -5,7 +5,8 @@
 //! - [`discover`]: the skill folders of the standard roots, first match winning on a
 //!   name clash, every invalid skill and every clash reported as a [`Problem`].
 //! - [`SkillIndex::render`]: the system-prompt section (name, description, path) kept
-//!   within a character budget, descriptions shortened before any skill is dropped.
+//!   within a character budget, descriptions shortened before any skill is dropped, in
+//!   a `<skills>` block marked as from skill files that no description can close.
 //! - [`expand_mentions`]: `$skill-name` in a user message pulls that skill's body in.
 //! - [`scaffold`]: `hearth skills new NAME`.
 //! - [`SkillAwareReadFile`]: lets `read_file` read inside skill folders outside the workspace.

@@ -32,6 +32,6 @@ pub use registry::ToolRegistry;
 pub use search::{Glob, Grep};
 pub use text::truncate_middle;
 pub use tool::{default_http_client, ContextError, FileAccess, Tool, ToolContext, ToolOutput};
-pub use untrusted::{neutralise_wrapper_tags, wrap_untrusted};
+pub use untrusted::{neutralise_tag, neutralise_wrapper_tags, wrap_untrusted};
 pub use web::{AddressPolicy, HostTable, WebFetch};
 pub use workspace::PathError;

@@ -1,6 +1,7 @@
 //! Long-term memory in the loop: opens `$HEARTH_HOME/memory.db` with the local embedder
 //! and adapts it to the agent's `MemoryHook` (recall before a turn, capture after).
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use hearth_agent::MemoryHook;
@@ -50,18 +51,23 @@ pub fn embedder_status() -> Result<Arc<Embedder>, String> {
 /// `hearth-memory` behind the loop's hook. Failures are logged, never fatal to a turn.
 pub struct LoopMemory {
     memory: Arc<Memory>,
+    /// The turn's workspace: its memory files are recalled, other workspaces' never.
+    workspace: PathBuf,
 }
 
 impl LoopMemory {
-    pub fn new(memory: Arc<Memory>) -> Self {
-        Self { memory }
+    pub fn new(memory: Arc<Memory>, workspace: PathBuf) -> Self {
+        Self { memory, workspace }
     }
 }
 
 impl MemoryHook for LoopMemory {
     fn recall(&self, user_text: &str) -> Option<String> {
         let words = hearth_skills::without_mentions(user_text);
-        match self.memory.recall_block(words, RECALL_BUDGET_CHARS) {
+        match self
+            .memory
+            .recall_block(words, &self.workspace, RECALL_BUDGET_CHARS)
+        {
             Ok(block) => block,
             Err(err) => {
                 tracing::warn!("memory recall failed: {err}");

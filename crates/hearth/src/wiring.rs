@@ -23,6 +23,7 @@ use crate::cli::AgentArgs;
 use crate::config::{validate_model_id, Config};
 use crate::home::Home;
 use crate::memory::LoopMemory;
+use crate::terminal_text::{escape_for_terminal, Layout};
 
 /// Everything resolved from flags, environment and config, before any network use.
 pub struct Resolved {
@@ -172,6 +173,7 @@ impl Resolved {
     /// goes missing without a word (the model is offered only the valid ones).
     pub fn report_skill_problems(&self) {
         for problem in &self.skills.problems {
+            let problem = escape_for_terminal(&problem.to_string(), Layout::Lines);
             eprintln!("hearth: skills: {problem}");
         }
     }
@@ -184,6 +186,11 @@ impl Resolved {
     /// The tool set of the default profile: the workspace tools plus `exec` behind the gate.
     pub fn tools(&self, approver: Arc<dyn Approver>) -> Result<ToolRegistry> {
         let mut tools = ToolRegistry::with_builtins();
+        if self.config.web_allow_private_addresses {
+            tools.register(Arc::new(hearth_tools::WebFetch::new(
+                hearth_tools::AddressPolicy::allow_private(),
+            )));
+        }
         let gate = ExecGate::new(self.sandbox.clone(), self.approval, approver)
             .with_env(self.command_env()?);
         tools.register(Arc::new(ExecTool::new(gate)));
@@ -208,7 +215,8 @@ impl Resolved {
     }
 
     /// `$HEARTH_HOME/memory.db` with the local embedder (keywords only without it), and
-    /// the workspace's `memory/*.md` notes re-indexed when they changed.
+    /// the workspace's `memory/*.md` notes re-indexed when they changed (found only
+    /// from this workspace).
     pub fn memory(&self) -> Result<Arc<Memory>> {
         if let Some(memory) = self.memory.get() {
             return Ok(memory.clone());
@@ -217,9 +225,9 @@ impl Resolved {
             &self.home.memory_db(),
             crate::memory::load_embedder(),
         )?);
-        let notes = self.workspace.join("memory");
+        let notes = self.workspace.join(hearth_memory::MEMORY_DIR);
         if notes.is_dir() {
-            if let Err(err) = memory.index_markdown_dir(&notes) {
+            if let Err(err) = memory.index_workspace_memory(&self.workspace) {
                 tracing::warn!("could not index {}: {err}", notes.display());
             }
         }
@@ -232,7 +240,10 @@ impl Resolved {
     pub async fn start_mcp(&mut self) {
         let (tools, errors) = self.mcp.tools().await;
         for err in errors {
-            eprintln!("hearth: {err}");
+            eprintln!(
+                "hearth: {}",
+                escape_for_terminal(&err.to_string(), Layout::Lines)
+            );
         }
         self.mcp_tools = tools;
     }
@@ -325,7 +336,10 @@ impl Resolved {
             provider,
             model,
             redactor: self.redactor()?,
-            memory: Some(Arc::new(LoopMemory::new(self.memory()?))),
+            memory: Some(Arc::new(LoopMemory::new(
+                self.memory()?,
+                self.workspace.clone(),
+            ))),
             tools: self.tools(approver)?,
             tool_context: self.tool_context(cancel)?,
             store,

@@ -151,3 +151,35 @@ async fn hearth_embedder_names_the_model_folder_and_a_bad_one_is_reported() {
     );
     assert!(top["cosine"].is_number(), "searched with vectors: {hits}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_workspace_memory_file_is_recalled_in_its_workspace_only_and_marked_as_a_file() {
+    let flavor = ALL_FLAVORS[0];
+    let mut env = TestEnv::start(vec![Step::text("On Fridays.")]).await;
+    let ours = env.workspace();
+    std::fs::create_dir_all(ours.join("memory")).unwrap();
+    std::fs::write(
+        ours.join("memory/plans.md"),
+        "# Release\n\nPush the persimmon branch on Fridays.\n\n# Garden\n\nWater the roses.",
+    )
+    .unwrap();
+    let theirs = env.workspace().with_file_name("other-workspace");
+    std::fs::create_dir_all(&theirs).unwrap();
+    let question = "When do I push the persimmon branch?";
+
+    let output = env.hearth(flavor, &["run", question]).await;
+    assert!(output.status.success(), "{}", stderr(&output));
+    let sent = user_texts(&env.server().requests()[0]);
+    let recalled = sent[0]
+        .lines()
+        .find(|line| line.contains("persimmon branch on Fridays"))
+        .unwrap_or_else(|| panic!("the file is recalled: {sent:?}"));
+    assert!(recalled.contains(" file memory/plans.md] "), "{recalled}");
+
+    env.restart_server(vec![Step::text("I don't know.")]).await;
+    let other = theirs.to_string_lossy().to_string();
+    let output = env.hearth(flavor, &["run", "-C", &other, question]).await;
+    assert!(output.status.success(), "{}", stderr(&output));
+    let sent = user_texts(&env.server().requests()[0]);
+    assert!(!sent[0].contains("on Fridays"), "{sent:?}");
+}

@@ -298,6 +298,7 @@ pub fn evaluate(
         max_tokens: None,
         relevant_only: false,
         weights: *weights,
+        workspace: None,
     };
     for question in &conversation.questions {
         let gold: Vec<i64> = question

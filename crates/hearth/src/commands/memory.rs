@@ -11,6 +11,7 @@ use hearth_memory::bench::BenchOptions;
 use hearth_memory::{Embedder, Memory, MemoryHit, Provenance, SearchOptions, Weights};
 
 use crate::home::Home;
+use crate::terminal_text::{escape_for_terminal, json_for_terminal, Layout};
 
 #[derive(Debug, Args)]
 pub struct MemoryArgs {
@@ -101,7 +102,7 @@ fn run(command: MemoryCommand) -> Result<ExitCode> {
     );
     let embedder = if needs_model { load_embedder() } else { None };
     let memory = Memory::open(&memory_db(&home), embedder)?;
-    let notes_dir = home.default_workspace().join("memory");
+    let workspace = home.default_workspace();
     match command {
         MemoryCommand::Add { text, tags } => {
             let id = memory.write_note(&text, &tags, Provenance::User)?;
@@ -109,9 +110,10 @@ fn run(command: MemoryCommand) -> Result<ExitCode> {
             println!("remembered as #{id}");
         }
         MemoryCommand::Search { query, limit, json } => {
-            memory.index_markdown_dir(&notes_dir)?;
+            memory.index_workspace_memory(&workspace)?;
             let opts = SearchOptions {
                 limit,
+                workspace: Some(workspace),
                 ..SearchOptions::default()
             };
             let hits = memory.search(&query, &opts)?;
@@ -120,7 +122,10 @@ fn run(command: MemoryCommand) -> Result<ExitCode> {
         MemoryCommand::List { limit, json } => {
             let items = memory.list(limit)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&items)?);
+                println!(
+                    "{}",
+                    json_for_terminal(&serde_json::to_string_pretty(&items)?)
+                );
             } else if items.is_empty() {
                 eprintln!("nothing remembered yet; add a note with `hearth memory add \"...\"`");
             } else {
@@ -144,7 +149,7 @@ fn run(command: MemoryCommand) -> Result<ExitCode> {
             }
         }
         MemoryCommand::Reindex => {
-            let report = memory.index_markdown_dir(&notes_dir)?;
+            let report = memory.index_workspace_memory(&workspace)?;
             let queued = memory.reindex()?;
             memory.wait_idle()?;
             let how = if memory.has_embedder() {
@@ -162,8 +167,9 @@ fn run(command: MemoryCommand) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `text` on one line, escaped for the terminal, cut to 100 characters.
 fn one_line(text: &str) -> String {
-    let flat = text.replace('\n', " ");
+    let flat = escape_for_terminal(&text.replace('\n', " "), Layout::OneLine);
     if flat.chars().count() > 100 {
         format!("{}…", flat.chars().take(99).collect::<String>())
     } else {
@@ -173,7 +179,10 @@ fn one_line(text: &str) -> String {
 
 fn print_hits(hits: &[MemoryHit], json: bool) -> Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(hits)?);
+        println!(
+            "{}",
+            json_for_terminal(&serde_json::to_string_pretty(hits)?)
+        );
     } else if hits.is_empty() {
         eprintln!("no memories match");
     } else {
@@ -182,7 +191,7 @@ fn print_hits(hits: &[MemoryHit], json: bool) -> Result<()> {
             let who = if item.speaker.is_empty() {
                 String::new()
             } else {
-                format!("{}: ", item.speaker)
+                format!("{}: ", escape_for_terminal(&item.speaker, Layout::OneLine))
             };
             println!(
                 "#{:<6} {:>5.2}  {}  {who}{}",
