@@ -16,10 +16,17 @@
 //!   are masked, but a socket elsewhere outside the workspace stays reachable, and with
 //!   `network` on so are abstract-namespace sockets.
 //! - In `full-access`, a process that calls setsid leaves the process group and
-//!   survives the kill; in the bubblewrap modes the PID namespace takes it down (the
-//!   Landlock helper has no PID namespace: such a process survives there too).
-//! - Under Landlock, a directory that holds a hidden path (`~` around `~/.hearth`)
-//!   cannot be listed, only its other entries read; `/tmp` and `/run` are not
+//!   survives the kill; in the sandboxed modes the PID namespace takes it down (both
+//!   mechanisms; the Landlock helper only where the kernel grants it namespaces,
+//!   which its probe reports).
+//! - Every `.git` in the workspace is made read-only, as far as a bounded walk finds
+//!   them (`git_dirs::MAX_ENTRIES` entries, skipping `node_modules`, `target` and
+//!   `.cache`); a repository a command creates is writable during that command and
+//!   reported in [`CommandOutput::new_git_repositories`].
+//! - Under Landlock, a hidden path inside the workspace (`-C ~` around `~/.hearth`)
+//!   is covered by a mount, so without namespaces such a layout is refused; a
+//!   directory above the workspace that holds a hidden path cannot be listed, only
+//!   its other entries read; `/tmp` and `/run` are not
 //!   readable (the command's `TMPDIR` is its own); without namespaces (a kernel that
 //!   refuses them to this user) `.git` stays writable, which `hearth doctor` says.
 //! - bwrap reports death by signal N as status 128 + N; the sandboxed modes read
