@@ -16,12 +16,15 @@ use crate::dispatch;
 use crate::loop_guard::{LoopGuard, REPEAT_LIMIT};
 use crate::memory_hook::{with_recall, MemoryHook};
 
+/// The result of a call cut off by the output token limit (never run).
+pub const TRUNCATED_CALL_RESULT: &str = "not run: the answer reached the output token limit ([limits] max_output_tokens) before this call's arguments were complete";
+
 /// Limits and switches for the loop.
 #[derive(Debug, Clone)]
 pub struct AgentSettings {
     /// Model calls per turn before the turn is stopped (`--max-steps`).
     pub max_steps: u32,
-    /// Output token cap sent to providers that require one (Anthropic).
+    /// Output token cap sent to every provider (`[limits] max_output_tokens`).
     pub max_output_tokens: u32,
     pub stream: bool,
 }
@@ -70,6 +73,15 @@ pub struct Agent {
 }
 
 impl Agent {
+    /// Replaces stored secrets' values (and their encoded forms) in the model's text
+    /// and tool-call arguments with `[secret:NAME]`, before anything is stored or run.
+    fn redact_response(&self, response: &mut ModelResponse) {
+        response.text = self.redactor.redact(&response.text);
+        for call in &mut response.tool_calls {
+            call.arguments = self.redactor.redact(&call.arguments);
+        }
+    }
+
     /// Runs one user turn in `session_id`, emitting events as it goes. The session's
     /// history is valid afterwards whatever happens (every call answered).
     pub async fn run_turn(
@@ -94,7 +106,7 @@ impl Agent {
         let mut usage = Usage::default();
         let mut last_text = String::new();
         for step in 1..=self.settings.max_steps {
-            let response = match self.model_step(&history, emit, cancel).await {
+            let mut response = match self.model_step(&history, emit, cancel).await {
                 Ok(response) => response,
                 Err(ModelError::Cancelled) => {
                     return Ok(self.finish(
@@ -108,7 +120,21 @@ impl Agent {
                 }
                 Err(err) => return Err(err.into()),
             };
-            let assistant = Message::assistant(response.text.clone(), response.tool_calls.clone());
+            // A secret the model got hold of (decoded from a tool's output, say) is
+            // neither stored nor acted on: calls run with the redacted arguments.
+            self.redact_response(&mut response);
+            // A refused, filtered or overflowing answer is kept for the record but never
+            // replayed (a replayed refusal keeps being refused); its calls are not run.
+            let stopped_by_provider = response.stop_reason.is_provider_stop();
+            let assistant = if stopped_by_provider {
+                Message::stopped_assistant(response.text.clone(), response.stop_reason)
+            } else {
+                Message::assistant_with_state(
+                    response.text.clone(),
+                    response.tool_calls.clone(),
+                    response.provider_state.clone(),
+                )
+            };
             self.store.append_with_usage(
                 session_id,
                 &assistant,
@@ -120,6 +146,19 @@ impl Agent {
                 step,
                 usage: response.usage,
             });
+            if stopped_by_provider {
+                return Ok(self.finish(
+                    session_id,
+                    response.text,
+                    response.stop_reason,
+                    step,
+                    usage,
+                    emit,
+                ));
+            }
+            if response.stop_reason == StopReason::MaxTokens && !response.tool_calls.is_empty() {
+                return self.end_with_truncated_calls(session_id, &response, step, usage, emit);
+            }
             if !response.text.is_empty() {
                 self.capture(session_id, &assistant);
             }
@@ -199,6 +238,41 @@ impl Agent {
         ))
     }
 
+    /// The answer reached the output token limit in the middle of a tool call: its
+    /// calls are cut off, so none runs (each gets a result saying so, keeping the
+    /// history valid) and the turn ends naming the setting to raise, instead of the
+    /// model being told its JSON is invalid until the loop guard stops it.
+    fn end_with_truncated_calls(
+        &self,
+        session_id: &str,
+        response: &ModelResponse,
+        step: u32,
+        usage: Usage,
+        emit: &mut (dyn FnMut(AgentEvent) + Send),
+    ) -> Result<TurnOutcome, AgentError> {
+        for call in &response.tool_calls {
+            emit(AgentEvent::ToolCall { call: call.clone() });
+            let result = ToolResult::error(call, TRUNCATED_CALL_RESULT);
+            self.store
+                .append(session_id, &Message::Tool(result.clone()))?;
+            emit(AgentEvent::ToolResult { result });
+        }
+        let text = format!(
+            "Stopped: the model's answer reached the output limit of {} tokens in the middle \
+             of a tool call, so the call was not run. Raise [limits] max_output_tokens in \
+             config.toml, or ask for smaller steps (a large file written in parts). {}",
+            self.settings.max_output_tokens, response.text
+        );
+        Ok(self.finish(
+            session_id,
+            text.trim_end().to_string(),
+            StopReason::MaxTokens,
+            step,
+            usage,
+            emit,
+        ))
+    }
+
     fn capture(&self, session_id: &str, message: &Message) {
         if let Some(memory) = &self.memory {
             memory.capture(session_id, message);
@@ -215,7 +289,11 @@ impl Agent {
         let request = ModelRequest {
             model: self.model.model.clone(),
             system: self.system_prompt.clone(),
-            messages: history.to_vec(),
+            messages: history
+                .iter()
+                .filter(|message| message.is_replayed())
+                .cloned()
+                .collect(),
             tools: self.tools.specs(),
             max_tokens: self.settings.max_output_tokens,
             stream: self.settings.stream,

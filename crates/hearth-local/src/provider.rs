@@ -344,7 +344,7 @@ fn respond(
     let usage = Usage {
         input_tokens: generated.prompt_tokens as u64,
         output_tokens: generated.output_tokens as u64,
-        cached_tokens: 0,
+        ..Usage::default()
     };
     if generated.finish == Finish::Cancelled {
         return Err(ModelError::Cancelled);
@@ -374,6 +374,7 @@ fn respond(
             tool_calls,
             usage,
             stop_reason: StopReason::ToolUse,
+            provider_state: None,
         });
     }
     let text = generated.text.trim().to_string();
@@ -388,5 +389,6 @@ fn respond(
             Finish::MaxTokens => StopReason::MaxTokens,
             _ => StopReason::EndTurn,
         },
+        provider_state: None,
     })
 }

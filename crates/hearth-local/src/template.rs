@@ -76,7 +76,9 @@ pub fn history(messages: &[Message]) -> Vec<ChatMessage> {
                 });
                 in_results = false;
             }
-            Message::Assistant { text, tool_calls } => {
+            Message::Assistant {
+                text, tool_calls, ..
+            } => {
                 let mut parts: Vec<String> = Vec::new();
                 if !text.trim().is_empty() {
                     parts.push(text.trim().to_string());

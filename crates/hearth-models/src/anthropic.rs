@@ -19,6 +19,15 @@ use crate::ProviderKind;
 /// The Messages API version this crate speaks.
 pub(crate) const ANTHROPIC_VERSION: &str = "2023-06-01";
 
+/// Anthropic accepts at most four `cache_control` breakpoints per request; Hearth uses
+/// two: the system block (which also covers the tools before it) and the last block of
+/// the latest message, so each step of a loop reads the whole earlier history from the
+/// cache instead of paying for it again.
+pub(crate) const MAX_CACHE_BREAKPOINTS: usize = 4;
+/// The breakpoints [`request_body`] sets: the system block and the latest message.
+const CACHE_BREAKPOINTS_USED: usize = 2;
+const _: () = assert!(CACHE_BREAKPOINTS_USED <= MAX_CACHE_BREAKPOINTS);
+
 pub(crate) struct AnthropicWire;
 
 impl WireFormat for AnthropicWire {
@@ -73,10 +82,12 @@ impl WireFormat for AnthropicWire {
 }
 
 pub(crate) fn request_body(request: &ModelRequest) -> Value {
+    let mut messages = wire_messages(&request.messages);
+    mark_cache_breakpoint(&mut messages);
     let mut body = json!({
         "model": request.model,
         "max_tokens": request.max_tokens,
-        "messages": wire_messages(&request.messages),
+        "messages": messages,
         "stream": request.stream,
     });
     if !request.system.is_empty() {
@@ -110,7 +121,9 @@ fn wire_messages(messages: &[Message]) -> Vec<Value> {
     for message in messages {
         let (role, blocks) = match message {
             Message::User { text } => ("user", vec![json!({"type": "text", "text": text})]),
-            Message::Assistant { text, tool_calls } => {
+            Message::Assistant {
+                text, tool_calls, ..
+            } => {
                 let mut blocks = Vec::with_capacity(tool_calls.len() + 1);
                 if !text.is_empty() {
                     blocks.push(json!({"type": "text", "text": text}));
@@ -149,6 +162,19 @@ fn wire_messages(messages: &[Message]) -> Vec<Value> {
         .collect()
 }
 
+/// Puts an ephemeral `cache_control` on the last content block of the latest message:
+/// the next request (the same history plus one step) then reads everything up to here
+/// from the cache. Haiku 4.5 and Opus 4.5+ cache only prefixes of 4,096 tokens or more.
+fn mark_cache_breakpoint(messages: &mut [Value]) {
+    let last_block = messages
+        .last_mut()
+        .and_then(|message| message["content"].as_array_mut())
+        .and_then(|blocks| blocks.last_mut());
+    if let Some(Value::Object(block)) = last_block {
+        block.insert("cache_control".into(), json!({"type": "ephemeral"}));
+    }
+}
+
 /// A call's arguments as the JSON object Anthropic requires; `{}` when the model
 /// produced something that is not an object (the loop already reported that error).
 fn arguments_object(arguments: &str) -> Value {
@@ -162,7 +188,20 @@ fn stop_reason(wire: Option<&str>) -> StopReason {
     match wire {
         Some("tool_use") => StopReason::ToolUse,
         Some("max_tokens") => StopReason::MaxTokens,
+        Some("refusal") => StopReason::Refusal,
+        Some("model_context_window_exceeded") => StopReason::ContextWindowExceeded,
         _ => StopReason::EndTurn,
+    }
+}
+
+/// The answer's stop reason: a refusal or a context overflow wins over tool calls the
+/// answer began (they are not run), otherwise any tool call means `ToolUse`.
+fn answer_stop_reason(wire: Option<&str>, has_tool_calls: bool) -> StopReason {
+    let reason = stop_reason(wire);
+    if reason.is_provider_stop() || !has_tool_calls {
+        reason
+    } else {
+        StopReason::ToolUse
     }
 }
 
@@ -184,6 +223,9 @@ fn update_usage(usage: &mut Usage, wire: &Value) {
     }
     if let Some(cached) = wire["cache_read_input_tokens"].as_u64() {
         usage.cached_tokens = cached;
+    }
+    if let Some(written) = wire["cache_creation_input_tokens"].as_u64() {
+        usage.cache_creation_tokens = written;
     }
 }
 
@@ -370,16 +412,13 @@ impl StreamDecoder for AnthropicStreamDecoder {
                 arguments: call.arguments,
             })
             .collect();
-        let stop_reason = if tool_calls.is_empty() {
-            stop_reason(self.stop_reason.as_deref())
-        } else {
-            StopReason::ToolUse
-        };
+        let stop_reason = answer_stop_reason(self.stop_reason.as_deref(), !tool_calls.is_empty());
         ModelResponse {
             text: self.text,
             tool_calls,
             usage: self.usage,
             stop_reason,
+            provider_state: None,
         }
     }
 }
@@ -420,11 +459,8 @@ pub(crate) fn parse_response(body: &[u8]) -> Result<ModelResponse, WireError> {
         }
     }
     update_usage(&mut answer.usage, &value["usage"]);
-    answer.stop_reason = if answer.tool_calls.is_empty() {
-        stop_reason(value["stop_reason"].as_str())
-    } else {
-        StopReason::ToolUse
-    };
+    answer.stop_reason =
+        answer_stop_reason(value["stop_reason"].as_str(), !answer.tool_calls.is_empty());
     Ok(answer)
 }
 
@@ -480,7 +516,9 @@ mod tests {
                     {"type": "tool_result", "tool_use_id": "toolu_2", "content": "arguments are not valid JSON", "is_error": true},
                     {"type": "text", "text": "also, hurry"}
                 ]},
-                {"role": "assistant", "content": [{"type": "text", "text": "Done."}]}
+                {"role": "assistant", "content": [
+                    {"type": "text", "text": "Done.", "cache_control": {"type": "ephemeral"}}
+                ]}
             ],
             "tools": [{"name": "read_file", "description": "Read a file", "input_schema": {"type": "object"}}],
             "stream": true
@@ -505,7 +543,10 @@ mod tests {
         let expected = json!({
             "model": "m",
             "max_tokens": 10,
-            "messages": [{"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]}],
+            "messages": [{"role": "user", "content": [
+                {"type": "text", "text": "a"},
+                {"type": "text", "text": "b", "cache_control": {"type": "ephemeral"}}
+            ]}],
             "stream": false
         });
         assert_eq!(request_body(&request), expected);
@@ -533,7 +574,8 @@ mod tests {
             Usage {
                 input_tokens: 20,
                 output_tokens: 7,
-                cached_tokens: 100
+                cached_tokens: 100,
+                cache_creation_tokens: 0
             }
         );
         assert_eq!(answer.stop_reason, StopReason::ToolUse);
@@ -543,6 +585,49 @@ mod tests {
         )
         .unwrap();
         assert_eq!(answer.stop_reason, StopReason::MaxTokens);
+    }
+
+    #[test]
+    fn refusals_and_context_overflows_win_over_tool_calls() {
+        let answer = parse_response(
+            br#"{"content":[{"type":"text","text":"I can"},{"type":"tool_use","id":"t","name":"ls","input":{}}],
+                "stop_reason":"refusal","usage":{"input_tokens":3,"output_tokens":2,"cache_creation_input_tokens":9}}"#,
+        )
+        .unwrap();
+        assert_eq!(answer.stop_reason, StopReason::Refusal);
+        assert_eq!(answer.usage.cache_creation_tokens, 9);
+        let answer = parse_response(
+            br#"{"content":[{"type":"text","text":"x"}],"stop_reason":"model_context_window_exceeded"}"#,
+        )
+        .unwrap();
+        assert_eq!(answer.stop_reason, StopReason::ContextWindowExceeded);
+    }
+
+    #[test]
+    fn a_request_never_carries_more_cache_breakpoints_than_anthropic_allows() {
+        let call = ToolCall {
+            id: "t1".into(),
+            name: "ls".into(),
+            arguments: "{}".into(),
+        };
+        let mut messages = Vec::new();
+        for step in 0..30 {
+            messages.push(Message::user(format!("step {step}")));
+            messages.push(Message::assistant("", vec![call.clone()]));
+            messages.push(Message::Tool(ToolResult::ok(&call, "ok")));
+        }
+        let request = ModelRequest {
+            model: "m".into(),
+            system: "sys".into(),
+            messages,
+            tools: vec![],
+            max_tokens: 10,
+            stream: true,
+        };
+        let body = request_body(&request).to_string();
+        let breakpoints = body.matches("cache_control").count();
+        assert_eq!(breakpoints, CACHE_BREAKPOINTS_USED, "{body}");
+        assert!(breakpoints <= MAX_CACHE_BREAKPOINTS);
     }
 
     #[test]

@@ -38,6 +38,17 @@ pub enum ModelError {
     #[error("{target}: no data for {}s — the server stalled; raise timeout_secs under [providers.NAME] in config.toml if this model is slow to start answering", idle.as_secs_f64())]
     IdleTimeout { target: String, idle: Duration },
 
+    /// A known reasoning model sent nothing for `idle` before its answer began. Never
+    /// retried: such a model may think silently for minutes, and every attempt is
+    /// billed again.
+    #[error("{target}: no answer began within {}s; {model_id} is a reasoning model that can think silently for minutes, so Hearth did not retry (each attempt is billed) — raise the limit with idle_timeout_secs = 1200 under [models.\"{model_id}\"] in config.toml", idle.as_secs_f64())]
+    ReasoningIdleTimeout {
+        target: String,
+        /// `provider:model`, as the config section names it.
+        model_id: String,
+        idle: Duration,
+    },
+
     /// The body ended or broke before the stream's terminator (`[DONE]` / `message_stop`).
     #[error("{target}: the response ended early: {cause}")]
     StreamInterrupted { target: String, cause: String },
@@ -94,6 +105,7 @@ impl ModelError {
             | ModelError::InvalidSettings { .. }
             | ModelError::Malformed { .. }
             | ModelError::ResponseTooLarge { .. }
+            | ModelError::ReasoningIdleTimeout { .. }
             | ModelError::RetriesExhausted { .. }
             | ModelError::Cancelled => false,
         }
@@ -173,16 +185,30 @@ pub(crate) fn server_message_from_body(body: &[u8]) -> String {
 }
 
 /// The message of an `error` value that is either a string or an object with
-/// `message` (else its `type` or `code`, else the object itself).
+/// `message` (else its `type` or `code`, else the object itself), followed by the
+/// upstream cause OpenRouter keeps in `metadata`: `provider_name` and `raw`.
 pub(crate) fn error_object_message(error: &Value) -> String {
     if let Some(text) = error.as_str() {
         return text.to_string();
     }
-    ["message", "type", "code"]
+    let mut message = ["message", "type", "code"]
         .iter()
         .find_map(|field| error.get(*field).and_then(Value::as_str))
         .map(str::to_string)
-        .unwrap_or_else(|| truncate_chars(&error.to_string(), 300))
+        .unwrap_or_else(|| truncate_chars(&error.to_string(), 300));
+    let metadata = &error["metadata"];
+    if let Some(provider) = metadata["provider_name"].as_str() {
+        message.push_str(&format!(" (upstream provider: {provider})"));
+    }
+    let raw = match &metadata["raw"] {
+        Value::Null => None,
+        Value::String(raw) => Some(raw.trim().to_string()),
+        other => Some(other.to_string()),
+    };
+    if let Some(raw) = raw.filter(|raw| !raw.is_empty()) {
+        message.push_str(&format!("; upstream said: {}", truncate_chars(&raw, 500)));
+    }
+    message
 }
 
 /// Whether an error object reported inside a response looks transient: overload, rate
@@ -308,6 +334,10 @@ mod tests {
             ),
             (b"<html>Bad Gateway</html>", "<html>Bad Gateway</html>"),
             (b"  ", "(empty response body)"),
+            (
+                br#"{"error":{"code":400,"message":"Provider returned error","metadata":{"raw":"{\"error\":\"thought_signature missing\"}","provider_name":"Google AI Studio"}}}"#,
+                r#"Provider returned error (upstream provider: Google AI Studio); upstream said: {"error":"thought_signature missing"}"#,
+            ),
         ];
         for (body, expected) in cases {
             assert_eq!(server_message_from_body(body), *expected);

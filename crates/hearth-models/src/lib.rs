@@ -11,26 +11,47 @@
 //!   `on_event`, once, after the whole body has arrived: the text as one
 //!   [`StreamEvent::TextDelta`] and each tool call as one `ToolCallStart` plus one
 //!   `ToolCallArgs`. A consumer that renders events therefore behaves the same either way.
-//! - OpenAI-compatible requests carry no max-tokens field: servers disagree on its name
-//!   (`max_tokens` vs `max_completion_tokens`) and some reject the other one, so the
-//!   server's own default applies. Anthropic requires it and gets `request.max_tokens`.
+//! - Both wire formats send `request.max_tokens` (the config's `[limits]
+//!   max_output_tokens`): Anthropic as `max_tokens`, OpenAI-compatible servers as
+//!   `max_tokens`, or `max_completion_tokens` for OpenAI's reasoning model ids (`o1`,
+//!   `o3`, `o4`, `gpt-5…`), which reject the older name. 0 sends none. An answer cut off
+//!   there in the middle of a tool call stops with [`hearth_protocol::StopReason::MaxTokens`] and its
+//!   calls are not meant to be run.
+//! - Reasoning fields an OpenAI-compatible server asks to get back (DeepSeek's
+//!   `reasoning_content`, OpenRouter's `reasoning_details`) come back in
+//!   [`ModelResponse::provider_state`] and are replayed only to the same model.
 //! - An empty system prompt is left out of both wire formats (Anthropic rejects empty
 //!   text blocks).
 //! - Answers are bounded by [`ResponseLimits`] (in [`ProviderSettings::limits`]): text,
 //!   one SSE line or event, a whole body, tool calls per answer and arguments per call.
 //!   Passing one fails the call at once with [`ModelError::ResponseTooLarge`], which is
 //!   never retried. SSE comments and pings do not reset the idle timeout.
+//! - A refusal (Anthropic `stop_reason: "refusal"`, an OpenAI `refusal` field), a content
+//!   filter (`finish_reason: "content_filter"`) and a full context window (Anthropic
+//!   `model_context_window_exceeded`) are their own stop reasons and win over tool calls.
+//! - The idle timeout is per model ([`ProviderSettings::idle_timeout_for`]): known
+//!   reasoning models ([`is_reasoning_model`]) wait at least [`REASONING_IDLE_TIMEOUT`].
+//!   When such a model (or one with its own configured timeout) sends nothing before
+//!   its answer's first byte, the call fails with [`ModelError::ReasoningIdleTimeout`]
+//!   and is not retried: every attempt would be billed and most likely stall again.
+//! - Anthropic requests carry two cache breakpoints: the system block and the last
+//!   block of the latest message, so each step reads the earlier history from cache.
+//! - [`ollama::probe`] recognises an Ollama server and reads the context window its
+//!   requests get.
 
 mod anthropic;
 #[cfg(test)]
 mod decoder_fixtures;
 mod error;
 mod limits;
+pub mod ollama;
 mod openai;
+mod openai_reasoning;
 mod retry;
 mod sse;
 mod transport;
 
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -50,6 +71,39 @@ pub use limits::{
 pub const DEFAULT_OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
 /// Where Anthropic Messages requests go unless configured otherwise.
 pub const DEFAULT_ANTHROPIC_BASE_URL: &str = "https://api.anthropic.com";
+
+/// The idle timeout of a known reasoning model (see [`is_reasoning_model`]) unless the
+/// provider's or the model's own setting is longer: Chat Completions sends nothing
+/// while such a model thinks, and gaps of minutes are normal.
+pub const REASONING_IDLE_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// Model name prefixes of models that think silently before answering. Matched after
+/// a router's vendor prefix (`openai/o3-mini` on OpenRouter matches `o3`).
+const REASONING_MODEL_PREFIXES: &[&str] = &[
+    "o1",
+    "o3",
+    "o4",
+    "gpt-5",
+    "deepseek-reasoner",
+    "deepseek-r1",
+    "qwq",
+];
+
+/// Whether `model` (the provider's own name, without `provider:`) is a known
+/// reasoning model: an id starting with o1, o3, o4, gpt-5, deepseek-reasoner,
+/// deepseek-r1 or qwq, or naming "thinking" (`kimi-k2-thinking`, `…-thinking`).
+pub fn is_reasoning_model(model: &str) -> bool {
+    let name = model
+        .rsplit('/')
+        .next()
+        .unwrap_or(model)
+        .to_ascii_lowercase();
+    name.contains("thinking")
+        || REASONING_MODEL_PREFIXES.iter().any(|prefix| {
+            name.strip_prefix(prefix)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with(['-', ':', '.', '_']))
+        })
+}
 
 /// The providers a model id may name. `openai` and `anthropic` are built here;
 /// `local` (in-process GGUF) is built by the `hearth-local` crate.
@@ -160,6 +214,9 @@ pub struct ProviderSettings {
     pub retry_base_delay: Duration,
     /// Caps on one answer's size (text, SSE events, body, tool calls, arguments).
     pub limits: ResponseLimits,
+    /// Per-model idle timeouts (`[models."openai:NAME"] idle_timeout_secs`), keyed by
+    /// the provider's model name; they win over everything else.
+    pub model_idle_timeouts: HashMap<String, Duration>,
 }
 
 impl ProviderSettings {
@@ -175,6 +232,21 @@ impl ProviderSettings {
             max_retries: 4,
             retry_base_delay: Duration::from_millis(500),
             limits: ResponseLimits::default(),
+            model_idle_timeouts: HashMap::new(),
+        }
+    }
+
+    /// The idle timeout for calls to `model`: its own configured value if any, else
+    /// for a known reasoning model the longer of `idle_timeout` and
+    /// [`REASONING_IDLE_TIMEOUT`], else `idle_timeout`.
+    pub fn idle_timeout_for(&self, model: &str) -> Duration {
+        if let Some(configured) = self.model_idle_timeouts.get(model) {
+            return *configured;
+        }
+        if is_reasoning_model(model) {
+            self.idle_timeout.max(REASONING_IDLE_TIMEOUT)
+        } else {
+            self.idle_timeout
         }
     }
 }
@@ -253,6 +325,39 @@ mod tests {
             ProviderSettings::new(ProviderKind::OpenAi).base_url,
             DEFAULT_OPENAI_BASE_URL
         );
+    }
+
+    #[test]
+    fn reasoning_models_get_a_longer_idle_timeout_unless_configured() {
+        for reasoning in [
+            "o1",
+            "o3-mini",
+            "o4-mini-2025-04-16",
+            "gpt-5",
+            "gpt-5.1-codex",
+            "deepseek-reasoner",
+            "deepseek/deepseek-r1",
+            "openai/o3",
+            "qwq:32b",
+            "kimi-k2-thinking",
+        ] {
+            assert!(is_reasoning_model(reasoning), "{reasoning}");
+        }
+        for plain in ["gpt-4o", "o1x", "llama3.1:8b", "claude-sonnet-4-5", "omni"] {
+            assert!(!is_reasoning_model(plain), "{plain}");
+        }
+        let mut settings = ProviderSettings::new(ProviderKind::OpenAi);
+        assert_eq!(
+            settings.idle_timeout_for("gpt-4o"),
+            Duration::from_secs(120)
+        );
+        assert_eq!(settings.idle_timeout_for("o3"), REASONING_IDLE_TIMEOUT);
+        settings.idle_timeout = Duration::from_secs(900);
+        assert_eq!(settings.idle_timeout_for("o3"), Duration::from_secs(900));
+        settings
+            .model_idle_timeouts
+            .insert("o3".into(), Duration::from_secs(45));
+        assert_eq!(settings.idle_timeout_for("o3"), Duration::from_secs(45));
     }
 
     #[test]

@@ -156,6 +156,11 @@ impl OutputMeter {
         self.add_to_response(added)
     }
 
+    /// `added` more bytes of the provider's opaque state (reasoning to send back).
+    pub fn add_provider_state(&mut self, added: usize) -> Result<(), WireError> {
+        self.add_to_response(added)
+    }
+
     fn add_to_response(&mut self, added: usize) -> Result<(), WireError> {
         self.response_bytes = self.response_bytes.saturating_add(added);
         check(
@@ -184,6 +189,9 @@ pub(crate) fn check_response(
         meter.add_call(position + 1)?;
         meter.add_label(call.id.len() + call.name.len())?;
         meter.add_arguments(call.arguments.len(), call.arguments.len())?;
+    }
+    if let Some(state) = &answer.provider_state {
+        meter.add_provider_state(crate::openai_reasoning::state_bytes(state))?;
     }
     Ok(())
 }

@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 
 use crate::error::{error_object_is_retryable, error_object_message};
 use crate::limits::{OutputMeter, ResponseLimits};
+use crate::openai_reasoning::{self, ReasoningCollector};
 use crate::sse::SseEvent;
 use crate::transport::{json_payloads, StreamDecoder, WireError, WireFormat};
 use crate::ProviderKind;
@@ -60,18 +61,37 @@ impl WireFormat for OpenAiWire {
     }
 }
 
-/// The Chat Completions body. No max-tokens field: servers disagree on its name.
+/// The Chat Completions body: the history (see [`wire_message`]), the output limit
+/// (see [`max_tokens_field`]), and the tools with `parallel_tool_calls: true`. No
+/// sampling settings: the server's (or the model's) own apply.
 pub(crate) fn request_body(request: &ModelRequest) -> Value {
     let mut messages = Vec::with_capacity(request.messages.len() + 1);
     if !request.system.is_empty() {
         messages.push(json!({"role": "system", "content": request.system}));
     }
-    messages.extend(request.messages.iter().map(wire_message));
+    let current_turn_start = request
+        .messages
+        .iter()
+        .rposition(|message| matches!(message, Message::User { .. }))
+        .unwrap_or(0);
+    messages.extend(
+        request
+            .messages
+            .iter()
+            .enumerate()
+            .filter(|(_, message)| message.is_replayed())
+            .filter_map(|(position, message)| {
+                wire_message(message, &request.model, position > current_turn_start)
+            }),
+    );
     let mut body = json!({
         "model": request.model,
         "messages": messages,
         "stream": request.stream,
     });
+    if request.max_tokens > 0 {
+        body[max_tokens_field(&request.model)] = json!(request.max_tokens);
+    }
     if !request.tools.is_empty() {
         let tools: Vec<Value> = request
             .tools
@@ -85,6 +105,8 @@ pub(crate) fn request_body(request: &ModelRequest) -> Value {
             })
             .collect();
         body["tools"] = Value::Array(tools);
+        // llama.cpp's server defaults to one call per answer.
+        body["parallel_tool_calls"] = Value::Bool(true);
     }
     if request.stream {
         body["stream_options"] = json!({"include_usage": true});
@@ -92,16 +114,42 @@ pub(crate) fn request_body(request: &ModelRequest) -> Value {
     body
 }
 
-fn wire_message(message: &Message) -> Value {
-    match message {
+/// The output limit's field: `max_completion_tokens` for OpenAI's reasoning models
+/// (`o1`, `o3`, `o4`, `gpt-5` ids, which reject `max_tokens`), `max_tokens`, which every
+/// other server reads (llama.cpp, Ollama, vLLM, LM Studio, OpenRouter, DeepSeek), for
+/// everything else. Decided by the model id alone: an OpenAI model id under another
+/// prefix (OpenRouter's `openai/o3`) goes to a server that takes `max_tokens`.
+pub(crate) fn max_tokens_field(model: &str) -> &'static str {
+    let model = model.to_ascii_lowercase();
+    let reasoning_model = ["o1", "o3", "o4"]
+        .iter()
+        .any(|family| model == *family || model.starts_with(&format!("{family}-")))
+        || model.starts_with("gpt-5");
+    if reasoning_model {
+        "max_completion_tokens"
+    } else {
+        "max_tokens"
+    }
+}
+
+/// One history message on the wire, or `None` for an assistant turn with neither text
+/// nor calls (a reply that was filtered, refused or spent its budget thinking), which
+/// OpenAI, Ollama and LM Studio reject. Assistant content is never `null` (LM Studio
+/// rejects it even beside `tool_calls`); its provider state is replayed to the model
+/// that produced it (see [`openai_reasoning::replay`]).
+fn wire_message(message: &Message, model: &str, in_current_turn: bool) -> Option<Value> {
+    let wire = match message {
         Message::User { text } => json!({"role": "user", "content": text}),
-        Message::Assistant { text, tool_calls } => {
-            let content = if text.is_empty() {
-                Value::Null
-            } else {
-                Value::String(text.clone())
-            };
-            let mut wire = json!({"role": "assistant", "content": content});
+        Message::Assistant {
+            text,
+            tool_calls,
+            provider_state,
+            ..
+        } => {
+            if text.is_empty() && tool_calls.is_empty() {
+                return None;
+            }
+            let mut wire = json!({"role": "assistant", "content": text});
             if !tool_calls.is_empty() {
                 let calls: Vec<Value> = tool_calls
                     .iter()
@@ -114,14 +162,18 @@ fn wire_message(message: &Message) -> Value {
                     .collect();
                 wire["tool_calls"] = Value::Array(calls);
             }
+            openai_reasoning::replay(provider_state.as_ref(), model, in_current_turn, &mut wire);
             wire
         }
+        // `name`: several GGUF chat templates raise "'name' must be provided" without it.
         Message::Tool(result) => json!({
             "role": "tool",
             "tool_call_id": result.call_id,
+            "name": result.name,
             "content": result.content,
         }),
-    }
+    };
+    Some(wire)
 }
 
 /// A call's arguments as sent back in the history: the model's own JSON object, or
@@ -135,14 +187,30 @@ fn wire_arguments(arguments: &str) -> String {
     }
 }
 
-/// `finish_reason` to the protocol's stop reason; unknown reasons (`content_filter`)
-/// count as the end of the turn.
+/// `finish_reason` to the protocol's stop reason; unknown reasons count as the end of
+/// the turn.
 fn stop_reason(finish_reason: Option<&str>) -> StopReason {
     match finish_reason {
         Some("tool_calls" | "function_call" | "tool_use") => StopReason::ToolUse,
         Some("length" | "max_tokens") => StopReason::MaxTokens,
+        Some("content_filter") => StopReason::ContentFilter,
         _ => StopReason::EndTurn,
     }
+}
+
+/// A refusal (a `refusal` field, OpenAI's structured-outputs behaviour) or a content
+/// filter stop wins over tool calls: what the provider stopped is not an answer.
+fn provider_stop(finish_reason: Option<&str>, refused: bool) -> Option<StopReason> {
+    if refused {
+        return Some(StopReason::Refusal);
+    }
+    Some(stop_reason(finish_reason)).filter(|reason| reason.is_provider_stop())
+}
+
+/// Whether the answer stopped at the output limit: tool calls in it are cut off
+/// (and reported as [`StopReason::MaxTokens`], not as calls to run).
+fn stopped_at_length(finish_reason: Option<&str>) -> bool {
+    matches!(finish_reason, Some("length" | "max_tokens"))
 }
 
 fn usage(wire: &Value) -> Usage {
@@ -151,6 +219,7 @@ fn usage(wire: &Value) -> Usage {
         input_tokens: count(&wire["prompt_tokens"]),
         output_tokens: count(&wire["completion_tokens"]),
         cached_tokens: count(&wire["prompt_tokens_details"]["cached_tokens"]),
+        ..Usage::default()
     }
 }
 
@@ -189,6 +258,10 @@ pub(crate) struct OpenAiStreamDecoder {
     slot_by_wire_index: HashMap<u64, usize>,
     usage: Usage,
     finish_reason: Option<String>,
+    /// The server sent a `delta.refusal`: the model declined.
+    refused: bool,
+    /// Reasoning fields to send back with this answer.
+    reasoning: ReasoningCollector,
     done: bool,
     /// Stops the answer at the first byte or call over the limits.
     meter: OutputMeter,
@@ -210,10 +283,20 @@ impl OpenAiStreamDecoder {
             return Ok(());
         };
         let delta = &choice["delta"];
+        self.reasoning.on_delta(delta, &mut self.meter)?;
         if let Some(text) = delta["content"].as_str().filter(|text| !text.is_empty()) {
             self.meter.add_text(text.len())?;
             self.text.push_str(text);
             emit(StreamEvent::TextDelta(text.to_string()));
+        }
+        // The refusal's wording is the answer's text; the stop reason says it refused.
+        if let Some(refusal) = delta["refusal"].as_str() {
+            self.refused = true;
+            if !refusal.is_empty() {
+                self.meter.add_text(refusal.len())?;
+                self.text.push_str(refusal);
+                emit(StreamEvent::TextDelta(refusal.to_string()));
+            }
         }
         if let Some(fragments) = delta["tool_calls"].as_array() {
             for (position, fragment) in fragments.iter().enumerate() {
@@ -221,6 +304,14 @@ impl OpenAiStreamDecoder {
             }
         }
         if let Some(reason) = choice["finish_reason"].as_str() {
+            // OpenRouter ends a stream whose upstream failed with `finish_reason:
+            // "error"` (normally beside an `error` object, handled above).
+            if reason == "error" {
+                return Err(WireError::Reported {
+                    message: "the server ended the answer with finish_reason \"error\" and no error message".to_string(),
+                    retryable: true,
+                });
+            }
             self.finish_reason = Some(reason.to_string());
         }
         Ok(())
@@ -309,6 +400,14 @@ impl StreamDecoder for OpenAiStreamDecoder {
         emit: &mut dyn FnMut(StreamEvent),
     ) -> Result<(), WireError> {
         let data = event.data.trim();
+        // llama.cpp's server before late 2025 reports a failure as an `error:` SSE field
+        // (the parser makes it an `error` event), then sends `data: [DONE]`.
+        if event.event.as_deref() == Some("error") {
+            let error = serde_json::from_str::<Value>(data)
+                .unwrap_or_else(|_| Value::String(data.to_string()));
+            let error = error.get("error").cloned().unwrap_or(error);
+            return Err(reported_error(&error));
+        }
         if data == "[DONE]" {
             self.done = true;
             return Ok(());
@@ -330,6 +429,15 @@ impl StreamDecoder for OpenAiStreamDecoder {
     /// the answer is complete then, and retrying would only pay for it twice.
     fn is_complete_without_terminator(&self) -> bool {
         self.finish_reason.is_some()
+    }
+
+    /// Ollama's `/v1` turns a failure mid-answer into an empty chunk and a clean close.
+    fn unterminated_cause(&self, terminator: &str) -> String {
+        format!(
+            "the stream ended without a finish reason or its terminator ({terminator}): the \
+             server closed it mid-answer; Ollama's /v1 does this when the model fails \
+             (out of memory, a crashed runner): check the server's log"
+        )
     }
 
     fn finish(mut self, emit: &mut dyn FnMut(StreamEvent)) -> ModelResponse {
@@ -354,16 +462,20 @@ impl StreamDecoder for OpenAiStreamDecoder {
                 arguments: call.arguments,
             })
             .collect();
-        let stop_reason = if tool_calls.is_empty() {
-            stop_reason(self.finish_reason.as_deref())
-        } else {
-            StopReason::ToolUse
-        };
+        let stop_reason =
+            if let Some(stop) = provider_stop(self.finish_reason.as_deref(), self.refused) {
+                stop
+            } else if tool_calls.is_empty() || stopped_at_length(self.finish_reason.as_deref()) {
+                stop_reason(self.finish_reason.as_deref())
+            } else {
+                StopReason::ToolUse
+            };
         ModelResponse {
             text: self.text,
             tool_calls,
             usage: self.usage,
             stop_reason,
+            provider_state: self.reasoning.finish(),
         }
     }
 }
@@ -401,16 +513,26 @@ pub(crate) fn parse_response(body: &[u8]) -> Result<ModelResponse, WireError> {
                 .unwrap_or_else(|| "{}".to_string()),
         })
         .collect();
-    let stop_reason = if tool_calls.is_empty() {
-        stop_reason(choice["finish_reason"].as_str())
-    } else {
-        StopReason::ToolUse
+    let refusal = message["refusal"].as_str();
+    let stop_reason =
+        if let Some(stop) = provider_stop(choice["finish_reason"].as_str(), refusal.is_some()) {
+            stop
+        } else if tool_calls.is_empty() || stopped_at_length(choice["finish_reason"].as_str()) {
+            stop_reason(choice["finish_reason"].as_str())
+        } else {
+            StopReason::ToolUse
+        };
+    let text = match (message["content"].as_str(), refusal) {
+        (Some(content), _) if !content.is_empty() => content,
+        (_, Some(refusal)) => refusal,
+        (content, None) => content.unwrap_or_default(),
     };
     Ok(ModelResponse {
-        text: message["content"].as_str().unwrap_or_default().to_string(),
+        text: text.to_string(),
         tool_calls,
         usage: usage(&value["usage"]),
         stop_reason,
+        provider_state: openai_reasoning::from_message(message),
     })
 }
 
@@ -452,10 +574,10 @@ mod tests {
             "messages": [
                 {"role": "system", "content": "You are Hearth."},
                 {"role": "user", "content": "read a.txt"},
-                {"role": "assistant", "content": null, "tool_calls": [
+                {"role": "assistant", "content": "", "tool_calls": [
                     {"id": "call_1", "type": "function", "function": {"name": "read_file", "arguments": "{\"path\":\"a.txt\"}"}}
                 ]},
-                {"role": "tool", "tool_call_id": "call_1", "content": "hello"},
+                {"role": "tool", "tool_call_id": "call_1", "name": "read_file", "content": "hello"},
                 {"role": "assistant", "content": "It says hello."},
                 {"role": "user", "content": "thanks"}
             ],
@@ -463,6 +585,8 @@ mod tests {
                 "name": "read_file", "description": "Read a file",
                 "parameters": {"type": "object", "properties": {"path": {"type": "string"}}}
             }}],
+            "parallel_tool_calls": true,
+            "max_tokens": 1024,
             "stream": true,
             "stream_options": {"include_usage": true}
         });
@@ -470,17 +594,67 @@ mod tests {
     }
 
     #[test]
-    fn plain_request_body_leaves_out_empty_parts_and_max_tokens() {
+    fn plain_request_body_leaves_out_empty_parts() {
         let mut request = sample_request(false);
         request.system.clear();
         request.tools.clear();
         request.messages.truncate(1);
+        request.max_tokens = 0;
         let expected = json!({
             "model": "gpt-4o-mini",
             "messages": [{"role": "user", "content": "read a.txt"}],
             "stream": false
         });
         assert_eq!(request_body(&request), expected);
+    }
+
+    #[test]
+    fn openai_reasoning_models_get_max_completion_tokens() {
+        for model in [
+            "o1",
+            "o1-mini",
+            "o3-mini",
+            "o4-mini-2025-04-16",
+            "gpt-5",
+            "GPT-5-mini",
+        ] {
+            assert_eq!(max_tokens_field(model), "max_completion_tokens", "{model}");
+        }
+        for model in [
+            "gpt-4o",
+            "llama3.1:8b",
+            "openai/o3",
+            "olmo-2",
+            "o3x",
+            "deepseek-chat",
+        ] {
+            assert_eq!(max_tokens_field(model), "max_tokens", "{model}");
+        }
+        let mut request = sample_request(false);
+        request.model = "o3-mini".into();
+        let body = request_body(&request);
+        assert_eq!(body["max_completion_tokens"], 1024);
+        assert!(body.get("max_tokens").is_none());
+    }
+
+    #[test]
+    fn empty_assistant_turns_are_left_out_and_content_is_never_null() {
+        let mut request = sample_request(false);
+        request.messages.insert(1, Message::assistant("", vec![]));
+        let body = request_body(&request);
+        let messages = body["messages"].as_array().unwrap();
+        let roles: Vec<&str> = messages
+            .iter()
+            .map(|m| m["role"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            roles,
+            ["system", "user", "assistant", "tool", "assistant", "user"]
+        );
+        assert!(messages.iter().all(|m| m["content"].is_string()), "{body}");
+        for field in ["temperature", "top_p"] {
+            assert!(body.get(field).is_none(), "{field} is left to the server");
+        }
     }
 
     #[test]
@@ -498,7 +672,8 @@ mod tests {
             Usage {
                 input_tokens: 12,
                 output_tokens: 5,
-                cached_tokens: 4
+                cached_tokens: 4,
+                cache_creation_tokens: 0
             }
         );
         assert_eq!(

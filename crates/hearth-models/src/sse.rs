@@ -112,6 +112,16 @@ impl SseParser {
                 self.data_lines.push(value.to_string());
             }
             "event" => self.event_name = Some(value.to_string()),
+            // Not standard SSE: llama.cpp's server before late 2025 sent failures as
+            // `error: {json}`. Kept as an `error` event carrying that data.
+            "error" => {
+                self.event_name = Some("error".to_string());
+                let separator = usize::from(!self.data_lines.is_empty());
+                let data_bytes = self.data_bytes + separator + value.len();
+                self.check_size(data_bytes)?;
+                self.data_bytes = data_bytes;
+                self.data_lines.push(value.to_string());
+            }
             _ => {}
         }
         Ok(())
@@ -168,6 +178,10 @@ mod tests {
             ("event: lonely\n\ndata: x\n\n", vec![event(None, "x")]),
             ("data: tail without blank line", vec![event(None, "tail without blank line")]),
             ("data: héllo ✓\n\n", vec![event(None, "héllo ✓")]),
+            (
+                "error: {\"code\":500}\n\ndata: [DONE]\n\n",
+                vec![event(Some("error"), "{\"code\":500}"), event(None, "[DONE]")],
+            ),
             ("", vec![]),
         ];
         for (input, expected) in cases {

@@ -18,7 +18,7 @@ use crate::error::{
 use crate::limits::{check_response, OversizedPart, ResponseLimits};
 use crate::retry::{backoff_delay, jitter_fraction, retry_after_from_headers, MAX_RETRY_AFTER};
 use crate::sse::{SseEvent, SseParser};
-use crate::{Provider, ProviderKind, ProviderSettings};
+use crate::{is_reasoning_model, Provider, ProviderKind, ProviderSettings};
 
 /// The most of an error body kept for the error message.
 const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
@@ -46,6 +46,10 @@ pub(crate) trait StreamDecoder: Send {
     /// Whether the answer is complete although the body ended without the terminator.
     fn is_complete_without_terminator(&self) -> bool {
         false
+    }
+    /// Why a stream that closed cleanly before its terminator is not an answer.
+    fn unterminated_cause(&self, terminator: &str) -> String {
+        format!("the stream stopped before its terminator ({terminator})")
     }
     /// Whether `event` only keeps the connection alive (a ping): it does not count as
     /// progress against the idle timeout.
@@ -87,6 +91,10 @@ struct CallPlan<'a> {
     model: &'a str,
     body: Value,
     stream: bool,
+    /// The longest silence tolerated for this model ([`ProviderSettings::idle_timeout_for`]).
+    idle: Duration,
+    /// A known reasoning model: silence before the first byte is not retried.
+    reasoning: bool,
 }
 
 impl<W: WireFormat> HttpProvider<W> {
@@ -140,7 +148,11 @@ impl<W: WireFormat> HttpProvider<W> {
         if plan.stream {
             builder = builder.header(ACCEPT, "text/event-stream");
         }
-        let response = match self.wait(builder.send(), plan, cancel).await? {
+        let response = match self
+            .wait(builder.send(), plan, cancel)
+            .await
+            .map_err(|error| self.before_first_byte(plan, error))?
+        {
             Ok(response) => response,
             Err(error) => {
                 return Err(ModelError::Connect {
@@ -183,10 +195,18 @@ impl<W: WireFormat> HttpProvider<W> {
         let mut decoder = self.wire.new_decoder(limits);
         // Only events that carry data are progress: a server sending nothing but
         // comments or pings still hits the idle timeout.
-        let mut deadline = Instant::now() + self.settings.idle_timeout;
+        let mut deadline = Instant::now() + plan.idle;
+        let mut answer_began = false;
         loop {
             let next_chunk = self.wait_until(response.chunk(), deadline, plan, cancel);
-            let chunk = match next_chunk.await? {
+            let next_chunk = next_chunk.await.map_err(|error| {
+                if answer_began {
+                    error
+                } else {
+                    self.before_first_byte(plan, error)
+                }
+            });
+            let chunk = match next_chunk? {
                 Ok(Some(chunk)) => chunk,
                 Ok(None) => break,
                 Err(error) => {
@@ -201,7 +221,8 @@ impl<W: WireFormat> HttpProvider<W> {
                 .map_err(|error| self.wire_error(plan, error))?;
             for event in events {
                 if !decoder.is_keep_alive(&event) {
-                    deadline = Instant::now() + self.settings.idle_timeout;
+                    answer_began = true;
+                    deadline = Instant::now() + plan.idle;
                 }
                 decoder
                     .on_event(&event, &mut *on_event)
@@ -224,10 +245,7 @@ impl<W: WireFormat> HttpProvider<W> {
         }
         Err(ModelError::StreamInterrupted {
             target: plan.target.clone(),
-            cause: format!(
-                "the stream stopped before its terminator ({})",
-                self.wire.terminator()
-            ),
+            cause: decoder.unterminated_cause(self.wire.terminator()),
         })
     }
 
@@ -257,7 +275,15 @@ impl<W: WireFormat> HttpProvider<W> {
         }
         let mut body = Vec::new();
         loop {
-            match self.wait(response.chunk(), plan, cancel).await? {
+            let next_chunk = self.wait(response.chunk(), plan, cancel).await;
+            let next_chunk = next_chunk.map_err(|error| {
+                if body.is_empty() {
+                    self.before_first_byte(plan, error)
+                } else {
+                    error
+                }
+            });
+            match next_chunk? {
                 Ok(Some(chunk)) if body.len().saturating_add(chunk.len()) > limit => {
                     return Err(too_large())
                 }
@@ -354,15 +380,30 @@ impl<W: WireFormat> HttpProvider<W> {
         }
     }
 
+    /// An idle timeout before the answer's first byte from a reasoning model becomes
+    /// [`ModelError::ReasoningIdleTimeout`], which is not retried; other errors pass.
+    fn before_first_byte(&self, plan: &CallPlan<'_>, error: ModelError) -> ModelError {
+        match error {
+            ModelError::IdleTimeout { target, idle } if plan.reasoning => {
+                ModelError::ReasoningIdleTimeout {
+                    target,
+                    model_id: format!("{}:{}", self.wire.kind().name(), plan.model),
+                    idle,
+                }
+            }
+            other => other,
+        }
+    }
+
     /// Awaits `future` unless the call is cancelled or the server stays silent for
-    /// longer than `idle_timeout`.
+    /// longer than the model's idle timeout.
     async fn wait<F: Future>(
         &self,
         future: F,
         plan: &CallPlan<'_>,
         cancel: &CancellationToken,
     ) -> Result<F::Output, ModelError> {
-        let deadline = Instant::now() + self.settings.idle_timeout;
+        let deadline = Instant::now() + plan.idle;
         self.wait_until(future, deadline, plan, cancel).await
     }
 
@@ -381,7 +422,7 @@ impl<W: WireFormat> HttpProvider<W> {
             outcome = tokio::time::timeout_at(deadline, future) => {
                 outcome.map_err(|_| ModelError::IdleTimeout {
                     target: plan.target.clone(),
-                    idle: self.settings.idle_timeout,
+                    idle: plan.idle,
                 })
             }
         }
@@ -416,11 +457,23 @@ impl<W: WireFormat> Provider for HttpProvider<W> {
             model: &request.model,
             body: self.wire.request_body(request),
             stream: request.stream,
+            idle: self.settings.idle_timeout_for(&request.model),
+            reasoning: is_reasoning_model(&request.model)
+                || self
+                    .settings
+                    .model_idle_timeouts
+                    .contains_key(&request.model),
         };
         let mut retries_done = 0;
         loop {
             let error = match self.attempt(&plan, on_event, cancel).await {
-                Ok(answer) => return Ok(answer),
+                Ok(mut answer) => {
+                    // Decoders know the wire format; the state belongs to this model.
+                    if let Some(state) = &mut answer.provider_state {
+                        state.model.clone_from(&request.model);
+                    }
+                    return Ok(answer);
+                }
                 Err(error) => error,
             };
             if !error.is_retryable() {

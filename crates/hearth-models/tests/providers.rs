@@ -16,6 +16,9 @@ use hearth_testkit::{Script, ScriptUsage, ScriptedCall, ScriptedServer, Step};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
+mod personalities;
+mod stops_windows_timeouts;
+
 const BOTH_KINDS: [ProviderKind; 2] = [ProviderKind::OpenAi, ProviderKind::Anthropic];
 
 fn base_url(server: &ScriptedServer, kind: ProviderKind) -> String {
@@ -142,7 +145,8 @@ async fn openai_streams_text_with_usage_and_sends_the_documented_request() {
         Usage {
             input_tokens: 40,
             output_tokens: 3,
-            cached_tokens: 32
+            cached_tokens: 32,
+            cache_creation_tokens: 0
         }
     );
     assert_eq!(answer.stop_reason, StopReason::EndTurn);
@@ -155,9 +159,8 @@ async fn openai_streams_text_with_usage_and_sends_the_documented_request() {
         sent.body["messages"][0],
         json!({"role": "system", "content": "You are Hearth."})
     );
-    assert!(
-        sent.body.get("max_tokens").is_none() && sent.body.get("max_completion_tokens").is_none()
-    );
+    assert_eq!(sent.body["max_tokens"], 512);
+    assert!(sent.body.get("max_completion_tokens").is_none());
 }
 
 #[tokio::test]
@@ -184,7 +187,8 @@ async fn anthropic_streams_text_with_usage_and_sends_the_documented_request() {
         Usage {
             input_tokens: 12,
             output_tokens: 4,
-            cached_tokens: 900
+            cached_tokens: 900,
+            cache_creation_tokens: 0
         }
     );
 

@@ -22,6 +22,27 @@ pub enum StopReason {
     Cancelled,
     /// The same failing tool call kept repeating.
     LoopDetected,
+    /// The model declined to answer (Anthropic `stop_reason: "refusal"`, an OpenAI
+    /// `refusal` field). Any partial text is kept in the transcript but never replayed.
+    Refusal,
+    /// The provider's content filter cut the answer off (OpenAI
+    /// `finish_reason: "content_filter"`).
+    ContentFilter,
+    /// The conversation no longer fits the model's context window (Anthropic
+    /// `stop_reason: "model_context_window_exceeded"`).
+    ContextWindowExceeded,
+}
+
+impl StopReason {
+    /// Whether the provider stopped the answer instead of the model finishing it: a
+    /// refusal, a content filter or a context overflow. Such an answer is not sent back
+    /// to the model in later requests (a replayed refusal keeps being refused).
+    pub fn is_provider_stop(self) -> bool {
+        matches!(
+            self,
+            StopReason::Refusal | StopReason::ContentFilter | StopReason::ContextWindowExceeded
+        )
+    }
 }
 
 /// One line of `hearth run --json`.
@@ -63,4 +84,39 @@ pub enum AgentEvent {
     Error {
         message: String,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Message;
+
+    #[test]
+    fn provider_stops_have_their_own_names_and_are_not_replayed() {
+        for (reason, name) in [
+            (StopReason::Refusal, "\"refusal\""),
+            (StopReason::ContentFilter, "\"content_filter\""),
+            (
+                StopReason::ContextWindowExceeded,
+                "\"context_window_exceeded\"",
+            ),
+        ] {
+            assert_eq!(serde_json::to_string(&reason).unwrap(), name);
+            assert!(reason.is_provider_stop());
+            assert!(!Message::stopped_assistant("partial", reason).is_replayed());
+        }
+        assert!(!StopReason::MaxTokens.is_provider_stop());
+        assert!(Message::assistant("fine", vec![]).is_replayed());
+    }
+
+    #[test]
+    fn rows_stored_before_the_new_fields_still_load() {
+        let old: Message = serde_json::from_str(r#"{"role":"assistant","text":"hi"}"#).unwrap();
+        assert!(old.is_replayed());
+        let usage: Usage = serde_json::from_str(r#"{"input_tokens":3,"output_tokens":2}"#).unwrap();
+        assert_eq!(usage.cache_creation_tokens, 0);
+        let stored =
+            serde_json::to_string(&Message::stopped_assistant("no", StopReason::Refusal)).unwrap();
+        assert!(stored.contains(r#""provider_stop":"refusal""#), "{stored}");
+    }
 }

@@ -10,5 +10,5 @@ mod message;
 mod model;
 
 pub use event::{AgentEvent, StopReason};
-pub use message::{Message, ToolCall, ToolResult};
+pub use message::{Message, ProviderState, ToolCall, ToolResult};
 pub use model::{ModelRequest, ModelResponse, StreamEvent, ToolSpec, Usage};

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::StopReason;
+
 /// One entry of a conversation. The order of a `Vec<Message>` is the order on the wire.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "role", rename_all = "snake_case")]
@@ -15,6 +17,15 @@ pub enum Message {
         text: String,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         tool_calls: Vec<ToolCall>,
+        /// Set when the provider stopped this answer instead of the model finishing it
+        /// (see [`StopReason::is_provider_stop`]): the transcript keeps the partial text,
+        /// but requests leave the message out ([`Message::is_replayed`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        provider_stop: Option<StopReason>,
+        /// Opaque reasoning fields the provider asked to get back with this message
+        /// (DeepSeek's `reasoning_content`, OpenRouter's `reasoning_details`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        provider_state: Option<ProviderState>,
     },
     Tool(ToolResult),
 }
@@ -28,7 +39,47 @@ impl Message {
         Message::Assistant {
             text: text.into(),
             tool_calls,
+            provider_stop: None,
+            provider_state: None,
         }
+    }
+
+    /// An answer with the provider's opaque state to send back with it (see
+    /// [`ProviderState`]); `None` is the same as [`Message::assistant`].
+    pub fn assistant_with_state(
+        text: impl Into<String>,
+        tool_calls: Vec<ToolCall>,
+        provider_state: Option<ProviderState>,
+    ) -> Self {
+        Message::Assistant {
+            text: text.into(),
+            tool_calls,
+            provider_stop: None,
+            provider_state,
+        }
+    }
+
+    /// An answer the provider stopped (a refusal, a content filter, a context
+    /// overflow): stored for the record, never sent back to a model.
+    pub fn stopped_assistant(text: impl Into<String>, reason: StopReason) -> Self {
+        Message::Assistant {
+            text: text.into(),
+            tool_calls: Vec::new(),
+            provider_stop: Some(reason),
+            provider_state: None,
+        }
+    }
+
+    /// Whether this message belongs in later requests to a model: everything but an
+    /// answer the provider stopped.
+    pub fn is_replayed(&self) -> bool {
+        !matches!(
+            self,
+            Message::Assistant {
+                provider_stop: Some(_),
+                ..
+            }
+        )
     }
 
     /// The role as a plain word, for storage and display.
@@ -38,6 +89,28 @@ impl Message {
             Message::Assistant { .. } => "assistant",
             Message::Tool(_) => "tool",
         }
+    }
+}
+
+/// Fields a provider put on an answer that it needs back, unchanged, when the answer is
+/// replayed in a later request (reasoning that a tool-using turn must carry forward).
+/// Opaque to Hearth: stored and sent back as they came, and only to the provider that
+/// produced them: the same wire format (`wire`, e.g. `openai`) and the same `model`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProviderState {
+    /// The wire format that produced the fields: `openai` or `anthropic`.
+    pub wire: String,
+    /// The provider's own model name that produced them.
+    pub model: String,
+    /// The fields as the assistant message carries them on the wire, e.g.
+    /// `{"reasoning_content": "..."}` or `{"reasoning_details": [...]}`.
+    pub fields: serde_json::Map<String, serde_json::Value>,
+}
+
+impl ProviderState {
+    /// Whether these fields may be sent to `model` over `wire`.
+    pub fn belongs_to(&self, wire: &str, model: &str) -> bool {
+        self.wire == wire && self.model == model
     }
 }
 

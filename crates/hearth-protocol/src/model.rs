@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::message::{Message, ToolCall};
+use crate::message::{Message, ProviderState, ToolCall};
 use crate::StopReason;
 
 /// A tool as offered to the model: name, description and a JSON Schema for arguments.
@@ -35,6 +35,10 @@ pub struct Usage {
     /// Anthropic in addition to, `input_tokens`, as the provider counts them).
     #[serde(default)]
     pub cached_tokens: u64,
+    /// Input tokens written to the provider's prompt cache by this call (Anthropic's
+    /// `cache_creation_input_tokens`; billed above the normal input price).
+    #[serde(default)]
+    pub cache_creation_tokens: u64,
 }
 
 impl Usage {
@@ -42,6 +46,7 @@ impl Usage {
         self.input_tokens += other.input_tokens;
         self.output_tokens += other.output_tokens;
         self.cached_tokens += other.cached_tokens;
+        self.cache_creation_tokens += other.cache_creation_tokens;
     }
 }
 
@@ -76,4 +81,8 @@ pub struct ModelResponse {
     pub tool_calls: Vec<ToolCall>,
     pub usage: Usage,
     pub stop_reason: StopReason,
+    /// Opaque fields to send back with this answer when it is replayed (see
+    /// [`ProviderState`]); the loop stores them with the assistant message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_state: Option<ProviderState>,
 }

@@ -66,8 +66,14 @@ CREATE TABLE approvals (
 CREATE INDEX approvals_by_session ON approvals (session_id);
 ";
 
+/// Version 3: input tokens each call wrote to the provider's prompt cache (Anthropic's
+/// `cache_creation_input_tokens`); rows from before it count 0.
+const CACHE_CREATION_TOKENS: &str = "
+ALTER TABLE usage_records ADD COLUMN cache_creation_tokens INTEGER NOT NULL DEFAULT 0;
+";
+
 /// Every migration, in order. Index `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[SESSIONS_AND_TRANSCRIPTS, APPROVALS];
+const MIGRATIONS: &[&str] = &[SESSIONS_AND_TRANSCRIPTS, APPROVALS, CACHE_CREATION_TOKENS];
 
 /// The schema version this build writes.
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -334,19 +334,20 @@ impl Store {
     pub fn session_usage(&self, session_id: &str) -> Result<Usage, StoreError> {
         let connection = self.connection();
         self.require_session(&connection, session_id)?;
-        let (input, output, cached): (i64, i64, i64) = connection
+        let (input, output, cached, cache_creation): (i64, i64, i64, i64) = connection
             .query_row(
                 "SELECT coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0),
-                        coalesce(sum(cached_tokens), 0)
+                        coalesce(sum(cached_tokens), 0), coalesce(sum(cache_creation_tokens), 0)
                  FROM usage_records WHERE session_id = ?1",
                 [session_id],
-                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
             )
             .at(&self.path)?;
         Ok(Usage {
             input_tokens: tokens_from_sql(input),
             output_tokens: tokens_from_sql(output),
             cached_tokens: tokens_from_sql(cached),
+            cache_creation_tokens: tokens_from_sql(cache_creation),
         })
     }
 
@@ -551,8 +552,8 @@ fn insert_usage(
     connection.execute(
         concat!(
             "INSERT INTO usage_records (session_id, model, input_tokens, output_tokens,
-                 cached_tokens, created_at)
-             SELECT id, ?2, ?3, ?4, ?5, ",
+                 cached_tokens, cache_creation_tokens, created_at)
+             SELECT id, ?2, ?3, ?4, ?5, ?6, ",
             now_sql!(),
             " FROM sessions WHERE id = ?1"
         ),
@@ -562,6 +563,7 @@ fn insert_usage(
             tokens_to_sql(usage.input_tokens),
             tokens_to_sql(usage.output_tokens),
             tokens_to_sql(usage.cached_tokens),
+            tokens_to_sql(usage.cache_creation_tokens),
         ],
     )
 }

@@ -148,11 +148,13 @@ fn usage_is_summed_per_session() {
             input_tokens: 1200,
             output_tokens: 80,
             cached_tokens: 1000,
+            cache_creation_tokens: 0,
         },
         Usage {
             input_tokens: 1500,
             output_tokens: 20,
             cached_tokens: 0,
+            cache_creation_tokens: 1400,
         },
     ];
     for usage in &calls {
@@ -169,6 +171,7 @@ fn usage_is_summed_per_session() {
             input_tokens: 2700,
             output_tokens: 100,
             cached_tokens: 1000,
+            cache_creation_tokens: 1400,
         }
     );
     let unknown = store.record_usage("nope", "m", &calls[0]);

@@ -220,3 +220,36 @@ fn two_stores_on_one_file_append_without_losing_or_reusing_seqs() {
     let store = Store::open(&path).unwrap();
     assert_eq!(store.messages(&session_id).unwrap().len(), 50);
 }
+
+#[test]
+fn rows_from_before_provider_state_load_and_the_state_round_trips() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let store = Store::open(&path).unwrap();
+    let session = store.create_session("m", Path::new("/w")).unwrap();
+    let mut fields = serde_json::Map::new();
+    fields.insert("reasoning_content".into(), "thinking".into());
+    let state = hearth_protocol::ProviderState {
+        wire: "openai".into(),
+        model: "deepseek-chat".into(),
+        fields,
+    };
+    let with_state =
+        Message::assistant_with_state("", vec![call("call_1", "ls", "{}")], Some(state));
+    store.append(&session.id, &with_state).unwrap();
+    store.append(&session.id, &Message::user("old")).unwrap();
+    // A row exactly as a build without provider_state wrote it.
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    raw.execute(
+        "UPDATE messages SET body = '{\"role\":\"assistant\",\"text\":\"old answer\",\"tool_calls\":[{\"id\":\"c\",\"name\":\"ls\",\"arguments\":\"{}\"}]}' WHERE session_id = ?1 AND seq = 2",
+        [&session.id],
+    )
+    .unwrap();
+
+    let messages = store.messages(&session.id).unwrap();
+    assert_eq!(messages[0], with_state);
+    assert_eq!(
+        messages[1],
+        Message::assistant("old answer", vec![call("c", "ls", "{}")])
+    );
+}

@@ -8,6 +8,9 @@ pub(crate) struct Answer<'a> {
     pub text: &'a str,
     pub calls: &'a [ScriptedCall],
     pub usage: ScriptUsage,
+    /// The answer stopped at the output token limit (`finish_reason: "length"`,
+    /// `stop_reason: "max_tokens"`), in the middle of its last call if it has calls.
+    pub cut_off: bool,
 }
 
 /// Facts about the request being answered that appear in the response.
@@ -22,6 +25,8 @@ pub(crate) struct ReplyContext {
     pub include_usage: bool,
     /// The size of the request body, for the default usage estimate.
     pub request_bytes: usize,
+    /// Which server the answers imitate.
+    pub personality: crate::Personality,
 }
 
 impl Answer<'_> {
@@ -42,7 +47,12 @@ impl Answer<'_> {
                 cached_tokens: 0,
             }
         });
-        Answer { text, calls, usage }
+        Answer {
+            text,
+            calls,
+            usage,
+            cut_off: false,
+        }
     }
 }
 

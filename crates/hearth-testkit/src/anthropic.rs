@@ -93,6 +93,12 @@ pub(crate) fn error_json(status: u16, message: &str) -> Value {
     json!({"type": "error", "error": {"type": error_type, "message": message}})
 }
 
+/// Anthropic's way of failing after a stream began: an `error` event (then the stream
+/// ends without `message_stop`).
+pub(crate) fn stream_error_frames(message: &str) -> Vec<Bytes> {
+    vec![event_frame("error", &error_json(500, message))]
+}
+
 fn opening_frames(answer: &Answer<'_>, context: &ReplyContext) -> Vec<Bytes> {
     let message_start = json!({
         "type": "message_start",
@@ -175,6 +181,9 @@ fn ping() -> Bytes {
 }
 
 fn stop_reason(answer: &Answer<'_>) -> &'static str {
+    if answer.cut_off {
+        return "max_tokens";
+    }
     if answer.calls.is_empty() {
         "end_turn"
     } else {

@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use crate::answer::{Answer, ReplyContext};
 use crate::flood::{keep_alive_body, repeated_body, split_at_marker, RepeatedFrames};
+use crate::provider_stop::{self, StoppedReply};
 use crate::script::Step;
 use crate::server::{NextStep, RecordedRequest, Shared, Wire};
 use crate::stream::{paced_body, PacedFrames, StreamEnding};
@@ -85,6 +86,13 @@ async fn respond(
             return error_response(wire, 400, &message, None);
         }
     };
+    if wire == Wire::OpenAi {
+        if let Some(refusal) = shared.personality.refuse(&body) {
+            shared.record(request);
+            let status = StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::BAD_REQUEST);
+            return (status, axum::Json(refusal.body)).into_response();
+        }
+    }
     let (step, number) = match shared.record_and_take_step(request) {
         NextStep::Step { step, number } => (step, number),
         NextStep::Exhausted { total_steps } => {
@@ -92,7 +100,7 @@ async fn respond(
             return error_response(wire, 400, &message, None);
         }
     };
-    let context = reply_context(&body, number, raw_body.len());
+    let context = reply_context(&body, number, raw_body.len(), shared.personality);
     let stream = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
     answer_step(shared, wire, step, stream, &context).await
 }
@@ -111,6 +119,9 @@ async fn answer_step(
         | Step::HttpError { delay_ms, .. }
         | Step::DropMidStream { delay_ms, .. } => *delay_ms,
         Step::Hang { .. }
+        | Step::StreamError { .. }
+        | Step::ToolCallsCutOff { .. }
+        | Step::ProviderStop { .. }
         | Step::TextFlood { .. }
         | Step::UnterminatedLine { .. }
         | Step::KeepAliveOnly { .. } => 0,
@@ -143,7 +154,53 @@ async fn answer_step(
             message,
             retry_after,
             ..
-        } => error_response(wire, status, &message, retry_after),
+        } => match (wire, context.personality.error_body(status, &message)) {
+            (Wire::OpenAi, Some(body)) => {
+                let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+                (status, axum::Json(body)).into_response()
+            }
+            _ => error_response(wire, status, &message, retry_after),
+        },
+        Step::ToolCallsCutOff { text, calls } => {
+            let mut answer = Answer::new(&text, &calls, None, context);
+            answer.cut_off = true;
+            answer_response(shared, wire, &answer, stream, 0, context)
+        }
+        Step::StreamError { text, message } => {
+            if !stream {
+                let json = match wire {
+                    Wire::OpenAi => openai::error_json(500, &message),
+                    Wire::Anthropic => anthropic::error_json(500, &message),
+                };
+                return (request_id_header(wire, context), axum::Json(json)).into_response();
+            }
+            let mut frames = partial_text_frames(wire, &text, context);
+            match wire {
+                Wire::OpenAi => frames.extend(openai::stream_error_frames(&message, context)),
+                Wire::Anthropic => frames.extend(anthropic::stream_error_frames(&message)),
+            }
+            let plan = PacedFrames {
+                frames,
+                chunk_delay: Duration::ZERO,
+                ending: StreamEnding::Complete,
+            };
+            paced_response(shared, wire, plan, stream, context)
+        }
+        Step::ProviderStop { text, stop } => {
+            match provider_stop::stopped_reply(wire, &text, stop, stream, context) {
+                StoppedReply::Whole(json) => {
+                    (request_id_header(wire, context), axum::Json(json)).into_response()
+                }
+                StoppedReply::Frames(frames) => {
+                    let plan = PacedFrames {
+                        frames,
+                        chunk_delay: Duration::ZERO,
+                        ending: StreamEnding::Complete,
+                    };
+                    paced_response(shared, wire, plan, stream, context)
+                }
+            }
+        }
         Step::DropMidStream {
             text,
             chunk_delay_ms,
@@ -376,7 +433,12 @@ fn request_id_header(wire: Wire, context: &ReplyContext) -> HeaderMap {
     headers
 }
 
-fn reply_context(body: &Value, number: usize, request_bytes: usize) -> ReplyContext {
+fn reply_context(
+    body: &Value,
+    number: usize,
+    request_bytes: usize,
+    personality: crate::Personality,
+) -> ReplyContext {
     let include_usage = body
         .pointer("/stream_options/include_usage")
         .and_then(Value::as_bool)
@@ -394,6 +456,7 @@ fn reply_context(body: &Value, number: usize, request_bytes: usize) -> ReplyCont
             .unwrap_or(0),
         include_usage,
         request_bytes,
+        personality,
     }
 }
 

@@ -54,6 +54,17 @@
 //!   runaway answer of `bytes` letters, one endless SSE line, SSE comments every
 //!   `interval_ms` and never any data); their bodies are generated as they are sent.
 //!
+//! - `tool_calls_cut_off`: tool calls whose answer ends at the output token limit
+//!   (`finish_reason: "length"` / `stop_reason: "max_tokens"`), arguments as given.
+//! - `stream_error`: a stream that begins and then reports `message` as the server's
+//!   [`Personality`] does. Start a server with [`ScriptedServer::start_as`] to imitate
+//!   LM Studio, DeepSeek, OpenRouter, llama.cpp or Ollama (each documented there).
+//!
+//! - `provider_stop`: a complete answer the provider stopped (`stop`: `refusal`,
+//!   `context_window_exceeded` or `content_filter`, see [`StopKind`]).
+//! - Under [`Personality::Ollama`] the server also answers Ollama's native
+//!   `GET /api/version`, `POST /api/show` and `GET /api/ps` (see `ollama_native`).
+//!
 //! In Rust, build steps with the constructors: `Step::text("hi").with_delay_ms(500)`,
 //! `Step::tool_call("call_1", "read_file", r#"{"path":"a"}"#)`,
 //! `Step::http_error(429, "slow down").with_retry_after(1)`.
@@ -62,10 +73,16 @@ mod answer;
 mod anthropic;
 mod flood;
 mod handler;
+mod ollama_native;
 mod openai;
+mod personality;
+mod provider_stop;
 mod script;
 mod server;
 mod stream;
 
+pub use ollama_native::{OLLAMA_MODEL_CONTEXT_LENGTH, OLLAMA_VERSION};
+pub use personality::{Personality, LM_STUDIO_NULL_CONTENT_ERROR, OPENROUTER_UPSTREAM_PROVIDER};
+pub use provider_stop::StopKind;
 pub use script::{Script, ScriptError, ScriptUsage, ScriptedCall, Step};
 pub use server::{RecordedRequest, RequestObserver, ScriptedServer, ServerOptions, Wire};

@@ -20,6 +20,9 @@ pub(crate) fn completion_json(answer: &Answer<'_>, context: &ReplyContext) -> Va
         let calls: Vec<Value> = answer.calls.iter().map(tool_call_json).collect();
         message["tool_calls"] = Value::Array(calls);
     }
+    context
+        .personality
+        .decorate_message(&mut message, first_call_id(answer));
     json!({
         "id": response_id(context),
         "object": "chat.completion",
@@ -37,7 +40,12 @@ pub(crate) fn completion_json(answer: &Answer<'_>, context: &ReplyContext) -> Va
 
 /// Every frame of a complete streamed answer, through `data: [DONE]`.
 pub(crate) fn stream_frames(answer: &Answer<'_>, context: &ReplyContext) -> Vec<Bytes> {
-    let mut frames = Vec::new();
+    let mut frames: Vec<Bytes> = context
+        .personality
+        .reasoning_deltas(first_call_id(answer))
+        .into_iter()
+        .map(|delta| data_frame(&chunk_json(context, delta, None)))
+        .collect();
     if !answer.text.is_empty() || answer.calls.is_empty() {
         frames.extend(text_frames(answer.text, context));
     }
@@ -67,6 +75,21 @@ pub(crate) fn text_frames(text: &str, context: &ReplyContext) -> Vec<Bytes> {
         frames.push(data_frame(&chunk_json(context, delta, None)));
     }
     frames
+}
+
+/// How the server's personality reports `message` after a stream began: its frames,
+/// then `data: [DONE]` unless the personality just closes the connection.
+pub(crate) fn stream_error_frames(message: &str, context: &ReplyContext) -> Vec<Bytes> {
+    let chunk = |delta: Value, finish: Option<&str>| chunk_json(context, delta, finish);
+    let (mut frames, done) = context.personality.stream_error_frames(message, chunk);
+    if done {
+        frames.push(Bytes::from_static(b"data: [DONE]\n\n"));
+    }
+    frames
+}
+
+fn first_call_id<'a>(answer: &Answer<'a>) -> Option<&'a str> {
+    answer.calls.first().map(|call| call.id.as_str())
 }
 
 /// A provider-shaped error body for `status`.
@@ -136,6 +159,9 @@ fn tool_call_json(call: &ScriptedCall) -> Value {
 }
 
 fn finish_reason(answer: &Answer<'_>) -> &'static str {
+    if answer.cut_off {
+        return "length";
+    }
     if answer.calls.is_empty() {
         "stop"
     } else {

@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::provider_stop::StopKind;
+
 /// Everything the server will answer, in order. Each request consumes the next step.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -43,6 +45,14 @@ pub enum Step {
         delay_ms: u64,
         #[serde(default, skip_serializing_if = "is_zero")]
         chunk_delay_ms: u64,
+    },
+    /// Tool calls cut off by the output token limit: the last call's `arguments` are
+    /// sent as given (normally the start of a JSON object) and the answer ends with
+    /// `finish_reason: "length"` / `stop_reason: "max_tokens"`.
+    ToolCallsCutOff {
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        text: String,
+        calls: Vec<ScriptedCall>,
     },
     /// An HTTP error response with the provider's error JSON shape, with a
     /// `retry-after` header (seconds) when `retry_after` is set.
@@ -86,6 +96,23 @@ pub enum Step {
     /// A 200 `text/event-stream` that sends only the SSE comment `: ping` and a blank
     /// line every `interval_ms`, forever (until the server shuts down): no data at all.
     KeepAliveOnly { interval_ms: u64 },
+    /// A 200 stream that starts an answer (`text`, may be empty) and then reports the
+    /// error `message` the way the server's [`Personality`](crate::Personality) does
+    /// (an error chunk, llama.cpp's `error:` field, Ollama's empty chunk and close,
+    /// OpenRouter's `finish_reason: "error"`). A non-streaming request gets a 200 whose
+    /// JSON body is `{"error": …}`.
+    StreamError {
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        text: String,
+        message: String,
+    },
+    /// A complete answer (`text`, may be empty) that the provider stopped: a refusal,
+    /// a content filter, a full context window (see [`StopKind`]).
+    ProviderStop {
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        text: String,
+        stop: StopKind,
+    },
 }
 
 /// One tool call the scripted model makes.
@@ -175,7 +202,9 @@ impl Script {
                         "status {status} is not an HTTP error; use a status from 400 to 599"
                     )));
                 }
-                Step::ToolCalls { calls, .. } if calls.is_empty() => {
+                Step::ToolCalls { calls, .. } | Step::ToolCallsCutOff { calls, .. }
+                    if calls.is_empty() =>
+                {
                     return Err(invalid(
                         "has no calls; add at least one call or use a text step".to_string(),
                     ));
@@ -262,6 +291,34 @@ impl Step {
         Step::UnterminatedLine { bytes }
     }
 
+    /// One tool call cut off by the output limit (see [`Step::ToolCallsCutOff`]).
+    pub fn tool_call_cut_off(
+        id: impl Into<String>,
+        name: impl Into<String>,
+        arguments: impl Into<String>,
+    ) -> Step {
+        Step::ToolCallsCutOff {
+            text: String::new(),
+            calls: vec![ScriptedCall::new(id, name, arguments)],
+        }
+    }
+
+    /// An error reported inside a 200 stream (see [`Step::StreamError`]).
+    pub fn stream_error(text: impl Into<String>, message: impl Into<String>) -> Step {
+        Step::StreamError {
+            text: text.into(),
+            message: message.into(),
+        }
+    }
+
+    /// An answer the provider stopped (see [`Step::ProviderStop`]).
+    pub fn provider_stop(text: impl Into<String>, stop: StopKind) -> Step {
+        Step::ProviderStop {
+            text: text.into(),
+            stop,
+        }
+    }
+
     /// SSE comments every `interval_ms` and nothing else (see [`Step::KeepAliveOnly`]).
     pub fn keep_alive_only(interval_ms: u64) -> Step {
         Step::KeepAliveOnly { interval_ms }
@@ -317,6 +374,9 @@ impl Step {
             Step::TextFlood { .. } => "text_flood",
             Step::UnterminatedLine { .. } => "unterminated_line",
             Step::KeepAliveOnly { .. } => "keep_alive_only",
+            Step::StreamError { .. } => "stream_error",
+            Step::ToolCallsCutOff { .. } => "tool_calls_cut_off",
+            Step::ProviderStop { .. } => "provider_stop",
         }
     }
 }

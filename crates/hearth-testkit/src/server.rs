@@ -6,13 +6,15 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::Router;
 use serde::{Deserialize, Serialize};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::handler;
+use crate::ollama_native;
+use crate::personality::Personality;
 use crate::script::{Script, Step};
 
 /// Which provider's wire format a request used, decided by its path.
@@ -73,6 +75,8 @@ impl std::fmt::Debug for ServerOptions {
 pub(crate) struct Shared {
     state: Mutex<ScriptState>,
     observer: Option<RequestObserver>,
+    /// Which real server the OpenAI answers imitate.
+    pub personality: Personality,
     /// Cancelled on shutdown: ends delays, hangs and stalled streams.
     pub stop: CancellationToken,
 }
@@ -144,6 +148,22 @@ impl ScriptedServer {
         script: Script,
         options: ServerOptions,
     ) -> std::io::Result<ScriptedServer> {
+        ScriptedServer::start_full(script, options, Personality::default()).await
+    }
+
+    /// Like [`start`](Self::start), imitating the server `personality` describes.
+    pub async fn start_as(
+        script: Script,
+        personality: Personality,
+    ) -> std::io::Result<ScriptedServer> {
+        ScriptedServer::start_full(script, ServerOptions::default(), personality).await
+    }
+
+    async fn start_full(
+        script: Script,
+        options: ServerOptions,
+        personality: Personality,
+    ) -> std::io::Result<ScriptedServer> {
         script
             .validate()
             .map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidInput, error))?;
@@ -156,12 +176,16 @@ impl ScriptedServer {
                 requests: Vec::new(),
             }),
             observer: options.on_request,
+            personality,
             stop: CancellationToken::new(),
         });
         let router = Router::new()
             .route("/v1/chat/completions", post(handler::openai))
             .route("/chat/completions", post(handler::openai))
             .route("/v1/messages", post(handler::anthropic))
+            .route("/api/version", get(ollama_native::version))
+            .route("/api/show", post(ollama_native::show))
+            .route("/api/ps", get(ollama_native::ps))
             .fallback(handler::no_route)
             .layer(DefaultBodyLimit::disable())
             .with_state(Arc::clone(&shared));

@@ -29,6 +29,17 @@ struct ConfigFile {
     sandbox: SandboxFile,
     #[serde(default)]
     web: WebFile,
+    /// `[models."provider:NAME"]`: settings of one model.
+    #[serde(default)]
+    models: BTreeMap<String, Spanned<ModelFile>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ModelFile {
+    /// The longest silence tolerated from this model, in seconds (reasoning models
+    /// think silently; see `hearth_models::REASONING_IDLE_TIMEOUT`).
+    idle_timeout_secs: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -173,6 +184,7 @@ impl Config {
                 .map_err(|why| ConfigError(format!("{}: {why}", path.display())))?,
             web_allow_private_addresses: file.web.allow_private_addresses.unwrap_or(false),
         };
+        apply_model_settings(&mut config, file.models, &at)?;
         config.apply_env(env)?;
         Ok(config)
     }
@@ -226,6 +238,45 @@ fn provider_settings(kind: ProviderKind, file: Option<ProviderFile>) -> Provider
         }
     }
     settings
+}
+
+/// The longest `idle_timeout_secs` accepted: a day.
+const MAX_IDLE_TIMEOUT_SECS: u64 = 24 * 60 * 60;
+
+/// `[models."provider:NAME"]`: each key must name an HTTP provider's model; its
+/// `idle_timeout_secs` goes to that provider's per-model timeouts.
+fn apply_model_settings(
+    config: &mut Config,
+    models: BTreeMap<String, Spanned<ModelFile>>,
+    at: &dyn Fn(std::ops::Range<usize>) -> String,
+) -> Result<(), ConfigError> {
+    for (id, table) in models {
+        let where_ = at(table.span());
+        let model = validate_model_id(&id)
+            .map_err(|why| ConfigError(format!("{where_}: [models.\"{id}\"]: {why}")))?;
+        let settings = match model.provider.as_str() {
+            "openai" => &mut config.openai,
+            "anthropic" => &mut config.anthropic,
+            _ => {
+                return Err(ConfigError(format!(
+                    "{where_}: [models.\"{id}\"]: local models run in-process and have no idle timeout; settings here are for openai: and anthropic: models"
+                )))
+            }
+        };
+        if let Some(secs) = &table.get_ref().idle_timeout_secs {
+            let value = *secs.get_ref();
+            if value == 0 || value > MAX_IDLE_TIMEOUT_SECS {
+                return Err(ConfigError(format!(
+                    "{}: [models.\"{id}\"] idle_timeout_secs = {value}: give a number of seconds from 1 to {MAX_IDLE_TIMEOUT_SECS}, e.g. 1200 for a reasoning model",
+                    at(secs.span())
+                )));
+            }
+            settings
+                .model_idle_timeouts
+                .insert(model.model, std::time::Duration::from_secs(value));
+        }
+    }
+    Ok(())
 }
 
 /// Checks a `provider:model` id names a known provider and a model.
@@ -318,6 +369,48 @@ mod tests {
             err.contains("line 2") && err.contains("workspace-write"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn model_idle_timeouts_are_read_per_model_and_validated() {
+        let config = parse(
+            "[models.\"openai:o3\"]\nidle_timeout_secs = 1200\n\n[models.\"anthropic:claude-opus-4-5\"]\nidle_timeout_secs = 30\n",
+        )
+        .unwrap();
+        assert_eq!(
+            config.openai.idle_timeout_for("o3"),
+            std::time::Duration::from_secs(1200)
+        );
+        assert_eq!(
+            config.anthropic.idle_timeout_for("claude-opus-4-5"),
+            std::time::Duration::from_secs(30)
+        );
+        assert_eq!(
+            config.openai.idle_timeout_for("gpt-4o"),
+            std::time::Duration::from_secs(120)
+        );
+        let err = parse("\n[models.\"openai:o3\"]\nidle_timeout_secs = 0\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("line 3") && err.contains("from 1 to 86400"),
+            "{err}"
+        );
+        let err = parse("[models.\"openai:o3\"]\nidle_timeout = 5\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("line 2") && err.contains("idle_timeout_secs"),
+            "{err}"
+        );
+        let err = parse("[models.\"o3\"]\nidle_timeout_secs = 5\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("provider:model"), "{err}");
+        let err = parse("[models.\"local:smollm2\"]\nidle_timeout_secs = 5\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("in-process"), "{err}");
     }
 
     #[test]

@@ -1,10 +1,13 @@
 //! Builds the provider a model id names: HTTP providers from their config, `local:`
-//! in-process; and picks the default model when none is configured.
+//! in-process; picks the default model when none is configured; and finds the context
+//! window of an Ollama server behind an `openai:` base URL.
 
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use hearth_models::{build_provider, ModelRef, Provider};
+use hearth_agent::Agent;
+use hearth_models::ollama::{self, OllamaInfo};
+use hearth_models::{build_provider, ModelRef, Provider, DEFAULT_OPENAI_BASE_URL};
 use hearth_secrets::{secret_reference, SecretStore};
 
 use crate::config::Config;
@@ -27,6 +30,78 @@ pub fn build(
             }
             Ok(build_provider(settings)?)
         }
+    }
+}
+
+/// Hosted OpenAI-compatible APIs that are never Ollama: not probed.
+const HOSTED_OPENAI_HOSTS: &[&str] = &["api.openai.com", "openrouter.ai", "api.deepseek.com"];
+
+/// The Ollama server behind an `openai:` model's base URL and the window it gives the
+/// model; `None` for other providers, hosted APIs and servers that are not Ollama.
+/// This is the model's context window for anything that must fit a request into it.
+pub async fn ollama_window(config: &Config, model: &ModelRef) -> Option<OllamaInfo> {
+    if model.provider != "openai" {
+        return None;
+    }
+    let base_url = config.openai.base_url.trim_end_matches('/');
+    let hosted = base_url == DEFAULT_OPENAI_BASE_URL
+        || url_host(base_url).is_some_and(|host| {
+            HOSTED_OPENAI_HOSTS
+                .iter()
+                .any(|hosted| host == *hosted || host.ends_with(&format!(".{hosted}")))
+        });
+    if hosted {
+        return None;
+    }
+    ollama::probe(base_url, &model.model).await
+}
+
+/// The host of a URL, lowercased (no port).
+fn url_host(url: &str) -> Option<String> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host = authority.rsplit('@').next()?;
+    let host = match host.rsplit_once(':') {
+        Some((name, port)) if port.chars().all(|c| c.is_ascii_digit()) => name,
+        _ => host,
+    };
+    Some(host.to_ascii_lowercase())
+}
+
+/// Before a turn's first request: one line on stderr when the model runs on an Ollama
+/// server whose window is smaller than the request (estimated at 4 characters a
+/// token: system prompt, tool schemas, the stored history and the prompt) or than a
+/// turn with tool results needs. Ollama would drop the oldest messages silently.
+pub async fn warn_if_window_too_small(
+    config: &Config,
+    model: &ModelRef,
+    agent: &Agent,
+    session_id: &str,
+    prompt: &str,
+) {
+    let Some(info) = ollama_window(config, model).await else {
+        return;
+    };
+    let history_chars: usize = agent
+        .store
+        .messages(session_id)
+        .unwrap_or_default()
+        .iter()
+        .filter(|message| message.is_replayed())
+        .map(|message| serde_json::to_string(message).map_or(0, |json| json.len()))
+        .sum();
+    let tools_chars = serde_json::to_string(&agent.tools.specs()).map_or(0, |json| json.len());
+    let request_chars = agent.system_prompt.len() + tools_chars + history_chars + prompt.len();
+    if let Some(warning) =
+        ollama::window_warning(&info, &model.model, ollama::estimate_tokens(request_chars))
+    {
+        eprintln!(
+            "hearth: warning: {}",
+            crate::terminal_text::escape_for_terminal(
+                &warning,
+                crate::terminal_text::Layout::Lines
+            )
+        );
     }
 }
 

@@ -77,7 +77,10 @@ impl EventPrinter {
             AgentEvent::Final { stop_reason, .. } => {
                 self.end_line(out);
                 if *stop_reason == StopReason::MaxTokens {
-                    eprintln!("hearth: the answer was cut at the model's output token limit");
+                    eprintln!(
+                        "hearth: the answer was cut at the model's output token limit; \
+                         raise [limits] max_output_tokens in config.toml"
+                    );
                 }
             }
             AgentEvent::Error { message } => {

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use hearth_testkit::{ScriptedCall, Step};
+use hearth_testkit::{Personality, ScriptedCall, Step};
 
 fn five_step_script() -> Vec<Step> {
     vec![
@@ -389,4 +389,71 @@ async fn a_runaway_answer_stops_the_turn_and_stores_nothing_oversized() {
             assert_ne!(message["role"], "assistant", "{flavor:?}: {message}");
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_two_step_tool_task_succeeds_against_deepseek_and_lm_studio() {
+    for personality in [Personality::DeepSeek, Personality::LmStudio] {
+        for flavor in &ALL_FLAVORS[..2] {
+            let env = TestEnv::start_as(
+                vec![
+                    Step::tool_call(
+                        "call_write",
+                        "write_file",
+                        r#"{"path":"note.txt","content":"hi\n"}"#,
+                    ),
+                    Step::text("Wrote note.txt."),
+                ],
+                personality,
+            )
+            .await;
+            let output = env.hearth(*flavor, &["run", "write a note"]).await;
+            let context = format!("{personality:?} {flavor:?}: {}", stderr(&output));
+            assert!(output.status.success(), "{context}");
+            assert!(stdout(&output).contains("Wrote note.txt."), "{context}");
+            assert_eq!(
+                std::fs::read_to_string(env.workspace().join("note.txt")).unwrap(),
+                "hi\n"
+            );
+            let requests = env.server().requests();
+            assert_eq!(requests.len(), 2, "{context}");
+            let answer = &messages(&requests[1])[2];
+            assert_eq!(answer["content"], "", "{context}");
+            if personality == Personality::DeepSeek {
+                assert_eq!(
+                    answer["reasoning_content"],
+                    Personality::reasoning_content_for(Some("call_write")).as_str(),
+                    "{context}"
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_call_cut_off_at_the_output_limit_ends_the_turn_naming_the_setting() {
+    let flavor = ALL_FLAVORS[0];
+    let env = TestEnv::start(vec![
+        Step::tool_call_cut_off(
+            "call_big",
+            "write_file",
+            r#"{"path":"big.txt","content":"aaaa"#,
+        ),
+        Step::text("never"),
+    ])
+    .await;
+    let output = env
+        .hearth(flavor, &["run", "--json", "write a big file"])
+        .await;
+    let context = format!("stdout: {}\nstderr: {}", stdout(&output), stderr(&output));
+    let last = stdout(&output)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .find(|event| event["type"] == "final")
+        .unwrap_or_else(|| panic!("no final event: {context}"));
+    assert_eq!(last["stop_reason"], "max_tokens", "{context}");
+    let text = last["text"].as_str().unwrap_or_default();
+    assert!(text.contains("[limits] max_output_tokens"), "{context}");
+    assert_eq!(env.server().requests().len(), 1, "{context}");
+    assert!(!env.workspace().join("big.txt").exists());
 }

@@ -40,6 +40,7 @@ pub async fn chat(args: AgentArgs) -> Result<ExitCode> {
         resolved.workspace.display()
     );
 
+    let mut window_checked = false;
     let mut editor = rustyline::DefaultEditor::new()?;
     let history_path = resolved.home.chat_history();
     let _ = editor.load_history(&history_path);
@@ -81,6 +82,17 @@ pub async fn chat(args: AgentArgs) -> Result<ExitCode> {
             approver.clone(),
             cancel.clone(),
         )?;
+        if !window_checked {
+            window_checked = true;
+            crate::providers::warn_if_window_too_small(
+                &resolved.config,
+                &model,
+                &agent,
+                &session.id,
+                line,
+            )
+            .await;
+        }
         let mut printer = EventPrinter::new(false);
         let mut emit = |event: AgentEvent| printer.print(&event);
         let line = resolved.expand_skill_mentions(line);

@@ -5,6 +5,8 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
+use hearth_models::ollama::TURN_TOKENS_NEEDED;
+use hearth_models::ModelRef;
 use hearth_protocol::{Message, ModelRequest};
 use hearth_store::Store;
 use tokio_util::sync::CancellationToken;
@@ -26,6 +28,11 @@ impl Checks {
             self.failed += 1;
             println!("✗ {what}: {detail}");
         }
+    }
+
+    /// Something that works but will likely go wrong: said, without failing doctor.
+    fn warn(&mut self, what: &str, detail: impl std::fmt::Display) {
+        println!("! {what}: {detail}");
     }
 }
 
@@ -150,7 +157,39 @@ pub async fn doctor(args: DoctorArgs) -> Result<ExitCode> {
             }
         }
     }
+    if let (false, Ok(model)) = (args.offline, resolved.model(None)) {
+        report_ollama_window(&mut checks, &config, &model).await;
+    }
     Ok(finish(checks))
+}
+
+/// For an `openai:` model served by Ollama: the window its requests get, and a warning
+/// with the fix when a turn with tool results will not fit.
+async fn report_ollama_window(checks: &mut Checks, config: &Config, model: &ModelRef) {
+    let Some(info) = crate::providers::ollama_window(config, model).await else {
+        return;
+    };
+    let window = info.context_length;
+    let max = info
+        .model_max
+        .map(|max| format!("; the model supports up to {max}"))
+        .unwrap_or_default();
+    let detail = format!(
+        "Ollama {} gives {} a window of {window} tokens ({}){max}",
+        info.version,
+        model.model,
+        info.source.describe()
+    );
+    if window >= TURN_TOKENS_NEEDED {
+        checks.report(true, "context", detail);
+    } else {
+        checks.warn(
+            "context",
+            format!(
+                "{detail}; a turn needs about {TURN_TOKENS_NEEDED} (the prompt, the tools and a tool result) and Ollama silently drops the oldest messages beyond the window — raise it with `OLLAMA_CONTEXT_LENGTH=32768 ollama serve`, or `PARAMETER num_ctx 32768` in a Modelfile (`ollama create`)"
+            ),
+        );
+    }
 }
 
 fn finish(checks: Checks) -> ExitCode {

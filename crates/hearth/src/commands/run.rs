@@ -58,6 +58,14 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
         Arc::new(TerminalApprover::new()),
         cancel.clone(),
     )?;
+    crate::providers::warn_if_window_too_small(
+        &resolved.config,
+        &model,
+        &agent,
+        &session.id,
+        &prompt,
+    )
+    .await;
     let mut printer = EventPrinter::new(args.json);
     printer.print(&AgentEvent::SessionStarted {
         session_id: session.id.clone(),

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
-use hearth_testkit::{RecordedRequest, Script, ScriptedServer, Step};
+use hearth_testkit::{Personality, RecordedRequest, Script, ScriptedServer, Step};
 use serde_json::Value;
 
 /// The wire a test speaks and whether it streams.
@@ -47,6 +47,19 @@ impl TestEnv {
         let home = tempfile::tempdir().expect("temp HEARTH_HOME");
         std::fs::create_dir_all(home.path().join("workspace")).expect("workspace");
         let server = ScriptedServer::start(Script::new(steps))
+            .await
+            .expect("scripted server");
+        TestEnv {
+            home,
+            server: Some(server),
+        }
+    }
+
+    /// Like [`start`](Self::start), with the server imitating `personality`.
+    pub async fn start_as(steps: Vec<Step>, personality: Personality) -> TestEnv {
+        let home = tempfile::tempdir().expect("temp HEARTH_HOME");
+        std::fs::create_dir_all(home.path().join("workspace")).expect("workspace");
+        let server = ScriptedServer::start_as(Script::new(steps), personality)
             .await
             .expect("scripted server");
         TestEnv {

@@ -1,0 +1,312 @@
+//! Recognises an Ollama server behind an `openai:` base URL and reads the context
+//! window its requests will really get: Ollama's `/v1` cannot set `num_ctx`, and a
+//! conversation longer than the window loses its oldest messages without an error.
+//!
+//! The reading, most reliable first (Ollama's docs, "Context length"):
+//! 1. `GET /api/ps`: the window of the model as it is loaded now (`context_length`,
+//!    newer releases); this includes `OLLAMA_CONTEXT_LENGTH` and the VRAM-based default.
+//! 2. `POST /api/show`: a Modelfile `PARAMETER num_ctx`, which wins over the server's
+//!    default when the model loads.
+//! 3. Otherwise the server's default, which the API does not expose: 2,048 tokens
+//!    before v0.6.7, 4,096 after (v0.15.5 and later pick 4k, 32k or 256k by VRAM; 4k is
+//!    assumed, the smallest), unless `OLLAMA_CONTEXT_LENGTH` is set on the server.
+//!
+//! Every reading is capped by the model's own maximum (`<arch>.context_length` in
+//! `model_info`).
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+/// Tokens one agent turn needs at least: the fixed prompt and tool schemas plus a
+/// typical tool result. Below this, Hearth warns.
+pub const TURN_TOKENS_NEEDED: u32 = 16_384;
+
+/// How long each probe request may take; a server that is slower is not probed.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The most of a probe answer read (`/api/show` carries the model's template and
+/// licence); a longer one is not Ollama's.
+const MAX_PROBE_BODY_BYTES: usize = 4 * 1024 * 1024;
+
+/// What an Ollama server says about itself and one of its models.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OllamaInfo {
+    /// The server's version (`/api/version`).
+    pub version: String,
+    /// The context window, in tokens, that requests for the model get.
+    pub context_length: u32,
+    /// Where `context_length` was read.
+    pub source: WindowSource,
+    /// The most the model itself supports (`<arch>.context_length`), when known.
+    pub model_max: Option<u32>,
+}
+
+/// Where a context window reading came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WindowSource {
+    /// `/api/ps`: the model is loaded with this window now.
+    Loaded,
+    /// `/api/show`: the model's Modelfile sets `num_ctx`.
+    Modelfile,
+    /// Neither: the server's default for its version is assumed.
+    ServerDefault,
+}
+
+impl WindowSource {
+    /// A short phrase for messages: where the number comes from.
+    pub fn describe(self) -> &'static str {
+        match self {
+            WindowSource::Loaded => "as the model is loaded now (/api/ps)",
+            WindowSource::Modelfile => "from the model's Modelfile num_ctx (/api/show)",
+            WindowSource::ServerDefault => {
+                "Ollama's default, assumed: OLLAMA_CONTEXT_LENGTH is invisible until the model is loaded"
+            }
+        }
+    }
+}
+
+/// The server's root for an OpenAI-style base URL: `http://host:11434/v1` →
+/// `http://host:11434`.
+pub fn server_root(base_url: &str) -> String {
+    let base = base_url.trim_end_matches('/');
+    base.strip_suffix("/v1").unwrap_or(base).to_string()
+}
+
+/// Asks the server behind `base_url` whether it is Ollama and, if so, the window
+/// `model` gets. `None` when it is not Ollama (or does not answer within a few
+/// seconds). Never fails otherwise: what the server leaves out is assumed.
+pub async fn probe(base_url: &str, model: &str) -> Option<OllamaInfo> {
+    let client = reqwest::Client::builder()
+        .connect_timeout(PROBE_TIMEOUT)
+        .timeout(PROBE_TIMEOUT)
+        .build()
+        .ok()?;
+    let root = server_root(base_url);
+    let version = get_json(client.get(format!("{root}/api/version"))).await?;
+    let version = version["version"].as_str()?.to_string();
+    let shown = get_json(
+        client
+            .post(format!("{root}/api/show"))
+            .json(&json!({"model": model})),
+    )
+    .await;
+    let running = get_json(client.get(format!("{root}/api/ps"))).await;
+    Some(read_window(
+        version,
+        shown.as_ref(),
+        running.as_ref(),
+        model,
+    ))
+}
+
+/// Decides the window from the answers of `/api/show` and `/api/ps` (either may be
+/// missing).
+pub fn read_window(
+    version: String,
+    shown: Option<&Value>,
+    running: Option<&Value>,
+    model: &str,
+) -> OllamaInfo {
+    let model_max = shown.and_then(model_max_from_show);
+    let loaded = running.and_then(|running| loaded_context_length(running, model));
+    let modelfile = shown.and_then(num_ctx_from_show);
+    let (window, source) = match (loaded, modelfile) {
+        (Some(loaded), _) => (loaded, WindowSource::Loaded),
+        (None, Some(num_ctx)) => (num_ctx, WindowSource::Modelfile),
+        (None, None) => (
+            default_context_length(&version),
+            WindowSource::ServerDefault,
+        ),
+    };
+    OllamaInfo {
+        context_length: model_max.map_or(window, |max| window.min(max)),
+        version,
+        source,
+        model_max,
+    }
+}
+
+/// Ollama's default window for `version`: 2,048 before v0.6.7, 4,096 since (the
+/// smallest of the VRAM-based defaults of v0.15.5 and later).
+pub fn default_context_length(version: &str) -> u32 {
+    let mut parts = version
+        .trim_start_matches('v')
+        .split(['.', '-', '+'])
+        .map(|part| part.parse::<u32>().unwrap_or(0));
+    let (major, minor, patch) = (
+        parts.next().unwrap_or(0),
+        parts.next().unwrap_or(0),
+        parts.next().unwrap_or(0),
+    );
+    if (major, minor, patch) < (0, 6, 7) {
+        2048
+    } else {
+        4096
+    }
+}
+
+/// A one-line warning when the window is smaller than a request of about
+/// `estimated_tokens` or than [`TURN_TOKENS_NEEDED`]; `None` when it is large enough.
+pub fn window_warning(info: &OllamaInfo, model: &str, estimated_tokens: u64) -> Option<String> {
+    let window = u64::from(info.context_length);
+    let fix = "raise it with `OLLAMA_CONTEXT_LENGTH=32768 ollama serve` or `PARAMETER num_ctx 32768` in a Modelfile";
+    if estimated_tokens > window {
+        return Some(format!(
+            "Ollama {} gives {model} a context window of {window} tokens ({}), but this request is about {estimated_tokens} tokens: Ollama will silently drop its oldest messages (the task, then the instructions) — {fix}",
+            info.version,
+            info.source.describe()
+        ));
+    }
+    (window < u64::from(TURN_TOKENS_NEEDED)).then(|| {
+        format!(
+            "Ollama {} gives {model} a context window of {window} tokens ({}), below the ~{TURN_TOKENS_NEEDED} a turn with tool results needs: Ollama silently drops the oldest messages when it overflows — {fix}",
+            info.version,
+            info.source.describe()
+        )
+    })
+}
+
+/// Tokens a request of `chars` characters takes, roughly (4 characters a token).
+pub fn estimate_tokens(chars: usize) -> u64 {
+    (chars as u64).div_ceil(4)
+}
+
+async fn get_json(request: reqwest::RequestBuilder) -> Option<Value> {
+    let mut response = request.send().await.ok()?;
+    if !response.status().is_success() {
+        return None;
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.ok()? {
+        if body.len() + chunk.len() > MAX_PROBE_BODY_BYTES {
+            return None;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    serde_json::from_slice(&body).ok()
+}
+
+fn as_window(value: &Value) -> Option<u32> {
+    let tokens = value
+        .as_u64()
+        .or_else(|| value.as_f64().map(|number| number as u64))?;
+    u32::try_from(tokens).ok().filter(|tokens| *tokens > 0)
+}
+
+/// `model_info["<arch>.context_length"]`, with `<arch>` from `general.architecture`
+/// (any `*.context_length` key when that is missing).
+fn model_max_from_show(shown: &Value) -> Option<u32> {
+    let info = shown["model_info"].as_object()?;
+    if let Some(arch) = info.get("general.architecture").and_then(Value::as_str) {
+        if let Some(max) = info.get(&format!("{arch}.context_length")) {
+            return as_window(max);
+        }
+    }
+    info.iter()
+        .find(|(key, _)| key.ends_with(".context_length"))
+        .and_then(|(_, value)| as_window(value))
+}
+
+/// `num_ctx N` from the `parameters` text of `/api/show` (one `name value` a line).
+fn num_ctx_from_show(shown: &Value) -> Option<u32> {
+    shown["parameters"].as_str()?.lines().find_map(|line| {
+        let mut words = line.split_whitespace();
+        (words.next() == Some("num_ctx"))
+            .then(|| words.next()?.parse::<u32>().ok())
+            .flatten()
+            .filter(|tokens| *tokens > 0)
+    })
+}
+
+/// The `context_length` of `model` in `/api/ps`, if it is loaded and the server is
+/// new enough to say.
+fn loaded_context_length(running: &Value, model: &str) -> Option<u32> {
+    let tagged = format!("{model}:latest");
+    running["models"].as_array()?.iter().find_map(|entry| {
+        let names = [entry["name"].as_str(), entry["model"].as_str()];
+        names
+            .iter()
+            .flatten()
+            .any(|name| *name == model || *name == tagged)
+            .then(|| as_window(&entry["context_length"]))
+            .flatten()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn show(parameters: &str, max: u32) -> Value {
+        json!({
+            "parameters": parameters,
+            "model_info": {"general.architecture": "llama", "llama.context_length": max}
+        })
+    }
+
+    #[test]
+    fn the_loaded_window_wins_then_the_modelfile_then_the_default() {
+        let shown = show("stop \"<|eot_id|>\"\nnum_ctx 8192", 131_072);
+        let running = json!({"models": [{"name": "llama3.2:latest", "model": "llama3.2:latest", "context_length": 32768}]});
+        let loaded = read_window("0.12.0".into(), Some(&shown), Some(&running), "llama3.2");
+        assert_eq!(
+            (loaded.context_length, loaded.source),
+            (32768, WindowSource::Loaded)
+        );
+        assert_eq!(loaded.model_max, Some(131_072));
+        let modelfile = read_window("0.12.0".into(), Some(&shown), None, "llama3.2");
+        assert_eq!(
+            (modelfile.context_length, modelfile.source),
+            (8192, WindowSource::Modelfile)
+        );
+        let plain = read_window("0.12.0".into(), Some(&show("", 131_072)), None, "x");
+        assert_eq!(
+            (plain.context_length, plain.source),
+            (4096, WindowSource::ServerDefault)
+        );
+        let small_model = read_window(
+            "0.12.0".into(),
+            Some(&show("num_ctx 65536", 2048)),
+            None,
+            "x",
+        );
+        assert_eq!(small_model.context_length, 2048);
+    }
+
+    #[test]
+    fn old_servers_default_to_2048_tokens() {
+        assert_eq!(default_context_length("0.5.13"), 2048);
+        assert_eq!(default_context_length("0.6.6"), 2048);
+        assert_eq!(default_context_length("0.6.7"), 4096);
+        assert_eq!(default_context_length("v0.15.5-rc1"), 4096);
+        assert_eq!(default_context_length("garbage"), 2048);
+    }
+
+    #[test]
+    fn warnings_say_what_is_wrong_and_how_to_raise_the_window() {
+        let info = read_window("0.12.0".into(), None, None, "m");
+        let small = window_warning(&info, "m", 1000).unwrap();
+        assert!(
+            small.contains("4096") && small.contains("OLLAMA_CONTEXT_LENGTH=32768"),
+            "{small}"
+        );
+        let over = window_warning(&info, "m", 5000).unwrap();
+        assert!(over.contains("about 5000 tokens"), "{over}");
+        let roomy = OllamaInfo {
+            context_length: 32768,
+            ..info
+        };
+        assert_eq!(window_warning(&roomy, "m", 1000), None);
+        assert!(window_warning(&roomy, "m", 40_000).is_some());
+    }
+
+    #[test]
+    fn the_root_drops_the_v1_suffix() {
+        assert_eq!(
+            server_root("http://localhost:11434/v1/"),
+            "http://localhost:11434"
+        );
+        assert_eq!(server_root("http://h:1"), "http://h:1");
+    }
+}
