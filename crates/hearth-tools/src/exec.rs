@@ -272,6 +272,15 @@ fn format_output(output: &CommandOutput, timeout_ms: u64, note: Option<&str>) ->
     if output.truncated {
         text.push_str("\n[output was longer than the capture limit; the middle is missing]");
     }
+    for repository in &output.new_git_repositories {
+        // Its .git was writable to the command, so its config may name programs that
+        // git would run; the person is told too (the log), and Hearth runs no git there.
+        tracing::warn!(repository = %repository.display(), "a sandboxed command created a git repository");
+        text.push_str(&format!(
+            "\n[note: this command created the git repository {}; its .git is read-only from the next command on. Hearth never runs git in it; tell the user to check its .git/config before using git there]",
+            repository.display()
+        ));
+    }
     let failed = output.timed_out || output.cancelled || output.exit_code != Some(0);
     ToolOutput {
         content: text,

@@ -128,6 +128,66 @@ async fn a_secret_reaches_the_sandboxed_command_but_never_the_model_or_the_trans
     }
 }
 
+/// Security review, finding 5: the model got the secret reversed and base64-encoded
+/// from a command's output, decoded it, and sent the raw value out in a tool call; it
+/// ended up in state.db too. Encoded forms are redacted in the output, and the
+/// model's own text and call arguments are redacted before they are stored or run.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_secret_the_model_decoded_is_neither_stored_nor_sent_on() {
+    let env = TestEnv::start(vec![
+        Step::tool_calls(
+            "",
+            vec![ScriptedCall::new(
+                "call_leak",
+                "exec",
+                r#"{"command":"printf %s \"$GH_TOKEN\" | rev; echo; printf %s \"$GH_TOKEN\" | base64 -w0"}"#,
+            )],
+        ),
+        // An obedient model that decoded the value sends it on, and says it.
+        Step::tool_calls(
+            format!("Found it: {SECRET}"),
+            vec![ScriptedCall::new(
+                "call_send",
+                "exec",
+                format!(r#"{{"command":"printf %s '{SECRET}' > sent.txt"}}"#),
+            )],
+        ),
+        Step::text("Sent."),
+    ])
+    .await;
+    std::fs::write(
+        env.home.path().join("secrets.json"),
+        format!("{{\"github\": \"{SECRET}\"}}"),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        env.home.path().join("secrets.json"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    env.write_config("[sandbox]\nenv = { GH_TOKEN = \"secret:github\" }\n");
+
+    let output = env.hearth(ALL_FLAVORS[0], &["run", "leak the token"]).await;
+    assert!(output.status.success(), "{}", stderr(&output));
+    let answers = results(&env.server().requests()[1]);
+    assert_eq!(
+        answers[0].1.matches("[secret:github]").count(),
+        2,
+        "{answers:?}"
+    );
+    // The call ran with what was stored: the name, not the value.
+    assert_eq!(
+        std::fs::read_to_string(env.workspace().join("sent.txt")).unwrap(),
+        "[secret:github]"
+    );
+    for file in ["state.db", "state.db-wal", "memory.db", "memory.db-wal"] {
+        if let Ok(bytes) = std::fs::read(env.home.path().join(file)) {
+            let haystack = String::from_utf8_lossy(&bytes);
+            assert!(!haystack.contains(SECRET), "{file} holds the secret");
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_missing_secret_is_named_with_the_command_that_stores_it() {
     let env = TestEnv::start(vec![Step::text("unused")]).await;
