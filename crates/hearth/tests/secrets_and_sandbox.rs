@@ -12,6 +12,14 @@ use hearth_testkit::{ScriptedCall, Step};
 
 const SECRET: &str = "ghp_Sup3rSecretValue42";
 
+/// Stores SECRET as the secret `github` and hands it to sandboxed commands as GH_TOKEN.
+fn store_github_token_for_commands(env: &TestEnv) {
+    let file = env.home.path().join("secrets.json");
+    std::fs::write(&file, format!("{{\"github\": \"{SECRET}\"}}")).unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    env.write_config("[sandbox]\nenv = { GH_TOKEN = \"secret:github\" }\n");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn secrets_are_stored_owner_only_and_never_printed() {
     let env = TestEnv::start(vec![]).await;
@@ -70,17 +78,7 @@ async fn a_secret_reaches_the_sandboxed_command_but_never_the_model_or_the_trans
         Step::text("Used it."),
     ])
     .await;
-    std::fs::write(
-        env.home.path().join("secrets.json"),
-        format!("{{\"github\": \"{SECRET}\"}}"),
-    )
-    .unwrap();
-    std::fs::set_permissions(
-        env.home.path().join("secrets.json"),
-        std::fs::Permissions::from_mode(0o600),
-    )
-    .unwrap();
-    env.write_config("[sandbox]\nenv = { GH_TOKEN = \"secret:github\" }\n");
+    store_github_token_for_commands(&env);
 
     let output = env.hearth(ALL_FLAVORS[0], &["run", "use the token"]).await;
     assert!(output.status.success(), "{}", stderr(&output));
@@ -155,17 +153,7 @@ async fn a_secret_the_model_decoded_is_neither_stored_nor_sent_on() {
         Step::text("Sent."),
     ])
     .await;
-    std::fs::write(
-        env.home.path().join("secrets.json"),
-        format!("{{\"github\": \"{SECRET}\"}}"),
-    )
-    .unwrap();
-    std::fs::set_permissions(
-        env.home.path().join("secrets.json"),
-        std::fs::Permissions::from_mode(0o600),
-    )
-    .unwrap();
-    env.write_config("[sandbox]\nenv = { GH_TOKEN = \"secret:github\" }\n");
+    store_github_token_for_commands(&env);
 
     let output = env.hearth(ALL_FLAVORS[0], &["run", "leak the token"]).await;
     assert!(output.status.success(), "{}", stderr(&output));
