@@ -44,6 +44,7 @@ mod anthropic;
 mod decoder_fixtures;
 mod error;
 mod limits;
+pub mod model_table;
 pub mod ollama;
 mod openai;
 mod openai_reasoning;
