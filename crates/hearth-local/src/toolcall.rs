@@ -151,3 +151,43 @@ mod tests {
         assert!(!looks_like_call(""));
     }
 }
+
+/// Random model output: the parser never panics, every call it returns names an offered
+/// tool with an arguments object, and a rendered call parses back to itself.
+#[cfg(test)]
+mod properties {
+    use hearth_protocol::ToolSpec;
+    use proptest::prelude::*;
+
+    use super::{parse, render};
+
+    fn tool(name: &str) -> ToolSpec {
+        ToolSpec {
+            name: name.to_string(),
+            description: String::new(),
+            parameters: serde_json::json!({"type": "object"}),
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_text_yields_only_valid_calls(text in "(<tool_call>|</tool_call>|\\{|\\}|\"|:|,|name|arguments|read_file|[ -~\n]){0,200}") {
+            let tools = [tool("read_file"), tool("exec")];
+            for call in parse(&text, &tools) {
+                prop_assert!(tools.iter().any(|t| t.name == call.name));
+                let arguments: serde_json::Value = serde_json::from_str(&call.arguments).unwrap();
+                prop_assert!(arguments.is_object());
+            }
+        }
+
+        #[test]
+        fn a_rendered_call_parses_back(path in "[ -~]{0,40}", offset in any::<u32>()) {
+            let arguments = serde_json::json!({"path": path, "offset": offset}).to_string();
+            let calls = parse(&render("read_file", &arguments), &[tool("read_file")]);
+            prop_assert_eq!(calls.len(), 1);
+            let back: serde_json::Value = serde_json::from_str(&calls[0].arguments).unwrap();
+            let sent: serde_json::Value = serde_json::from_str(&arguments).unwrap();
+            prop_assert_eq!(back, sent);
+        }
+    }
+}

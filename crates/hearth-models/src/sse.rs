@@ -241,3 +241,69 @@ mod tests {
         assert_eq!(events, vec![event(None, "0123456789")]);
     }
 }
+
+/// Random input: the parser never panics, never holds more than its limit, and what a
+/// stream means does not depend on how the network chunked it.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::{SseEvent, SseParser};
+
+    /// Events of `body` pushed in pieces cut at `cuts` (positions, any order).
+    fn parse_in_pieces(body: &[u8], cuts: &[usize], limit: usize) -> Option<Vec<SseEvent>> {
+        let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (body.len() + 1)).collect();
+        cuts.sort_unstable();
+        let mut parser = SseParser::new(limit);
+        let mut events = Vec::new();
+        let mut from = 0;
+        for cut in cuts.into_iter().chain([body.len()]) {
+            events.extend(parser.push(&body[from..cut]).ok()?);
+            from = cut;
+        }
+        events.extend(parser.finish().ok()?);
+        Some(events)
+    }
+
+    /// Lines a server might send, comments, CRLFs and unknown fields among them.
+    fn sse_line() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "data: [ -~]{0,40}",
+            "data:[ -~]{0,10}",
+            "event: [a-z_]{1,12}",
+            ": [ -~]{0,20}",
+            "id: [0-9]{1,4}",
+            "retry: [0-9]{1,4}",
+            "[a-z]{1,6}: [ -~]{0,10}",
+            Just(String::new()),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic_nor_exceed_the_limit(
+            body in proptest::collection::vec(any::<u8>(), 0..4096),
+            cuts in proptest::collection::vec(any::<usize>(), 0..8),
+            limit in 1usize..512,
+        ) {
+            if let Some(events) = parse_in_pieces(&body, &cuts, limit) {
+                for event in events {
+                    prop_assert!(event.data.len() <= limit);
+                }
+            }
+        }
+
+        #[test]
+        fn chunking_does_not_change_the_events(
+            lines in proptest::collection::vec(sse_line(), 0..40),
+            crlf in any::<bool>(),
+            cuts in proptest::collection::vec(any::<usize>(), 0..12),
+        ) {
+            let newline = if crlf { "\r\n" } else { "\n" };
+            let body = lines.iter().map(|line| format!("{line}{newline}")).collect::<String>();
+            let whole = parse_in_pieces(body.as_bytes(), &[], 1 << 20);
+            let pieces = parse_in_pieces(body.as_bytes(), &cuts, 1 << 20);
+            prop_assert_eq!(whole, pieces);
+        }
+    }
+}

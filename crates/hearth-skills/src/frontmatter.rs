@@ -373,3 +373,50 @@ mod tests {
         assert_eq!(body, "body");
     }
 }
+
+/// Random `SKILL.md` text (skills come from anywhere): never a panic, a skill or an
+/// error that names the file.
+#[cfg(test)]
+mod properties {
+    use std::path::Path;
+
+    use proptest::prelude::*;
+
+    use super::parse_skill_file;
+
+    fn parses_or_names_the_file(text: &str) -> Result<(), TestCaseError> {
+        let path = Path::new("skills/demo/SKILL.md");
+        if let Err(error) = parse_skill_file(text, path, "demo") {
+            prop_assert!(error.to_string().contains("SKILL.md"), "{error}");
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_frontmatter_is_parsed_or_refused(
+            fields in proptest::collection::vec("(name|description|license|metadata|allowed-tools|[a-z]{1,8}): ?[ -~]{0,30}", 0..8),
+            body in "[ -~\n]{0,80}",
+            fenced in any::<bool>(),
+        ) {
+            let fence = if fenced { "---\n" } else { "" };
+            parses_or_names_the_file(&format!("{fence}{}\n{fence}{body}", fields.join("\n")))?;
+        }
+
+        #[test]
+        fn arbitrary_text_is_parsed_or_refused(text in "(---\n|name: demo\n|[ -~\n]){0,120}") {
+            parses_or_names_the_file(&text)?;
+        }
+    }
+
+    #[test]
+    fn deeply_nested_yaml_is_refused_not_a_crash() {
+        for open in ["[", "{a: "] {
+            let text = format!(
+                "---\nname: demo\ndescription: {}\n---\nbody",
+                open.repeat(100_000)
+            );
+            parses_or_names_the_file(&text).unwrap();
+        }
+    }
+}

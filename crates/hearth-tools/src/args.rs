@@ -78,3 +78,46 @@ mod tests {
         );
     }
 }
+
+/// Random arguments from a model: never a panic, and a refusal always names the tool.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+    use serde::Deserialize;
+
+    use super::parse_args;
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct ReadArgs {
+        path: String,
+        offset: Option<usize>,
+    }
+
+    fn json_value() -> impl Strategy<Value = serde_json::Value> {
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            any::<f64>().prop_map(serde_json::Value::from),
+            "[ -~]{0,12}".prop_map(serde_json::Value::from),
+        ];
+        leaf.prop_recursive(4, 32, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(serde_json::Value::from),
+                proptest::collection::btree_map("(path|offset|[a-z]{1,6})", inner, 0..6)
+                    .prop_map(|map| serde_json::Value::Object(map.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_json_is_parsed_or_refused_naming_the_tool(value in json_value()) {
+            if let Err(refusal) = parse_args::<ReadArgs>("read_file", value) {
+                prop_assert!(refusal.is_error);
+                prop_assert!(refusal.content.contains("read_file"), "{}", refusal.content);
+            }
+        }
+    }
+}
