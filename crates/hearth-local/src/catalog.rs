@@ -24,20 +24,9 @@ const ALIASES: &[(&str, &str)] = &[
     ("gemma3-270m", "gemma-3-270m-Q4_K_M.gguf"),
 ];
 
-/// The environment variable naming the model cache.
-pub const MODELS_ENV: &str = "HEARTH_MODELS";
-
-/// The model cache: `$HEARTH_MODELS`, else `~/.cache/hearth/models`. Shared by every
-/// `HEARTH_HOME`.
-pub fn models_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os(MODELS_ENV).filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir);
-    }
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_default();
-    home.join(".cache").join("hearth").join("models")
-}
+/// The environment variable naming the model cache (read by the caller, see
+/// [`hearth_protocol::model_cache_dir`]).
+pub use hearth_protocol::MODELS_ENV;
 
 /// One GGUF file in the cache.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -98,8 +87,10 @@ fn is_path(name: &str) -> bool {
     name.contains('/') || name.ends_with(".gguf")
 }
 
-/// The file `local:<name>` means: a path as given, or an id looked up in `dir`.
-pub fn resolve(name: &str, dir: &Path) -> Result<PathBuf, LocalError> {
+/// The file `local:<name>` means: a path as given, or an id looked up in `dir` (the
+/// model cache; `None` when there is none, as when neither `HEARTH_MODELS` nor `HOME`
+/// is set).
+pub fn resolve(name: &str, dir: Option<&Path>) -> Result<PathBuf, LocalError> {
     if is_path(name) {
         let path = PathBuf::from(name);
         if !path.is_file() {
@@ -110,6 +101,11 @@ pub fn resolve(name: &str, dir: &Path) -> Result<PathBuf, LocalError> {
         }
         return Ok(path);
     }
+    let Some(dir) = dir else {
+        return Err(LocalError::NoModelCache {
+            name: name.to_string(),
+        });
+    };
     let models = list(dir)?;
     let wanted = name.to_ascii_lowercase();
     let found = models.iter().find(|m| {
@@ -265,7 +261,7 @@ mod tests {
             "smollm2-135m-instruct.q4_1",
         ] {
             assert_eq!(
-                resolve(name, dir.path()).unwrap(),
+                resolve(name, Some(dir.path())).unwrap(),
                 dir.path().join(BUNDLED_FILE)
             );
         }
@@ -275,19 +271,36 @@ mod tests {
     #[test]
     fn a_missing_bundled_model_names_the_fetch_command() {
         let dir = tempfile::tempdir().unwrap();
-        let message = resolve("smollm2", dir.path()).unwrap_err().to_string();
+        let message = resolve("smollm2", Some(dir.path()))
+            .unwrap_err()
+            .to_string();
         assert!(
             message.contains("scripts/fetch-models.sh chat"),
             "{message}"
         );
         assert_eq!(bundled_id(dir.path()), None);
-        let message = resolve("llama-9000", dir.path()).unwrap_err().to_string();
+        let message = resolve("llama-9000", Some(dir.path()))
+            .unwrap_err()
+            .to_string();
         assert!(message.contains("'llama-9000'"), "{message}");
         assert!(message.contains("hearth models add"), "{message}");
-        let message = resolve("/nowhere/x.gguf", dir.path())
+        let message = resolve("/nowhere/x.gguf", Some(dir.path()))
             .unwrap_err()
             .to_string();
         assert!(message.contains("/nowhere/x.gguf"), "{message}");
+    }
+
+    #[test]
+    fn without_a_model_cache_ids_say_so_and_paths_still_resolve() {
+        let message = resolve("smollm2", None).unwrap_err().to_string();
+        assert!(
+            message.contains("neither HEARTH_MODELS nor HOME is set"),
+            "{message}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("m.gguf");
+        std::fs::write(&file, b"GGUF").unwrap();
+        assert_eq!(resolve(file.to_str().unwrap(), None).unwrap(), file);
     }
 
     #[test]

@@ -18,6 +18,9 @@ pub enum LocalError {
         known: String,
     },
 
+    #[error("local model '{name}' names a file in the model cache, but there is none: neither HEARTH_MODELS nor HOME is set; set HEARTH_MODELS to the folder of your GGUF files, or pass local:/path/to/model.gguf")]
+    NoModelCache { name: String },
+
     #[error("{path}: no such GGUF file; {hint}")]
     Missing { path: PathBuf, hint: String },
 

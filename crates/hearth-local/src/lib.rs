@@ -9,7 +9,8 @@
 //! decode) happens on blocking threads, never on the async runtime's; a model file is
 //! memory-mapped and loaded once per process.
 //!
-//! Model ids: `local:<id>` names a file in the model cache ([`models_dir`]) by its stem
+//! Model ids: `local:<id>` names a file in the model cache (a folder the caller passes,
+//! see [`hearth_protocol::model_cache_dir`]) by its stem
 //! or a short alias (`local:smollm2`); `local:/path/to/model.gguf` runs any file.
 
 mod bench;
@@ -32,37 +33,49 @@ use hearth_protocol::ModelRequest;
 
 pub use bench::{peak_rss_mb, BenchReport};
 pub use catalog::{
-    add, bundled_id, check_gguf, list, models_dir, resolve, CachedModel, BUNDLED_ALIAS,
-    BUNDLED_FILE, MODELS_ENV,
+    add, bundled_id, check_gguf, list, resolve, CachedModel, BUNDLED_ALIAS, BUNDLED_FILE,
+    MODELS_ENV,
 };
 pub use engine::{default_threads, BUILT_CPU_FEATURES, THREADS_ENV};
 pub use error::{LocalError, FETCH_COMMAND};
 pub use grammar::OutputShape;
 pub use provider::{LocalOptions, LocalProvider};
 
-/// The provider for `local:<name>` with default options.
-pub fn build_provider(name: &str) -> Result<Arc<dyn Provider>, LocalError> {
-    Ok(Arc::new(LocalProvider::new(name, LocalOptions::default())?))
+/// The provider for `local:<name>`, an id in the model cache `models_dir` or a path.
+pub fn build_provider(
+    name: &str,
+    models_dir: Option<&Path>,
+    options: LocalOptions,
+) -> Result<Arc<dyn Provider>, LocalError> {
+    Ok(Arc::new(LocalProvider::new(name, models_dir, options)?))
 }
 
 /// `local:smollm2` when the bundled model is in the model cache, else `None`.
-pub fn default_model() -> Option<String> {
-    bundled_id(&models_dir())
+pub fn default_model(models_dir: Option<&Path>) -> Option<String> {
+    bundled_id(models_dir?)
 }
 
 /// Why there is no default model, and the command that fixes it.
-pub fn default_model_missing_hint() -> String {
-    format!(
-        "the bundled local model {} is not in {}: fetch it with `{FETCH_COMMAND}`",
-        BUNDLED_FILE,
-        models_dir().display()
-    )
+pub fn default_model_missing_hint(models_dir: Option<&Path>) -> String {
+    match models_dir {
+        Some(dir) => format!(
+            "the bundled local model {BUNDLED_FILE} is not in {}: fetch it with `{FETCH_COMMAND}`",
+            dir.display()
+        ),
+        None => format!(
+            "there is no model cache for the bundled local model {BUNDLED_FILE} (neither HEARTH_MODELS nor HOME is set)"
+        ),
+    }
 }
 
-/// Benchmarks the model `name` (an id or a path). Blocking: call it off the async
-/// runtime's threads.
-pub fn bench(name: &str, threads: i32) -> Result<BenchReport, LocalError> {
-    let path = resolve(name, &models_dir())?;
+/// Benchmarks the model `name` (an id in `models_dir`, or a path). Blocking: call it
+/// off the async runtime's threads.
+pub fn bench(
+    name: &str,
+    models_dir: Option<&Path>,
+    threads: i32,
+) -> Result<BenchReport, LocalError> {
+    let path = resolve(name, models_dir)?;
     bench::run(name, &path, 512, 128, threads)
 }
 
@@ -70,7 +83,7 @@ pub fn bench(name: &str, threads: i32) -> Result<BenchReport, LocalError> {
 /// applied to the system prompt, tools and history), without trimming. Blocking.
 pub fn render_prompt(path: &Path, request: &ModelRequest) -> Result<String, LocalError> {
     let loaded = engine::load(path)?;
-    prompt::render(&loaded, &template::messages(request))
+    prompt::render(loaded, &template::messages(request))
 }
 
 /// The grammar constraining a request offering `tools` (for inspection and tests).

@@ -20,7 +20,10 @@ fn rss_mb() -> f64 {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     hearth_memory::use_single_threaded_kernels();
     let before = rss_mb();
-    let embedder = hearth_memory::Embedder::load_default()?.ok_or("model not in the cache")?;
+    let embedder = hearth_memory::Embedder::load_default(
+        &hearth_memory::EmbedderSettings::from_vars(|name| std::env::var_os(name)),
+    )?
+    .ok_or("model not in the cache")?;
     let loaded = rss_mb();
     let sentences: Vec<String> = (0..256)
         .map(|i| format!("Caroline: I went to the support group yesterday, number {i}, and it was really powerful to hear everyone's stories about acceptance."))

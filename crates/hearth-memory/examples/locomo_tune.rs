@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::collections::HashMap;
 
 use hearth_memory::bench::{evaluate, ingest, load, mean, Ingested, QuestionScore};
-use hearth_memory::{Embedder, Memory, Weights};
+use hearth_memory::{Embedder, EmbedderSettings, Memory, Weights};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     hearth_memory::use_single_threaded_kernels();
@@ -23,7 +23,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let options = hearth_memory::bench::BenchOptions {
             k: 10,
             weights: Weights::default(),
-            embedder: Embedder::load_default()?.map(Arc::new),
+            embedder: Embedder::load_default(&EmbedderSettings::from_vars(|name| {
+                std::env::var_os(name)
+            }))?
+            .map(Arc::new),
         };
         let report = hearth_memory::bench::run(Path::new(&dataset), &options)?;
         println!("{}", serde_json::to_string(&report)?);
@@ -32,7 +35,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let embedder = if std::env::var_os("NO_EMBEDDER").is_some() {
         None
     } else {
-        Embedder::load_default()?.map(Arc::new)
+        Embedder::load_default(&EmbedderSettings::from_vars(|name| std::env::var_os(name)))?
+            .map(Arc::new)
     };
     let conversations = load(Path::new(&dataset))?;
     // TUNE_DIR keeps the databases between runs: ids are 1.. in capture order.

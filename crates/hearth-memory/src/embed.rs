@@ -22,28 +22,38 @@ const BATCH_TEXTS: usize = 64;
 /// batches of similar length, so short texts do not pay for a long one's padding.
 const BATCH_TOKENS: usize = 1024;
 
-/// Where models live: `$HEARTH_MODELS`, else `~/.cache/hearth/models`.
-pub fn model_cache_dir() -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os("HEARTH_MODELS").filter(|v| !v.is_empty()) {
-        return Some(PathBuf::from(dir));
-    }
-    let home = std::env::var_os("HOME").filter(|v| !v.is_empty())?;
-    Some(Path::new(&home).join(".cache/hearth/models"))
-}
-
-/// Names a BERT-family model folder to embed with instead of the default.
+/// Names a BERT-family model folder to embed with instead of the default (read by the
+/// caller: see [`EmbedderSettings::from_vars`]).
 pub const EMBEDDER_ENV: &str = "HEARTH_EMBEDDER";
 
-/// The embedding model's folder: `$HEARTH_EMBEDDER` when set, else
-/// `<cache>/all-MiniLM-L6-v2`.
-pub fn default_model_dir() -> Option<PathBuf> {
-    chosen_model_dir().or_else(|| model_cache_dir().map(|dir| dir.join(DEFAULT_MODEL)))
+/// Which embedding model to load, as the caller resolved it from its settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EmbedderSettings {
+    /// A model folder asked for by name (`$HEARTH_EMBEDDER`): an error if it does not load.
+    pub chosen: Option<PathBuf>,
+    /// The model cache (see [`hearth_protocol::model_cache_dir`]), where the default
+    /// model lives in `all-MiniLM-L6-v2/`.
+    pub model_cache: Option<PathBuf>,
 }
 
-fn chosen_model_dir() -> Option<PathBuf> {
-    std::env::var_os(EMBEDDER_ENV)
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
+impl EmbedderSettings {
+    /// The settings from variables looked up by `var` (`HEARTH_EMBEDDER`,
+    /// `HEARTH_MODELS`, `HOME`), e.g. `|name| std::env::var_os(name)`.
+    pub fn from_vars(var: impl Fn(&str) -> Option<std::ffi::OsString>) -> Self {
+        Self {
+            chosen: var(EMBEDDER_ENV)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
+            model_cache: hearth_protocol::model_cache_dir(&var),
+        }
+    }
+
+    /// The embedding model's folder: the chosen one, else `<cache>/all-MiniLM-L6-v2`.
+    pub fn model_dir(&self) -> Option<PathBuf> {
+        self.chosen
+            .clone()
+            .or_else(|| self.model_cache.as_ref().map(|dir| dir.join(DEFAULT_MODEL)))
+    }
 }
 
 /// Makes candle run each matrix product on one thread, as the embedder wants: it
@@ -161,13 +171,13 @@ impl Embedder {
         })
     }
 
-    /// The model `$HEARTH_EMBEDDER` names (an error if it does not load: it was asked
-    /// for), else the default model from the cache, or `None` when it is not there.
-    pub fn load_default() -> Result<Option<Embedder>, MemoryError> {
-        if let Some(dir) = chosen_model_dir() {
-            return Self::load(&dir).map(Some);
+    /// The model `settings` chose (an error if it does not load: it was asked for),
+    /// else the default model from the cache, or `None` when it is not there.
+    pub fn load_default(settings: &EmbedderSettings) -> Result<Option<Embedder>, MemoryError> {
+        if let Some(dir) = &settings.chosen {
+            return Self::load(dir).map(Some);
         }
-        match model_cache_dir().map(|cache| cache.join(DEFAULT_MODEL)) {
+        match settings.model_dir() {
             Some(dir) if dir.join("model.safetensors").is_file() => Self::load(&dir).map(Some),
             _ => Ok(None),
         }

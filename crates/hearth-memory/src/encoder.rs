@@ -518,10 +518,12 @@ mod tests {
     /// The same on the default model, when it is in the cache.
     #[test]
     fn agrees_with_candle_transformers_bert_on_the_default_model() {
-        let Some(dir) =
-            crate::default_model_dir().filter(|d| d.join("model.safetensors").is_file())
+        let Some(dir) = crate::EmbedderSettings::from_vars(|name| std::env::var_os(name))
+            .model_dir()
+            .filter(|d| d.join("model.safetensors").is_file())
         else {
-            eprintln!("skipped: the embedding model is not in the cache");
+            let reason = hearth_testkit::model_absent("the embedding model is not in the cache");
+            eprintln!("skipped: {reason}");
             return;
         };
         let config: Config =

@@ -30,8 +30,7 @@ pub mod tools;
 mod weights;
 
 pub use embed::{
-    cosine, default_model_dir, model_cache_dir, use_single_threaded_kernels, Embedder,
-    DEFAULT_MODEL, EMBEDDER_ENV,
+    cosine, use_single_threaded_kernels, Embedder, EmbedderSettings, DEFAULT_MODEL, EMBEDDER_ENV,
 };
 pub use error::MemoryError;
 pub use files::{workspace_key, MEMORY_DIR};

@@ -13,7 +13,6 @@
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
@@ -69,23 +68,13 @@ pub struct MaskedPath {
     pub is_dir: bool,
 }
 
-/// The program (and leading arguments) that runs the helper.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The program (and leading arguments) that runs the helper, passed by the caller in
+/// [`crate::MechanismSettings`]: `hearth` passes itself with its hidden
+/// `__sandbox-helper` argument.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct HelperProgram {
     pub program: PathBuf,
     pub args: Vec<OsString>,
-}
-
-static HELPER: OnceLock<HelperProgram> = OnceLock::new();
-
-/// Tells the crate how to start the helper: `hearth` passes itself with its hidden
-/// `__sandbox-helper` argument. Only the first call counts.
-pub fn set_helper_program(program: PathBuf, args: Vec<OsString>) {
-    let _ = HELPER.set(HelperProgram { program, args });
-}
-
-pub(crate) fn helper_program() -> Option<&'static HelperProgram> {
-    HELPER.get()
 }
 
 impl HelperPlan {

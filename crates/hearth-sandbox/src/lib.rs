@@ -46,10 +46,13 @@ mod run;
 mod seccomp;
 
 pub use helper::{helper_main, landlock_abi, HelperReport};
-pub use landlock::{set_helper_program, HelperPlan, HelperProgram, MaskedPath};
-pub use mechanism::{probe, probe_bwrap, probe_landlock, Mechanism, MECHANISM_ENV};
+pub use landlock::{HelperPlan, HelperProgram, MaskedPath};
+pub use mechanism::{
+    probe, probe_bwrap, probe_landlock, probe_with, Mechanism, MechanismChoice, MechanismSettings,
+    MECHANISM_ENV,
+};
 pub use policy::{
     CommandLine, CommandOutput, CommandSpec, ResourceLimits, SandboxError, SandboxMode,
     SandboxPolicy,
 };
-pub use run::{run, run_with};
+pub use run::{run, run_using, run_with};

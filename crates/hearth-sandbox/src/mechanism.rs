@@ -1,17 +1,50 @@
-//! Which sandbox mechanism works on this machine, found once by actually trying it:
-//! bubblewrap first, then the Landlock helper. `HEARTH_SANDBOX=bubblewrap|landlock`
-//! picks one (to test the fallback, or to avoid a broken bwrap).
+//! Which sandbox mechanism works on this machine, found once per setting by actually
+//! trying it: bubblewrap first, then the Landlock helper. The caller passes the
+//! settings ([`MechanismSettings`]: a choice, from `HEARTH_SANDBOX=bubblewrap|landlock`
+//! in the binary, and the helper program); this crate reads no environment.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
+use std::sync::Mutex;
 
 use crate::bwrap;
 use crate::helper::HelperReport;
-use crate::landlock::{helper_program, HelperProgram};
+use crate::landlock::HelperProgram;
 
-/// The environment variable that chooses the mechanism.
+/// The environment variable with which a user chooses the mechanism (read by the
+/// caller, parsed with [`MechanismChoice::parse`]).
 pub const MECHANISM_ENV: &str = "HEARTH_SANDBOX";
+
+/// Which mechanism to use: the first that works, or one forced (to test the fallback,
+/// or to avoid a broken bwrap).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum MechanismChoice {
+    #[default]
+    Auto,
+    Bubblewrap,
+    Landlock,
+}
+
+impl MechanismChoice {
+    /// `bubblewrap` (or `bwrap`) and `landlock` force one; anything else is `Auto`, as
+    /// `HEARTH_SANDBOX` has always been read.
+    pub fn parse(value: &str) -> Self {
+        match value {
+            "bubblewrap" | "bwrap" => Self::Bubblewrap,
+            "landlock" => Self::Landlock,
+            _ => Self::Auto,
+        }
+    }
+}
+
+/// What [`probe_with`] needs from its caller: the choice, and how to start the Landlock
+/// helper (the `hearth` binary passes itself with its hidden `__sandbox-helper`
+/// argument); without a helper there is no Landlock fallback.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct MechanismSettings {
+    pub choice: MechanismChoice,
+    pub helper: Option<HelperProgram>,
+}
 
 /// The mechanism [`crate::run`] uses for the sandboxed modes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,31 +97,45 @@ impl std::fmt::Display for Mechanism {
     }
 }
 
-/// The mechanism that works here. The first call runs a probe once (a few
-/// milliseconds, blocking); later calls return the cached answer.
+/// The mechanism that works here with the default settings: bubblewrap, or nothing
+/// (no Landlock helper is known). See [`probe_with`].
 pub fn probe() -> Mechanism {
-    static PROBED: OnceLock<Mechanism> = OnceLock::new();
-    PROBED.get_or_init(probe_uncached).clone()
+    probe_with(&MechanismSettings::default())
 }
 
-fn probe_uncached() -> Mechanism {
-    let choice = std::env::var(MECHANISM_ENV).unwrap_or_default();
+/// The mechanism that works here under `settings`. The first call for given settings
+/// runs a probe (a few milliseconds, blocking); later calls return the cached answer.
+pub fn probe_with(settings: &MechanismSettings) -> Mechanism {
+    static PROBED: Mutex<Vec<(MechanismSettings, Mechanism)>> = Mutex::new(Vec::new());
+    let mut probed = match PROBED.lock() {
+        Ok(probed) => probed,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    if let Some((_, mechanism)) = probed.iter().find(|(known, _)| known == settings) {
+        return mechanism.clone();
+    }
+    let mechanism = probe_uncached(settings);
+    probed.push((settings.clone(), mechanism.clone()));
+    mechanism
+}
+
+fn probe_uncached(settings: &MechanismSettings) -> Mechanism {
     let bubblewrap = || match find_bwrap() {
         Some(path) => probe_bwrap(&path),
         None => Mechanism::Unavailable {
             reason: "bwrap (bubblewrap) is not on PATH nor at /usr/bin/bwrap".to_string(),
         },
     };
-    let landlock = || match helper_program() {
+    let landlock = || match &settings.helper {
         Some(helper) => probe_landlock(helper),
         None => Mechanism::Unavailable {
-            reason: "no Landlock helper program is registered".to_string(),
+            reason: "no Landlock helper program was given (MechanismSettings::helper)".to_string(),
         },
     };
-    match choice.as_str() {
-        "bubblewrap" | "bwrap" => bubblewrap(),
-        "landlock" => landlock(),
-        _ => match bubblewrap() {
+    match settings.choice {
+        MechanismChoice::Bubblewrap => bubblewrap(),
+        MechanismChoice::Landlock => landlock(),
+        MechanismChoice::Auto => match bubblewrap() {
             Mechanism::Unavailable { reason: first } => match landlock() {
                 Mechanism::Unavailable { reason: second } => Mechanism::Unavailable {
                     reason: format!("{first}; and the Landlock fallback: {second}"),
@@ -180,5 +227,39 @@ pub fn probe_bwrap(path: &Path) -> Mechanism {
         Err(error) => Mechanism::Unavailable {
             reason: format!("{} could not be started: {error}", path.display()),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_choice_is_read_as_hearth_sandbox_always_was() {
+        assert_eq!(
+            MechanismChoice::parse("bubblewrap"),
+            MechanismChoice::Bubblewrap
+        );
+        assert_eq!(MechanismChoice::parse("bwrap"), MechanismChoice::Bubblewrap);
+        assert_eq!(
+            MechanismChoice::parse("landlock"),
+            MechanismChoice::Landlock
+        );
+        assert_eq!(MechanismChoice::parse(""), MechanismChoice::Auto);
+        assert_eq!(MechanismChoice::parse("other"), MechanismChoice::Auto);
+    }
+
+    #[test]
+    fn landlock_without_a_helper_is_unavailable_and_says_why() {
+        let settings = MechanismSettings {
+            choice: MechanismChoice::Landlock,
+            helper: None,
+        };
+        let mechanism = probe_with(&settings);
+        assert!(!mechanism.is_available());
+        assert!(
+            mechanism.to_string().contains("no Landlock helper"),
+            "{mechanism}"
+        );
     }
 }

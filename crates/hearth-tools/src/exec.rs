@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use hearth_protocol::ToolSpec;
 use hearth_sandbox::{
-    CommandLine, CommandOutput, CommandSpec, Mechanism, SandboxMode, SandboxPolicy,
+    CommandLine, CommandOutput, CommandSpec, Mechanism, MechanismSettings, SandboxMode,
+    SandboxPolicy,
 };
 use serde::Deserialize;
 
@@ -41,6 +42,8 @@ pub struct ExecGate {
     approved_for_session: Mutex<HashSet<String>>,
     /// Set in each command's environment (secret values resolved at this boundary).
     env: Vec<(String, String)>,
+    /// Which sandbox mechanism to use and how to start the Landlock helper.
+    mechanism: MechanismSettings,
 }
 
 /// Where a command will run, or why it will not.
@@ -64,7 +67,15 @@ impl ExecGate {
             approver,
             approved_for_session: Mutex::new(HashSet::new()),
             env: Vec::new(),
+            mechanism: MechanismSettings::default(),
         }
+    }
+
+    /// The sandbox mechanism settings (choice, Landlock helper) commands run with;
+    /// without this, bubblewrap only.
+    pub fn with_mechanism(mut self, mechanism: MechanismSettings) -> Self {
+        self.mechanism = mechanism;
+        self
     }
 
     /// Variables set in every command's environment, e.g. injected secrets.
@@ -138,7 +149,7 @@ impl ExecGate {
             }
         }
         if sandboxed {
-            if let Mechanism::Unavailable { reason } = hearth_sandbox::probe() {
+            if let Mechanism::Unavailable { reason } = hearth_sandbox::probe_with(&self.mechanism) {
                 return Verdict::Refuse(format!("not allowed: the sandbox cannot run on this machine ({reason}); the user can install bubblewrap or choose --sandbox full-access"));
             }
         }
@@ -228,7 +239,7 @@ impl Tool for ExecTool {
             timeout: Duration::from_millis(timeout_ms),
             output_limit: CAPTURE_BYTES,
         };
-        match hearth_sandbox::run(&policy, &spec, &ctx.cancel).await {
+        match hearth_sandbox::run_using(&self.gate.mechanism, &policy, &spec, &ctx.cancel).await {
             Ok(output) => format_output(&output, timeout_ms, note.as_deref()),
             Err(err) => ToolOutput::error(format!("exec could not run the command: {err}")),
         }

@@ -73,14 +73,48 @@ pub struct ToolContext {
 }
 
 /// Limits on the file tools beyond "inside the workspace", matching what the sandbox
-/// lets a command do, so a file tool is never a way around it.
+/// lets a command do, so a file tool is never a way around it. Build it with
+/// [`FileAccess::from_policy`], the one place it is derived from the sandbox policy.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FileAccess {
     /// No writes at all (`--sandbox read-only`).
     pub read_only: bool,
     /// Canonical paths inside the workspace the file tools neither read nor write:
-    /// Hearth's own home (config, secrets, state) when the workspace contains it.
+    /// the sandbox's hidden paths that lie there (Hearth's home with `-C ~`).
     pub private: Vec<PathBuf>,
+    /// Canonical paths inside a private one that may be read, never written: the
+    /// sandbox's readable paths (`$HEARTH_HOME/skills`).
+    pub readable: Vec<PathBuf>,
+}
+
+impl FileAccess {
+    /// What the file tools may touch when commands run under `policy`: no writes in
+    /// `read-only`; the policy's hidden paths inside the workspace neither read nor
+    /// written, its readable paths inside those read only. (`.git` folders are
+    /// refused for writing by [`ToolContext::resolve_write`] in every mode, as the
+    /// sandbox makes them read-only.) Paths that do not exist are left out, as the
+    /// sandbox leaves them out.
+    pub fn from_policy(policy: &hearth_sandbox::SandboxPolicy) -> FileAccess {
+        let workspace =
+            std::fs::canonicalize(&policy.workspace).unwrap_or_else(|_| policy.workspace.clone());
+        let inside = |paths: &[PathBuf]| -> Vec<PathBuf> {
+            paths
+                .iter()
+                .filter_map(|path| std::fs::canonicalize(path).ok())
+                .filter(|path| path.starts_with(&workspace))
+                .collect()
+        };
+        let private = inside(&policy.hidden_paths);
+        let readable = inside(&policy.readable_paths)
+            .into_iter()
+            .filter(|path| private.iter().any(|hidden| path.starts_with(hidden)))
+            .collect();
+        FileAccess {
+            read_only: policy.mode == hearth_sandbox::SandboxMode::ReadOnly,
+            private,
+            readable,
+        }
+    }
 }
 
 impl ToolContext {
@@ -109,12 +143,19 @@ impl ToolContext {
             });
         }
         self.check_private(path, &resolved)?;
+        if self.files.readable.iter().any(|p| resolved.starts_with(p)) {
+            return Err(PathError::Private {
+                path: path.to_string(),
+            });
+        }
         Ok(resolved)
     }
 
-    /// Whether the file tools must skip `path` (a canonical path) when walking folders.
+    /// Whether the file tools must skip `path` (a canonical path) when walking folders
+    /// or reading: inside a private path and not inside one of its readable paths.
     pub fn is_private(&self, path: &Path) -> bool {
         self.files.private.iter().any(|p| path.starts_with(p))
+            && !self.files.readable.iter().any(|p| path.starts_with(p))
     }
 
     fn check_private(&self, path: &str, resolved: &Path) -> Result<(), PathError> {

@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use hearth_sandbox::SandboxMode;
+use hearth_tools::ApprovalPolicy;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -60,17 +62,68 @@ pub struct AgentArgs {
     #[arg(long, value_name = "ID")]
     pub resume: Option<String>,
     /// Where commands run: read-only, workspace-write (default) or full-access (no sandbox).
-    #[arg(long, value_name = "MODE")]
-    pub sandbox: Option<String>,
+    #[arg(long, value_name = "MODE", value_enum)]
+    pub sandbox: Option<SandboxArg>,
     /// When to ask before running a command: untrusted, on-request (default) or never.
-    #[arg(long, value_name = "POLICY")]
-    pub approval: Option<String>,
+    #[arg(long, value_name = "POLICY", value_enum)]
+    pub approval: Option<ApprovalArg>,
     /// Model calls per turn before the turn is stopped.
     #[arg(long, value_name = "N")]
     pub max_steps: Option<u32>,
     /// Ask for whole responses instead of streaming them.
     #[arg(long)]
     pub no_stream: bool,
+}
+
+/// `--sandbox`: parsed here, at the edge, into the library's [`SandboxMode`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SandboxArg {
+    ReadOnly,
+    WorkspaceWrite,
+    FullAccess,
+}
+
+impl From<SandboxArg> for SandboxMode {
+    fn from(arg: SandboxArg) -> Self {
+        match arg {
+            SandboxArg::ReadOnly => SandboxMode::ReadOnly,
+            SandboxArg::WorkspaceWrite => SandboxMode::WorkspaceWrite,
+            SandboxArg::FullAccess => SandboxMode::FullAccess,
+        }
+    }
+}
+
+/// `--approval`: parsed here, at the edge, into the library's [`ApprovalPolicy`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ApprovalArg {
+    Untrusted,
+    OnRequest,
+    Never,
+}
+
+impl From<ApprovalArg> for ApprovalPolicy {
+    fn from(arg: ApprovalArg) -> Self {
+        match arg {
+            ApprovalArg::Untrusted => ApprovalPolicy::Untrusted,
+            ApprovalArg::OnRequest => ApprovalPolicy::OnRequest,
+            ApprovalArg::Never => ApprovalPolicy::Never,
+        }
+    }
+}
+
+impl AgentArgs {
+    /// The runtime's plain overrides for these flags.
+    pub fn overrides(&self) -> hearth_runtime::Overrides {
+        hearth_runtime::Overrides {
+            model: self.model.clone(),
+            workspace: self.workspace.clone(),
+            resume: self.resume.clone(),
+            sandbox: self.sandbox.map(SandboxMode::from),
+            approval: self.approval.map(ApprovalPolicy::from),
+            max_steps: self.max_steps,
+            stream: !self.no_stream,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -142,8 +195,8 @@ pub enum SandboxCommand {
     /// Run a command under the sandbox policy; its exit status and output are its own.
     Run {
         /// read-only, workspace-write (default) or full-access.
-        #[arg(long, value_name = "MODE")]
-        mode: Option<String>,
+        #[arg(long, value_name = "MODE", value_enum)]
+        mode: Option<SandboxArg>,
         /// Allow network access.
         #[arg(long)]
         network: bool,
@@ -157,4 +210,24 @@ pub enum SandboxCommand {
         #[arg(last = true, required = true, value_name = "CMD")]
         command: Vec<String>,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every library value has a flag value, spelled as the library spells it (so
+    /// config.toml and the flags accept the same words).
+    #[test]
+    fn flag_values_match_the_library_names() {
+        for arg in SandboxArg::value_variants() {
+            let name = arg.to_possible_value().map(|v| v.get_name().to_string());
+            assert_eq!(name.as_deref(), Some(SandboxMode::from(*arg).as_str()));
+        }
+        assert_eq!(SandboxArg::value_variants().len(), SandboxMode::ALL.len());
+        for arg in ApprovalArg::value_variants() {
+            let name = arg.to_possible_value().map(|v| v.get_name().to_string());
+            assert_eq!(name.as_deref(), Some(ApprovalPolicy::from(*arg).as_str()));
+        }
+    }
 }

@@ -1,16 +1,14 @@
 //! The `hearth` binary: parses the command line, wires the crates together, prints.
 //! Everything interesting lives in the library crates; this file only dispatches.
 
-mod approvals;
 mod cli;
 mod commands;
-mod config;
-mod home;
-mod memory;
 mod providers;
 mod render;
 mod terminal_text;
 mod wiring;
+
+use hearth_runtime::home;
 
 use std::process::ExitCode;
 
@@ -18,20 +16,15 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command};
 
-/// The hidden first argument that makes `hearth` the sandbox's Landlock helper (see
-/// hearth-sandbox): the binary re-runs itself so that one file is all there is.
-const SANDBOX_HELPER_ARG: &str = "__sandbox-helper";
-
 fn main() -> ExitCode {
-    if std::env::args_os().nth(1).as_deref() == Some(std::ffi::OsStr::new(SANDBOX_HELPER_ARG)) {
+    if std::env::args_os().nth(1).as_deref()
+        == Some(std::ffi::OsStr::new(wiring::SANDBOX_HELPER_ARG))
+    {
         return hearth_sandbox::helper_main(std::env::args_os().skip(2));
     }
     // Before any thread starts: it sets an environment variable (sandboxed commands
     // get a cleared environment, so they do not see it).
     hearth_memory::use_single_threaded_kernels();
-    if let Ok(exe) = std::env::current_exe() {
-        hearth_sandbox::set_helper_program(exe, vec![SANDBOX_HELPER_ARG.into()]);
-    }
     let cli = Cli::parse();
     init_tracing(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -65,7 +58,7 @@ fn main() -> ExitCode {
         Err(err) => {
             // Errors can quote model, file or server text.
             let message = terminal_text::escape_for_terminal(
-                &format!("{err:#}"),
+                &wiring::describe(&err),
                 terminal_text::Layout::Lines,
             );
             eprintln!("hearth: {message}");

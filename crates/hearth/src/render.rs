@@ -5,7 +5,7 @@
 
 use std::io::Write;
 
-use hearth_protocol::{AgentEvent, StopReason};
+use hearth_protocol::{AgentEvent, TurnEnd};
 
 use crate::terminal_text::{escape_for_terminal, json_for_terminal, preview, Layout};
 
@@ -74,9 +74,9 @@ impl EventPrinter {
                     );
                 }
             }
-            AgentEvent::Final { stop_reason, .. } => {
+            AgentEvent::Final { end, .. } => {
                 self.end_line(out);
-                if *stop_reason == StopReason::MaxTokens {
+                if *end == TurnEnd::Truncated {
                     eprintln!(
                         "hearth: the answer was cut at the model's output token limit; \
                          raise [limits] max_output_tokens in config.toml"

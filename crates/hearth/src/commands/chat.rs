@@ -5,7 +5,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Result;
-use hearth_protocol::AgentEvent;
+use hearth_agent::TurnOutcome;
+use hearth_protocol::{AgentEvent, TurnEnd};
 use rustyline::error::ReadlineError;
 use tokio_util::sync::CancellationToken;
 
@@ -40,6 +41,12 @@ pub async fn chat(args: AgentArgs) -> Result<ExitCode> {
         resolved.workspace.display()
     );
 
+    // One agent per session (rebuilt on /new, as approvals are recorded per session),
+    // and a fresh cancellation token per turn.
+    let new_agent = |session_id: &str| {
+        resolved.agent(model.clone(), store.clone(), session_id, approver.clone())
+    };
+    let mut agent = new_agent(&session.id)?;
     let mut window_checked = false;
     let mut editor = rustyline::DefaultEditor::new()?;
     let history_path = resolved.home.chat_history();
@@ -64,6 +71,7 @@ pub async fn chat(args: AgentArgs) -> Result<ExitCode> {
             }
             "/new" => {
                 session = store.create_session(&model.to_string(), &resolved.workspace)?;
+                agent = new_agent(&session.id)?;
                 eprintln!("new session {}", short(&session.id));
                 continue;
             }
@@ -75,13 +83,6 @@ pub async fn chat(args: AgentArgs) -> Result<ExitCode> {
         }
         let cancel = CancellationToken::new();
         let watcher = cancel_on_ctrl_c(cancel.clone());
-        let agent = resolved.agent(
-            model.clone(),
-            store.clone(),
-            &session.id,
-            approver.clone(),
-            cancel.clone(),
-        )?;
         if !window_checked {
             window_checked = true;
             crate::providers::warn_if_window_too_small(
@@ -97,8 +98,11 @@ pub async fn chat(args: AgentArgs) -> Result<ExitCode> {
         let mut emit = |event: AgentEvent| printer.print(&event);
         let line = resolved.expand_skill_mentions(line);
         match agent.run_turn(&session.id, &line, &mut emit, &cancel).await {
-            Ok(outcome) if outcome.stop_reason.is_provider_stop() => {
-                eprintln!("hearth: {}", provider_stop_line(outcome.stop_reason));
+            Ok(TurnOutcome {
+                end: TurnEnd::ProviderStopped { stop_reason },
+                ..
+            }) => {
+                eprintln!("hearth: {}", provider_stop_line(stop_reason));
             }
             Ok(_) => {}
             Err(err) => eprintln!(

@@ -43,20 +43,8 @@ struct SkillsReport {
 }
 
 fn skills_report(resolved: &crate::wiring::Resolved) -> SkillsReport {
-    let user_home = std::env::var_os("HOME")
-        .filter(|v| !v.is_empty())
-        .map(std::path::PathBuf::from);
-    let roots = hearth_skills::SkillRoots::standard(
-        &resolved.workspace,
-        user_home.as_deref(),
-        &resolved.home.root,
-    );
-    let catalog = hearth_skills::discover(&roots);
-    let index = hearth_skills::SkillIndex::render(
-        &catalog.skills,
-        &resolved.workspace,
-        hearth_skills::DEFAULT_INDEX_BUDGET_CHARS,
-    );
+    let catalog = &resolved.skills;
+    let index = hearth_runtime::skills::index(catalog, &resolved.workspace);
     SkillsReport {
         found: catalog.skills.len(),
         listed: index.listed,

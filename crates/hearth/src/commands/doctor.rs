@@ -12,9 +12,9 @@ use hearth_store::Store;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::{AgentArgs, DoctorArgs};
-use crate::config::Config;
-use crate::home::Home;
 use crate::wiring::resolve;
+use hearth_runtime::config::Config;
+use hearth_runtime::home::Home;
 
 struct Checks {
     failed: usize,
@@ -38,7 +38,8 @@ impl Checks {
 
 pub async fn doctor(args: DoctorArgs) -> Result<ExitCode> {
     let mut checks = Checks { failed: 0 };
-    let home = Home::locate()?;
+    let env = crate::wiring::environment();
+    let home = Home::locate_in(&env)?;
     let probe = home.root.join(".doctor-write-test");
     let writable = std::fs::write(&probe, b"ok").and_then(|()| std::fs::remove_file(&probe));
     checks.report(
@@ -49,7 +50,7 @@ pub async fn doctor(args: DoctorArgs) -> Result<ExitCode> {
             Err(err) => format!("{} is not writable: {err}", home.root.display()),
         },
     );
-    let config = Config::load(&home.config_path(), &|name| std::env::var(name).ok());
+    let config = Config::load(&home.config_path(), &|name| env.config_var(name));
     match &config {
         Ok(_) if home.config_path().exists() => {
             checks.report(true, "config", home.config_path().display())
@@ -75,10 +76,10 @@ pub async fn doctor(args: DoctorArgs) -> Result<ExitCode> {
         }
         Err(err) => checks.report(false, "state", err),
     }
-    let mechanism = hearth_sandbox::probe();
+    let mechanism = hearth_sandbox::probe_with(&env.sandbox);
     let sandbox_ok = !matches!(mechanism, hearth_sandbox::Mechanism::Unavailable { .. });
     checks.report(sandbox_ok, "sandbox", &mechanism);
-    match crate::memory::embedder_status() {
+    match hearth_runtime::memory::embedder_status(&env.embedder) {
         Ok(_) => checks.report(
             true,
             "memory",
@@ -124,7 +125,10 @@ pub async fn doctor(args: DoctorArgs) -> Result<ExitCode> {
         ),
     );
     match resolved.model(None) {
-        Err(err) => checks.report(false, "model", err),
+        Err(err) => {
+            let hint = crate::wiring::hint_for(&err).map_or_else(String::new, |h| format!("; {h}"));
+            checks.report(false, "model", format!("{err}{hint}"))
+        }
         Ok(model) if args.offline => {
             checks.report(true, "model", format!("{model} (not contacted: --offline)"))
         }
@@ -134,7 +138,12 @@ pub async fn doctor(args: DoctorArgs) -> Result<ExitCode> {
                 settings.max_retries = 0;
                 settings.idle_timeout = Duration::from_secs(30);
             }
-            let provider = crate::providers::build(&quick, &model, &resolved.secrets())?;
+            let provider = hearth_runtime::providers::build(
+                &quick,
+                &resolved.env,
+                &model,
+                &resolved.secrets(),
+            )?;
             let request = ModelRequest {
                 model: model.model.clone(),
                 system: "Reply with the single word OK.".into(),
@@ -166,7 +175,7 @@ pub async fn doctor(args: DoctorArgs) -> Result<ExitCode> {
 /// For an `openai:` model served by Ollama: the window its requests get, and a warning
 /// with the fix when a turn with tool results will not fit.
 async fn report_ollama_window(checks: &mut Checks, config: &Config, model: &ModelRef) {
-    let Some(info) = crate::providers::ollama_window(config, model).await else {
+    let Some(info) = hearth_runtime::providers::ollama_window(config, model).await else {
         return;
     };
     let window = info.context_length;

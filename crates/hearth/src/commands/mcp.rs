@@ -9,7 +9,7 @@ use clap::{Args, Subcommand};
 use hearth_mcp::{Ask, HearthMcpServer, McpToolset};
 use hearth_memory::tools::{MemoryGet, MemorySearch, MemoryWrite};
 use hearth_models::ModelRef;
-use hearth_protocol::{AgentEvent, StopReason};
+use hearth_protocol::AgentEvent;
 use hearth_store::Store;
 use hearth_tools::{ApprovalDecision, ApprovalRequest, Approver, Tool};
 use tokio_util::sync::CancellationToken;
@@ -136,7 +136,6 @@ impl Ask for AgentAsker {
                 self.store.clone(),
                 &session.id,
                 Arc::new(NoTerminal),
-                cancel.clone(),
             )
             .map_err(|e| format!("{e:#}"))?;
         let mut emit = |_event: AgentEvent| {};
@@ -149,15 +148,13 @@ impl Ask for AgentAsker {
             )
             .await
             .map_err(|e| e.to_string())?;
-        match outcome.stop_reason {
-            StopReason::EndTurn | StopReason::ToolUse | StopReason::MaxTokens => {
-                Ok((outcome.text, session.id))
-            }
-            other => Err(format!(
-                "the turn stopped ({other:?}) after {} steps; last text: {}; continue with session_id {}",
-                outcome.steps, outcome.text, session.id
-            )),
+        if outcome.end.succeeded() {
+            return Ok((outcome.text, session.id));
         }
+        Err(format!(
+            "the turn stopped ({:?}) after {} steps; last text: {}; continue with session_id {}",
+            outcome.end, outcome.steps, outcome.text, session.id
+        ))
     }
 }
 

@@ -76,7 +76,7 @@ fn memory_db(home: &Home) -> PathBuf {
 /// The embedding model, or `None` (said once on stderr, with the fix) when it is not
 /// in the cache or does not load: memory then works on keywords alone.
 fn load_embedder() -> Option<Arc<Embedder>> {
-    match crate::memory::embedder_status() {
+    match hearth_runtime::memory::embedder_status(&crate::wiring::environment().embedder) {
         Ok(embedder) => Some(embedder),
         Err(why) => {
             eprintln!("note: {why}");

@@ -42,9 +42,16 @@ pub enum ModelsCommand {
 }
 
 pub async fn models(args: ModelsArgs) -> Result<ExitCode> {
-    let dir = hearth_local::models_dir();
+    let env = crate::wiring::environment();
+    let model_cache = env.model_cache.clone();
+    let dir = || {
+        model_cache.clone().context(
+            "there is no model cache: neither HEARTH_MODELS nor HOME is set; set HEARTH_MODELS to a folder",
+        )
+    };
     match args.command {
         ModelsCommand::List { json } => {
+            let dir = dir()?;
             let models = hearth_local::list(&dir)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&models)?);
@@ -66,7 +73,7 @@ pub async fn models(args: ModelsArgs) -> Result<ExitCode> {
             }
         }
         ModelsCommand::Add { path, link } => {
-            let added = hearth_local::add(&path, &dir, link)?;
+            let added = hearth_local::add(&path, &dir()?, link)?;
             println!("added local:{} ({})", added.id, added.path.display());
         }
         ModelsCommand::Bench {
@@ -75,10 +82,15 @@ pub async fn models(args: ModelsArgs) -> Result<ExitCode> {
             threads,
         } => {
             let name = model.strip_prefix("local:").unwrap_or(&model).to_string();
-            let threads = threads.unwrap_or_else(hearth_local::default_threads);
-            let report = tokio::task::spawn_blocking(move || hearth_local::bench(&name, threads))
-                .await
-                .context("the benchmark thread failed")??;
+            let threads = threads
+                .or(env.local_threads)
+                .unwrap_or_else(hearth_local::default_threads);
+            let models_dir = env.model_cache.clone();
+            let report = tokio::task::spawn_blocking(move || {
+                hearth_local::bench(&name, models_dir.as_deref(), threads)
+            })
+            .await
+            .context("the benchmark thread failed")??;
             if json {
                 println!("{}", serde_json::to_string(&report)?);
             } else {

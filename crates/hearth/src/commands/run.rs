@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use hearth_protocol::{AgentEvent, StopReason};
-use hearth_store::{SessionInfo, Store};
+use hearth_protocol::{AgentEvent, StopReason, TurnEnd};
+use hearth_store::SessionInfo;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::{AgentArgs, RunArgs};
@@ -56,7 +56,6 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
         store,
         &session.id,
         Arc::new(TerminalApprover::new()),
-        cancel.clone(),
     )?;
     crate::providers::warn_if_window_too_small(
         &resolved.config,
@@ -67,16 +66,12 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
     )
     .await;
     let mut printer = EventPrinter::new(args.json);
-    printer.print(&AgentEvent::SessionStarted {
-        session_id: session.id.clone(),
-        model: model.to_string(),
-    });
     let mut emit = |event: AgentEvent| printer.print(&event);
     let outcome = agent
         .run_turn(&session.id, &prompt, &mut emit, &cancel)
         .await;
     match outcome {
-        Ok(outcome) => Ok(exit_for(outcome.stop_reason, &session.id, outcome.steps)),
+        Ok(outcome) => Ok(exit_for(outcome.end, &session.id, outcome.steps)),
         Err(err) => {
             let message = err.to_string();
             printer.print(&AgentEvent::Error {
@@ -93,20 +88,12 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
 /// With `--resume`, the stored session, and the flags completed from it (its model and
 /// workspace unless given again).
 pub fn with_resumed_session(args: &AgentArgs) -> Result<(AgentArgs, Option<SessionInfo>)> {
-    let Some(id) = &args.resume else {
-        return Ok((args.clone(), None));
-    };
     let home = Home::locate()?;
-    let store = Store::open(&home.state_db())?;
-    let session = store.session(id)?;
+    let (overrides, session) = args.overrides().resumed(&home)?;
     let mut args = args.clone();
-    if args.model.is_none() {
-        args.model = Some(session.model.clone());
-    }
-    if args.workspace.is_none() && std::path::Path::new(&session.workspace).is_dir() {
-        args.workspace = Some(session.workspace.clone().into());
-    }
-    Ok((args, Some(session)))
+    args.model = overrides.model;
+    args.workspace = overrides.workspace;
+    Ok((args, session))
 }
 
 pub fn cancel_on_ctrl_c(cancel: CancellationToken) -> tokio::task::JoinHandle<()> {
@@ -118,33 +105,34 @@ pub fn cancel_on_ctrl_c(cancel: CancellationToken) -> tokio::task::JoinHandle<()
     })
 }
 
-fn exit_for(reason: StopReason, session_id: &str, steps: u32) -> ExitCode {
-    match reason {
-        StopReason::EndTurn | StopReason::ToolUse | StopReason::MaxTokens => ExitCode::SUCCESS,
-        StopReason::StepLimit => {
-            eprintln!("hearth: stopped after {steps} steps (--max-steps); continue with --resume {session_id}");
-            ExitCode::FAILURE
-        }
-        StopReason::LoopDetected => {
-            eprintln!(
-                "hearth: stopped because the same tool call kept failing; session {session_id}"
-            );
-            ExitCode::FAILURE
-        }
-        StopReason::Cancelled => {
+fn exit_for(end: TurnEnd, session_id: &str, steps: u32) -> ExitCode {
+    if end.succeeded() {
+        return ExitCode::SUCCESS;
+    }
+    match end {
+        TurnEnd::Cancelled => {
             eprintln!(
                 "hearth: cancelled; the session is saved, continue with --resume {session_id}"
             );
-            ExitCode::from(EXIT_CANCELLED)
+            return ExitCode::from(EXIT_CANCELLED);
         }
-        StopReason::Refusal | StopReason::ContentFilter | StopReason::ContextWindowExceeded => {
+        TurnEnd::MaxSteps => {
+            eprintln!("hearth: stopped after {steps} steps (--max-steps); continue with --resume {session_id}");
+        }
+        TurnEnd::LoopDetected => {
+            eprintln!(
+                "hearth: stopped because the same tool call kept failing; session {session_id}"
+            );
+        }
+        TurnEnd::ProviderStopped { stop_reason } => {
             eprintln!(
                 "hearth: {}; session {session_id}",
-                provider_stop_line(reason)
+                provider_stop_line(stop_reason)
             );
-            ExitCode::FAILURE
         }
+        TurnEnd::Completed | TurnEnd::Truncated => {}
     }
+    ExitCode::FAILURE
 }
 
 /// Why the provider stopped an answer, as one line, with what to do about it. The

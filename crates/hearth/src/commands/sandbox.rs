@@ -1,5 +1,5 @@
 //! `hearth sandbox run`: a command run exactly as the exec tool runs one, through the
-//! same `hearth_sandbox::run`, so users and tests can see what the sandbox allows.
+//! same `hearth_sandbox::run_using` with the same mechanism settings, so users and tests can see what the sandbox allows.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -52,7 +52,7 @@ pub async fn sandbox(args: SandboxArgs) -> Result<ExitCode> {
     };
     let cancel = CancellationToken::new();
     cancel_on_ctrl_c(cancel.clone());
-    let output = hearth_sandbox::run(&policy, &spec, &cancel).await?;
+    let output = hearth_sandbox::run_using(&resolved.env.sandbox, &policy, &spec, &cancel).await?;
     std::io::stdout().write_all(&output.stdout)?;
     std::io::stdout().flush()?;
     std::io::stderr().write_all(&output.stderr)?;

@@ -1,13 +1,12 @@
 //! `hearth skills list|check|new`: the skills Hearth would offer, validation of one skill
-//! folder, and a new skill that validates as written. Also the helpers the wiring uses to
-//! find skills and render their prompt section.
+//! folder, and a new skill that validates as written.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use hearth_skills::{discover, load_skill, scaffold, Catalog, SkillIndex, SkillRoots};
+use hearth_skills::{load_skill, scaffold};
 use serde::Serialize;
 
 use crate::home::Home;
@@ -49,33 +48,6 @@ pub enum SkillsCommand {
     },
 }
 
-/// The skill roots for `workspace`, in priority order.
-pub fn skill_roots(workspace: &Path, home: &Home) -> SkillRoots {
-    let user_home = std::env::var_os("HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from);
-    SkillRoots::standard(workspace, user_home.as_deref(), &home.root)
-}
-
-/// The skills of `workspace`, and the problems met finding them.
-pub fn catalog(workspace: &Path, home: &Home) -> Catalog {
-    discover(&skill_roots(workspace, home))
-}
-
-/// The prompt section listing `catalog`'s skills within the default budget.
-pub fn index(catalog: &Catalog, workspace: &Path) -> SkillIndex {
-    SkillIndex::render(
-        &catalog.skills,
-        workspace,
-        hearth_skills::DEFAULT_INDEX_BUDGET_CHARS,
-    )
-}
-
-/// The name `hearth context` shows for the skills part.
-pub fn part_name(index: &SkillIndex) -> String {
-    format!("skills ({} listed)", index.listed)
-}
-
 #[derive(Serialize)]
 struct Listed<'a> {
     path: String,
@@ -102,9 +74,10 @@ fn workspace_or_default(workspace: Option<PathBuf>, home: &Home) -> PathBuf {
 }
 
 fn list(json: bool, workspace: Option<PathBuf>) -> Result<ExitCode> {
-    let home = Home::locate()?;
+    let env = crate::wiring::environment();
+    let home = Home::locate_in(&env)?;
     let workspace = workspace_or_default(workspace, &home);
-    let catalog = catalog(&workspace, &home);
+    let catalog = hearth_runtime::skills::catalog(&workspace, env.user_home.as_deref(), &home);
     if json {
         let listed: Vec<Listed> = catalog
             .skills

@@ -1,4 +1,5 @@
-//! Records every approval question and answer in the session before passing the answer on.
+//! Records every approval question and answer in the session before passing the answer
+//! on, whichever front end asked (a terminal, later the gateway's API).
 
 use std::sync::Arc;
 

@@ -1,9 +1,10 @@
 //! `config.toml`: parsed, validated with errors that name the line and the fix, then
-//! overridden by environment variables (and later by command-line flags).
+//! overridden by environment variables (and later by a front end's [`crate::Overrides`]).
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use hearth_agent::AgentSettings;
 use hearth_models::{ModelRef, ProviderKind, ProviderSettings};
 use hearth_sandbox::SandboxMode;
 use serde::Deserialize;
@@ -170,12 +171,16 @@ impl Config {
             None => ApprovalPolicy::OnRequest,
         };
 
+        let defaults = AgentSettings::default();
         let mut config = Config {
             model: file.model.map(Spanned::into_inner),
             openai: provider_settings(ProviderKind::OpenAi, file.providers.openai),
             anthropic: provider_settings(ProviderKind::Anthropic, file.providers.anthropic),
-            max_steps: file.limits.max_steps.unwrap_or(50),
-            max_output_tokens: file.limits.max_output_tokens.unwrap_or(8192),
+            max_steps: file.limits.max_steps.unwrap_or(defaults.max_steps),
+            max_output_tokens: file
+                .limits
+                .max_output_tokens
+                .unwrap_or(defaults.max_output_tokens),
             sandbox_mode,
             approval,
             network: file.sandbox.network.unwrap_or(false),
@@ -321,7 +326,11 @@ mod tests {
         assert_eq!(config.approval, ApprovalPolicy::OnRequest);
         assert!(!config.network);
         assert!(!config.web_allow_private_addresses);
-        assert_eq!(config.max_steps, 50);
+        assert_eq!(config.max_steps, AgentSettings::default().max_steps);
+        assert_eq!(
+            config.max_output_tokens,
+            AgentSettings::default().max_output_tokens
+        );
         assert!(config.model.is_none());
     }
 

@@ -5,20 +5,20 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use hearth_agent::MemoryHook;
-use hearth_memory::{CapturedTurn, Embedder, Memory, Provenance};
+use hearth_memory::{CapturedTurn, Embedder, EmbedderSettings, Memory, Provenance};
 use hearth_protocol::Message;
 
 /// The most characters of recalled memory offered to the model before a turn.
 pub const RECALL_BUDGET_CHARS: usize = 1_500;
 
-/// The default embedding model, or `None` when it is not in the cache or does not load:
-/// memory then works on keywords alone. Quiet (a debug log), since every turn opens
-/// memory; `hearth doctor` and `hearth memory` say it out loud.
-pub fn load_embedder() -> Option<Arc<Embedder>> {
-    match embedder_status() {
+/// The embedding model `settings` name, or `None` when it is not in the cache or does
+/// not load: memory then works on keywords alone. Quiet (a log line), since every turn
+/// opens memory; `hearth doctor` and `hearth memory` say it out loud.
+pub fn load_embedder(settings: &EmbedderSettings) -> Option<Arc<Embedder>> {
+    match embedder_status(settings) {
         Ok(embedder) => Some(embedder),
         // A model asked for by name that does not load is worth a warning.
-        Err(why) if std::env::var_os(hearth_memory::EMBEDDER_ENV).is_some() => {
+        Err(why) if settings.chosen.is_some() => {
             tracing::warn!("{why}");
             None
         }
@@ -29,13 +29,13 @@ pub fn load_embedder() -> Option<Arc<Embedder>> {
     }
 }
 
-/// The embedding model (`$HEARTH_EMBEDDER`, else the default in the cache), or why it
-/// is not available and what fixes that.
-pub fn embedder_status() -> Result<Arc<Embedder>, String> {
-    match Embedder::load_default() {
+/// The embedding model (the chosen one, else the default in the cache), or why it is
+/// not available and what fixes that.
+pub fn embedder_status(settings: &EmbedderSettings) -> Result<Arc<Embedder>, String> {
+    match Embedder::load_default(settings) {
         Ok(Some(embedder)) => Ok(Arc::new(embedder)),
         Ok(None) => {
-            let place = hearth_memory::default_model_dir().map_or_else(
+            let place = settings.model_dir().map_or_else(
                 || "the model cache".to_string(),
                 |d| d.display().to_string(),
             );

@@ -1,8 +1,8 @@
 //! `HEARTH_HOME` and what lives in it: config, state database, workspace, history.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use crate::{Environment, RuntimeError};
 
 /// The directory holding all of Hearth's state.
 #[derive(Debug, Clone)]
@@ -11,24 +11,31 @@ pub struct Home {
 }
 
 impl Home {
-    /// `$HEARTH_HOME`, else `~/.hearth`. Created if missing.
-    pub fn locate() -> Result<Home> {
-        let root = match std::env::var_os("HEARTH_HOME").filter(|v| !v.is_empty()) {
-            Some(dir) => PathBuf::from(dir),
-            None => {
-                let home = std::env::var_os("HOME")
-                    .filter(|v| !v.is_empty())
-                    .context("neither HEARTH_HOME nor HOME is set; set HEARTH_HOME to a directory for Hearth's state")?;
-                Path::new(&home).join(".hearth")
-            }
+    /// `$HEARTH_HOME`, else `~/.hearth`, from this process's environment. Created if
+    /// missing.
+    pub fn locate() -> Result<Home, RuntimeError> {
+        Self::locate_in(&Environment::from_process())
+    }
+
+    /// `HEARTH_HOME`, else `~/.hearth`, as `env` says. Created if missing.
+    pub fn locate_in(env: &Environment) -> Result<Home, RuntimeError> {
+        let root = match (&env.hearth_home, &env.user_home) {
+            (Some(dir), _) => dir.clone(),
+            (None, Some(home)) => home.join(".hearth"),
+            (None, None) => return Err(RuntimeError::NoHome),
         };
-        std::fs::create_dir_all(&root)
-            .with_context(|| format!("cannot create HEARTH_HOME at {}", root.display()))?;
+        std::fs::create_dir_all(&root).map_err(|source| RuntimeError::HomeCreate {
+            path: root.clone(),
+            source,
+        })?;
         // Canonical, so that comparing it with the (canonical) workspace and hiding it
         // from the sandbox work through symlinks.
         let root = root
             .canonicalize()
-            .with_context(|| format!("cannot resolve HEARTH_HOME at {}", root.display()))?;
+            .map_err(|source| RuntimeError::HomeResolve {
+                path: root.clone(),
+                source,
+            })?;
         Ok(Home { root })
     }
 

@@ -1,0 +1,358 @@
+//! Turns the environment, `config.toml` and a front end's [`Overrides`] into a ready
+//! [`Agent`]: the one place where the crates are plugged together.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use hearth_agent::{Agent, AgentSettings, ContextBuilder};
+use hearth_memory::tools::{MemoryGet, MemorySearch, MemoryWrite};
+use hearth_memory::Memory;
+use hearth_models::ModelRef;
+use hearth_sandbox::SandboxPolicy;
+use hearth_secrets::{secret_reference, Redactor, SecretStore};
+use hearth_store::{AsyncStore, Store};
+use hearth_tools::{
+    default_http_client, ApprovalPolicy, Approver, ContextError, ExecGate, ExecTool, FileAccess,
+    ToolContext, ToolRegistry,
+};
+use tokio_util::sync::CancellationToken;
+
+use crate::approvals::RecordingApprover;
+use crate::config::{validate_model_id, Config};
+use crate::home::Home;
+use crate::memory::LoopMemory;
+use crate::{Environment, Overrides, RuntimeError, Warning};
+
+/// Everything resolved from the environment, config and overrides, before any network
+/// use.
+pub struct Resolved {
+    pub env: Environment,
+    pub home: Home,
+    pub config: Config,
+    pub workspace: PathBuf,
+    pub sandbox: SandboxPolicy,
+    pub approval: ApprovalPolicy,
+    pub settings: AgentSettings,
+    /// The skills found for this workspace (and the problems met finding them).
+    pub skills: hearth_skills::Catalog,
+    /// The configured MCP servers; none runs until [`Resolved::start_mcp_servers`].
+    pub mcp: Arc<hearth_mcp::McpToolset>,
+    /// The MCP servers' tools, once started.
+    pub mcp_tools: Vec<Arc<dyn hearth_tools::Tool>>,
+    /// What resolving met that a person should hear of (MCP servers left out); the
+    /// front end shows these.
+    pub warnings: Vec<Warning>,
+    /// Long-term memory, opened (with the embedder) the first time it is needed.
+    memory: std::sync::OnceLock<Arc<Memory>>,
+}
+
+/// Resolves `overrides` against `env` and the config file of its home.
+pub fn resolve(overrides: &Overrides, env: Environment) -> Result<Resolved, RuntimeError> {
+    let home = Home::locate_in(&env)?;
+    let config = Config::load(&home.config_path(), &|name| env.config_var(name))?;
+    let workspace = match &overrides.workspace {
+        Some(dir) => {
+            if !dir.is_dir() {
+                return Err(RuntimeError::WorkspaceNotDirectory { path: dir.clone() });
+            }
+            dir.clone()
+        }
+        None => {
+            let dir = home.default_workspace();
+            std::fs::create_dir_all(&dir).map_err(|source| RuntimeError::WorkspaceCreate {
+                path: dir.clone(),
+                source,
+            })?;
+            dir
+        }
+    };
+    let workspace = workspace
+        .canonicalize()
+        .map_err(|source| RuntimeError::WorkspaceResolve {
+            path: workspace.clone(),
+            source,
+        })?;
+    let mode = overrides.sandbox.unwrap_or(config.sandbox_mode);
+    let approval = overrides.approval.unwrap_or(config.approval);
+    if workspace == home.root {
+        return Err(RuntimeError::WorkspaceIsHome { path: home.root });
+    }
+    let sandbox = sandbox_policy(mode, &workspace, config.network, &home);
+    let settings = AgentSettings {
+        max_steps: overrides.max_steps.unwrap_or(config.max_steps).max(1),
+        max_output_tokens: config.max_output_tokens,
+        stream: overrides.stream,
+    };
+    let skills = crate::skills::catalog(&workspace, env.user_home.as_deref(), &home);
+    let (servers, warnings) = mcp_servers(&config, &home);
+    let mcp = Arc::new(hearth_mcp::McpToolset::new(servers));
+    Ok(Resolved {
+        env,
+        home,
+        config,
+        workspace,
+        sandbox,
+        approval,
+        settings,
+        skills,
+        mcp,
+        mcp_tools: Vec::new(),
+        warnings,
+        memory: std::sync::OnceLock::new(),
+    })
+}
+
+/// The sandbox policy of an agent in `workspace`: all of HEARTH_HOME hidden, also what
+/// is created in it later (databases and their WAL files); the workspace inside it
+/// stays visible, and skills stay readable so their scripts can run.
+pub(crate) fn sandbox_policy(
+    mode: hearth_sandbox::SandboxMode,
+    workspace: &Path,
+    network: bool,
+    home: &Home,
+) -> SandboxPolicy {
+    SandboxPolicy {
+        mode,
+        workspace: workspace.to_path_buf(),
+        network,
+        hidden_paths: vec![home.root.clone()],
+        readable_paths: vec![home.skills_dir()],
+        limits: Default::default(),
+    }
+}
+
+/// The configured MCP servers with `secret:NAME` values in their `env` resolved. A
+/// server whose secret is missing is left out, with a warning saying which; the rest
+/// of Hearth works on.
+fn mcp_servers(config: &Config, home: &Home) -> (Vec<hearth_mcp::ServerSettings>, Vec<Warning>) {
+    let secrets = SecretStore::new(&home.secrets_file());
+    let mut servers = Vec::new();
+    let mut warnings = Vec::new();
+    for server in &config.mcp_servers {
+        let mut server = server.clone();
+        if let hearth_mcp::Transport::Stdio { env, .. } = &mut server.transport {
+            let mut missing = None;
+            for (name, value) in env.iter_mut() {
+                let Some(secret) = secret_reference(value).map(str::to_string) else {
+                    continue;
+                };
+                match secrets.get(&secret) {
+                    Ok(resolved) => *value = resolved,
+                    Err(error) => {
+                        missing =
+                            Some(format!("[mcp.servers.{}.env] {name}: {error}", server.name));
+                        break;
+                    }
+                }
+            }
+            if let Some(reason) = missing {
+                warnings.push(Warning::McpServerLeftOut {
+                    server: server.name.clone(),
+                    reason,
+                });
+                continue;
+            }
+        }
+        servers.push(server);
+    }
+    (servers, warnings)
+}
+
+impl Resolved {
+    /// The model to use: `flag` (a front end's choice), else config/HEARTH_MODEL, else
+    /// the bundled local model, else an error saying none is configured.
+    pub fn model(&self, flag: Option<&str>) -> Result<ModelRef, RuntimeError> {
+        let id = flag
+            .map(str::to_string)
+            .or_else(|| self.config.model.clone())
+            .or_else(|| crate::providers::default_model(&self.env));
+        let Some(id) = id else {
+            return Err(RuntimeError::NoModel {
+                local: hearth_local::default_model_missing_hint(self.env.model_cache.as_deref()),
+            });
+        };
+        validate_model_id(&id).map_err(RuntimeError::InvalidModel)
+    }
+
+    /// Which skills were left out or shadowed and why, so that none goes missing
+    /// without a word (the model is offered only the valid ones).
+    pub fn skill_warnings(&self) -> Vec<Warning> {
+        self.skills
+            .problems
+            .iter()
+            .map(|problem| Warning::Skill(problem.to_string()))
+            .collect()
+    }
+
+    pub fn open_store(&self) -> Result<Arc<Store>, RuntimeError> {
+        let store = Store::open(&self.home.state_db())?;
+        Ok(Arc::new(store))
+    }
+
+    /// The tool set of the default profile: the workspace tools plus `exec` behind the gate.
+    pub fn tools(&self, approver: Arc<dyn Approver>) -> Result<ToolRegistry, RuntimeError> {
+        let mut tools = ToolRegistry::with_builtins();
+        if self.config.web_allow_private_addresses {
+            tools.register(Arc::new(hearth_tools::WebFetch::new(
+                hearth_tools::AddressPolicy::allow_private(),
+            )));
+        }
+        let gate = ExecGate::new(self.sandbox.clone(), self.approval, approver)
+            .with_env(self.command_env()?)
+            .with_mechanism(self.env.sandbox.clone());
+        tools.register(Arc::new(ExecTool::new(gate)));
+        if let Some(read_file) = tools.get("read_file") {
+            let dirs = self.skills.dirs();
+            tools.register(Arc::new(hearth_skills::SkillAwareReadFile::new(
+                read_file, dirs,
+            )));
+        }
+        let memory = self.memory()?;
+        tools.register(Arc::new(MemorySearch {
+            memory: memory.clone(),
+        }));
+        tools.register(Arc::new(MemoryGet {
+            memory: memory.clone(),
+        }));
+        tools.register(Arc::new(MemoryWrite { memory }));
+        for tool in &self.mcp_tools {
+            tools.register(tool.clone());
+        }
+        Ok(tools)
+    }
+
+    /// `$HEARTH_HOME/memory.db` with the local embedder (keywords only without it), and
+    /// the workspace's `memory/*.md` notes re-indexed when they changed (found only
+    /// from this workspace).
+    pub fn memory(&self) -> Result<Arc<Memory>, RuntimeError> {
+        if let Some(memory) = self.memory.get() {
+            return Ok(memory.clone());
+        }
+        let memory = Arc::new(Memory::open(
+            &self.home.memory_db(),
+            crate::memory::load_embedder(&self.env.embedder),
+        )?);
+        let notes = self.workspace.join(hearth_memory::MEMORY_DIR);
+        if notes.is_dir() {
+            if let Err(err) = memory.index_workspace_memory(&self.workspace) {
+                tracing::warn!("could not index {}: {err}", notes.display());
+            }
+        }
+        Ok(self.memory.get_or_init(|| memory).clone())
+    }
+
+    /// Starts the configured MCP servers and keeps their tools for every agent built
+    /// afterwards. Only front ends that run turns call this; a server that fails to
+    /// start is left out, and said in the warnings returned.
+    pub async fn start_mcp_servers(&mut self) -> Vec<Warning> {
+        let (tools, errors) = self.mcp.tools().await;
+        self.mcp_tools = tools;
+        errors
+            .into_iter()
+            .map(|err| Warning::McpStart(err.to_string()))
+            .collect()
+    }
+
+    /// `text` with the SKILL.md body of each skill it names as `$skill-name` appended.
+    pub fn expand_skill_mentions(&self, text: &str) -> String {
+        hearth_skills::inject_mentions(text, &self.skills)
+    }
+
+    pub fn secrets(&self) -> SecretStore {
+        SecretStore::new(&self.home.secrets_file())
+    }
+
+    /// `[sandbox.env]` with `secret:NAME` references replaced by their values.
+    pub fn command_env(&self) -> Result<Vec<(String, String)>, RuntimeError> {
+        let secrets = self.secrets();
+        self.config
+            .sandbox_env
+            .iter()
+            .map(|(name, value)| match secret_reference(value) {
+                Some(secret) => secrets
+                    .get(secret)
+                    .map(|v| (name.clone(), v))
+                    .map_err(|source| RuntimeError::Secret {
+                        what: format!("[sandbox.env] {name}"),
+                        source,
+                    }),
+                None => Ok((name.clone(), value.clone())),
+            })
+            .collect()
+    }
+
+    /// Knows every stored secret, so none can reach the model through a tool's output.
+    pub fn redactor(&self) -> Result<Redactor, RuntimeError> {
+        let secrets = self
+            .secrets()
+            .load()
+            .map_err(|source| RuntimeError::Secret {
+                what: format!("the secret store {}", self.home.secrets_file().display()),
+                source,
+            })?;
+        Ok(Redactor::new(secrets))
+    }
+
+    pub fn context_builder(&self) -> ContextBuilder {
+        let network = if self.sandbox.network {
+            "network on"
+        } else {
+            "network off"
+        };
+        let skills = crate::skills::index(&self.skills, &self.workspace);
+        ContextBuilder::new(
+            &self.workspace,
+            &format!("{}, {network}", self.sandbox.mode),
+        )
+        .with_section(
+            &crate::skills::part_name(&skills),
+            &skills.text,
+            skills.cut_chars,
+        )
+    }
+
+    /// What the file tools may touch: derived from the sandbox policy, so they never
+    /// reach what a command could not.
+    pub fn file_access(&self) -> FileAccess {
+        FileAccess::from_policy(&self.sandbox)
+    }
+
+    pub fn tool_context(&self, cancel: CancellationToken) -> Result<ToolContext, RuntimeError> {
+        let http = default_http_client().map_err(ContextError::Http)?;
+        Ok(ToolContext {
+            workspace: self.workspace.clone(),
+            cancel,
+            http,
+            files: self.file_access(),
+        })
+    }
+
+    /// A full agent for `model` in `session_id`, for any number of turns: each turn's
+    /// cancellation token reaches its tools (`Agent::run_turn`). Every approval
+    /// decision is recorded in the session.
+    pub fn agent(
+        &self,
+        model: ModelRef,
+        store: Arc<Store>,
+        session_id: &str,
+        approver: Arc<dyn Approver>,
+    ) -> Result<Agent, RuntimeError> {
+        let provider = crate::providers::build(&self.config, &self.env, &model, &self.secrets())?;
+        let approver = Arc::new(RecordingApprover::new(approver, store.clone(), session_id));
+        Ok(Agent {
+            provider,
+            model,
+            redactor: self.redactor()?,
+            memory: Some(Arc::new(LoopMemory::new(
+                self.memory()?,
+                self.workspace.clone(),
+            ))),
+            tools: self.tools(approver)?,
+            // The loop gives the tools each turn's own token instead of this one.
+            tool_context: self.tool_context(CancellationToken::new())?,
+            store: AsyncStore::spawn(store)?,
+            system_prompt: self.context_builder().build().text,
+            settings: self.settings.clone(),
+        })
+    }
+}

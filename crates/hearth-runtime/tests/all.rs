@@ -1,0 +1,4 @@
+//! hearth-runtime's one integration-test binary: the runtime over real files, a real
+//! sandbox and a table for an environment.
+
+mod runtime;
