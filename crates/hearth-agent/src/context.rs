@@ -171,7 +171,7 @@ mod tests {
     }
 
     /// The template is part of the product: a change to it shows up as a snapshot diff.
-    /// Run with `UPDATE_SNAPSHOTS=1` to accept a deliberate change.
+    /// Run with `HEARTH_UPDATE_SNAPSHOTS=1` to accept a deliberate change.
     #[test]
     fn system_prompt_snapshot() {
         let prompt = ContextBuilder::new(
@@ -179,15 +179,9 @@ mod tests {
             "workspace-write, network off",
         )
         .build();
-        let snapshot =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots/system_prompt.txt");
-        if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
-            std::fs::write(&snapshot, &prompt.text).unwrap();
-        }
-        let expected = std::fs::read_to_string(&snapshot).unwrap();
-        assert_eq!(
-            prompt.text, expected,
-            "system prompt changed; rerun with UPDATE_SNAPSHOTS=1 if intended"
+        hearth_testkit::snapshot::assert_matches(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots/system_prompt.txt"),
+            &prompt.text,
         );
     }
 }

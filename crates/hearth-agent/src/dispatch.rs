@@ -11,6 +11,7 @@ use std::time::Duration;
 use futures_util::stream::{FuturesOrdered, StreamExt};
 use hearth_protocol::{ToolCall, ToolResult};
 use hearth_tools::{ToolContext, ToolRegistry};
+use tokio::sync::mpsc::UnboundedSender;
 
 /// What a cancelled call is answered with.
 pub const CANCELLED_RESULT: &str =
@@ -19,29 +20,32 @@ pub const CANCELLED_RESULT: &str =
 /// How long a tool may take to wind down after a cancel before it is abandoned.
 const CANCEL_GRACE: Duration = Duration::from_secs(2);
 
-/// Runs `calls` concurrently and hands each result to `on_result` in call order, as soon
-/// as it and every call before it are done (so results can be written ahead one by one).
-pub async fn run_calls(
+/// Runs one batch of [`concurrent_batches`] and sends each result on `finished` in call
+/// order, as soon as it and every call before it are done, so the caller can write
+/// results ahead one by one while the batch's other calls keep running.
+pub(crate) async fn run_batch<'c>(
     registry: &ToolRegistry,
     ctx: &ToolContext,
-    calls: &[ToolCall],
-    mut on_result: impl FnMut(&ToolCall, ToolResult),
+    batch: &'c [ToolCall],
+    finished: UnboundedSender<(&'c ToolCall, ToolResult)>,
 ) {
-    for batch in concurrent_batches(registry, calls) {
-        let mut pending: FuturesOrdered<_> = batch
-            .iter()
-            .map(|call| async move { (call, run_one(registry, ctx, call).await) })
-            .collect();
-        while let Some((call, result)) = pending.next().await {
-            on_result(call, result);
-        }
+    let mut pending: FuturesOrdered<_> = batch
+        .iter()
+        .map(|call| async move { (call, run_one(registry, ctx, call).await) })
+        .collect();
+    while let Some(done) = pending.next().await {
+        // A caller that stopped listening has stopped the turn; the calls still end.
+        let _ = finished.send(done);
     }
 }
 
 /// `calls` cut, in order, into runs that may go at the same time: consecutive read-only
 /// calls together, every other call alone. Unknown tools only produce an error result,
 /// so they count as read-only.
-fn concurrent_batches<'c>(registry: &ToolRegistry, calls: &'c [ToolCall]) -> Vec<&'c [ToolCall]> {
+pub(crate) fn concurrent_batches<'c>(
+    registry: &ToolRegistry,
+    calls: &'c [ToolCall],
+) -> Vec<&'c [ToolCall]> {
     let mut batches = Vec::new();
     let mut start = 0;
     for (index, call) in calls.iter().enumerate() {

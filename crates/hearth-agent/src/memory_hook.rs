@@ -3,10 +3,10 @@
 
 use hearth_protocol::Message;
 
-/// Long-term memory as the loop sees it. Implementations must be quick (capture is a
-/// durable row, embedding happens elsewhere) and must not fail the turn: errors are
-/// theirs to log.
-pub trait MemoryHook: Send + Sync {
+/// Long-term memory as the loop sees it. Both calls may block (recall embeds the
+/// query, capture writes a durable row): the loop makes them on blocking threads, never
+/// on a runtime worker. They must not fail the turn: errors are theirs to log.
+pub trait MemoryHook: Send + Sync + 'static {
     /// Memories relevant to `user_text`, already formatted and marked as recalled
     /// memory, each with where it came from (the user, the agent, a workspace file,
     /// outside) and none able to close the mark, or `None` when nothing clears the bar.

@@ -5,11 +5,13 @@ use std::sync::Arc;
 
 use hearth_models::{ModelError, ModelRef, Provider};
 use hearth_protocol::{
-    AgentEvent, Message, ModelRequest, ModelResponse, StopReason, StreamEvent, ToolResult, Usage,
+    AgentEvent, Message, ModelRequest, ModelResponse, StopReason, StreamEvent, ToolCall,
+    ToolResult, TurnEnd, Usage,
 };
 use hearth_secrets::Redactor;
-use hearth_store::{Store, StoreError};
+use hearth_store::{AsyncStore, StoreError};
 use hearth_tools::{ToolContext, ToolRegistry};
+use tokio::sync::mpsc::unbounded_channel;
 use tokio_util::sync::CancellationToken;
 
 use crate::dispatch;
@@ -43,7 +45,8 @@ impl Default for AgentSettings {
 #[derive(Debug, Clone, PartialEq)]
 pub struct TurnOutcome {
     pub text: String,
-    pub stop_reason: StopReason,
+    /// Why the turn ended; [`TurnEnd::succeeded`] says whether it is a success.
+    pub end: TurnEnd,
     pub steps: u32,
     pub usage: Usage,
 }
@@ -56,19 +59,23 @@ pub enum AgentError {
     Store(#[from] StoreError),
 }
 
-/// Everything one turn needs: a provider for a model, the tools, the store and the
-/// (stable) system prompt.
+/// Everything turns need: a provider for a model, the tools, the store and the
+/// (stable) system prompt. Built once and used for any number of turns (each with its
+/// own cancellation token).
 pub struct Agent {
     pub provider: Arc<dyn Provider>,
     pub model: ModelRef,
     pub tools: ToolRegistry,
+    /// What tools run with; its `cancel` is replaced by each turn's token.
     pub tool_context: ToolContext,
-    pub store: Arc<Store>,
+    /// The state database, written through its own thread (never on a runtime worker).
+    pub store: AsyncStore,
     pub system_prompt: String,
     pub settings: AgentSettings,
     /// Replaces secret values in tool output before it is stored or sent.
     pub redactor: Redactor,
-    /// Long-term memory: recalled before the turn, fed what was said.
+    /// Long-term memory: recalled before the turn, fed what was said. Its calls run
+    /// on blocking threads (recall embeds the query; capture is a durable write).
     pub memory: Option<Arc<dyn MemoryHook>>,
 }
 
@@ -82,8 +89,11 @@ impl Agent {
         }
     }
 
-    /// Runs one user turn in `session_id`, emitting events as it goes. The session's
-    /// history is valid afterwards whatever happens (every call answered).
+    /// Runs one user turn in `session_id`, emitting events as it goes (the first is
+    /// `SessionStarted`, once the user's message is durable). `cancel` stops this turn
+    /// and its tools. The session's history is valid afterwards whatever happens
+    /// (every call answered). Nothing here blocks the runtime: the store, memory and
+    /// sandbox do their blocking work on threads of their own.
     pub async fn run_turn(
         &self,
         session_id: &str,
@@ -91,17 +101,22 @@ impl Agent {
         emit: &mut (dyn FnMut(AgentEvent) + Send),
         cancel: &CancellationToken,
     ) -> Result<TurnOutcome, AgentError> {
-        self.store.repair(session_id)?;
-        let mut history = self.store.messages(session_id)?;
-        let recalled = self
-            .memory
-            .as_ref()
-            .and_then(|memory| memory.recall(user_text));
+        self.store.repair(session_id).await?;
+        let mut history = self.store.messages(session_id).await?;
+        let recalled = self.recall(user_text).await;
         let user = Message::user(with_recall(user_text, recalled));
-        self.store.append(session_id, &user)?;
-        self.capture(session_id, &Message::user(user_text));
+        self.store.append(session_id, &user).await?;
+        emit(AgentEvent::SessionStarted {
+            session_id: session_id.to_string(),
+            model: self.model.to_string(),
+        });
+        self.capture(session_id, Message::user(user_text)).await;
         history.push(user);
 
+        let tool_context = ToolContext {
+            cancel: cancel.clone(),
+            ..self.tool_context.clone()
+        };
         let mut guard = LoopGuard::default();
         let mut usage = Usage::default();
         let mut last_text = String::new();
@@ -112,7 +127,7 @@ impl Agent {
                     return Ok(self.finish(
                         session_id,
                         last_text,
-                        StopReason::Cancelled,
+                        TurnEnd::Cancelled,
                         step,
                         usage,
                         emit,
@@ -135,80 +150,63 @@ impl Agent {
                     response.provider_state.clone(),
                 )
             };
-            self.store.append_with_usage(
-                session_id,
-                &assistant,
-                &self.model.to_string(),
-                &response.usage,
-            )?;
+            self.store
+                .append_with_usage(
+                    session_id,
+                    &assistant,
+                    &self.model.to_string(),
+                    &response.usage,
+                )
+                .await?;
             usage.add(response.usage);
             emit(AgentEvent::Usage {
                 step,
                 usage: response.usage,
             });
             if stopped_by_provider {
-                return Ok(self.finish(
-                    session_id,
-                    response.text,
-                    response.stop_reason,
-                    step,
-                    usage,
-                    emit,
-                ));
+                let end = TurnEnd::ProviderStopped {
+                    stop_reason: response.stop_reason,
+                };
+                return Ok(self.finish(session_id, response.text, end, step, usage, emit));
             }
             if response.stop_reason == StopReason::MaxTokens && !response.tool_calls.is_empty() {
-                return self.end_with_truncated_calls(session_id, &response, step, usage, emit);
+                return self
+                    .end_with_truncated_calls(session_id, &response, step, usage, emit)
+                    .await;
             }
             if !response.text.is_empty() {
-                self.capture(session_id, &assistant);
+                self.capture(session_id, assistant.clone()).await;
             }
             history.push(assistant);
             if !response.text.is_empty() {
                 last_text = response.text.clone();
             }
             if response.tool_calls.is_empty() {
-                let reason = match response.stop_reason {
-                    StopReason::MaxTokens => StopReason::MaxTokens,
-                    _ => StopReason::EndTurn,
+                let end = match response.stop_reason {
+                    StopReason::MaxTokens => TurnEnd::Truncated,
+                    _ => TurnEnd::Completed,
                 };
-                return Ok(self.finish(session_id, last_text, reason, step, usage, emit));
+                return Ok(self.finish(session_id, last_text, end, step, usage, emit));
             }
 
             for call in &response.tool_calls {
                 emit(AgentEvent::ToolCall { call: call.clone() });
             }
-            let mut results: Vec<ToolResult> = Vec::new();
-            let mut store_error = None;
-            let mut looping = false;
-            dispatch::run_calls(
-                &self.tools,
-                &self.tool_context,
-                &response.tool_calls,
-                |call, mut result| {
-                    result.content = self.redactor.redact(&result.content);
-                    if let Err(err) = self
-                        .store
-                        .append(session_id, &Message::Tool(result.clone()))
-                    {
-                        store_error.get_or_insert(err);
-                    }
-                    looping |= guard.record(call, &result);
-                    emit(AgentEvent::ToolResult {
-                        result: result.clone(),
-                    });
-                    results.push(result);
-                },
-            )
-            .await;
-            if let Some(err) = store_error {
-                return Err(err.into());
-            }
+            let (results, looping) = self
+                .run_tool_calls(
+                    session_id,
+                    &tool_context,
+                    &response.tool_calls,
+                    &mut guard,
+                    emit,
+                )
+                .await?;
             history.extend(results.into_iter().map(Message::Tool));
-            if cancel.is_cancelled() || self.tool_context.cancel.is_cancelled() {
+            if cancel.is_cancelled() {
                 return Ok(self.finish(
                     session_id,
                     last_text,
-                    StopReason::Cancelled,
+                    TurnEnd::Cancelled,
                     step,
                     usage,
                     emit,
@@ -221,7 +219,7 @@ impl Agent {
                 return Ok(self.finish(
                     session_id,
                     text.trim_end().to_string(),
-                    StopReason::LoopDetected,
+                    TurnEnd::LoopDetected,
                     step,
                     usage,
                     emit,
@@ -231,18 +229,86 @@ impl Agent {
         Ok(self.finish(
             session_id,
             last_text,
-            StopReason::StepLimit,
+            TurnEnd::MaxSteps,
             self.settings.max_steps,
             usage,
             emit,
         ))
     }
 
+    /// Runs one answer's tool calls (see [`dispatch`]), writing each result ahead as
+    /// it arrives, in call order; the next batch starts once the last one's results are
+    /// durable. Returns the results and whether the loop guard saw a repeating failure.
+    async fn run_tool_calls(
+        &self,
+        session_id: &str,
+        tool_context: &ToolContext,
+        calls: &[ToolCall],
+        guard: &mut LoopGuard,
+        emit: &mut (dyn FnMut(AgentEvent) + Send),
+    ) -> Result<(Vec<ToolResult>, bool), StoreError> {
+        let mut results = Vec::new();
+        let mut store_error = None;
+        let mut looping = false;
+        for batch in dispatch::concurrent_batches(&self.tools, calls) {
+            let (finished, mut handed_over) = unbounded_channel();
+            let running = dispatch::run_batch(&self.tools, tool_context, batch, finished);
+            let writing = async {
+                while let Some((call, mut result)) = handed_over.recv().await {
+                    result.content = self.redactor.redact(&result.content);
+                    let stored = Message::Tool(result.clone());
+                    if let Err(err) = self.store.append(session_id, &stored).await {
+                        store_error.get_or_insert(err);
+                    }
+                    looping |= guard.record(call, &result);
+                    emit(AgentEvent::ToolResult {
+                        result: result.clone(),
+                    });
+                    results.push(result);
+                }
+            };
+            tokio::join!(running, writing);
+        }
+        match store_error {
+            Some(err) => Err(err),
+            None => Ok((results, looping)),
+        }
+    }
+
+    /// What long-term memory recalls for `user_text`, worked out on a blocking thread
+    /// (recall embeds the query). A recall that panics is logged and skipped: memory
+    /// never fails the turn.
+    async fn recall(&self, user_text: &str) -> Option<String> {
+        let memory = Arc::clone(self.memory.as_ref()?);
+        let user_text = user_text.to_string();
+        match tokio::task::spawn_blocking(move || memory.recall(&user_text)).await {
+            Ok(recalled) => recalled,
+            Err(error) => {
+                tracing::warn!(%error, "memory recall failed; the turn goes on without it");
+                None
+            }
+        }
+    }
+
+    /// Feeds `message` to long-term memory on a blocking thread (a durable write) and
+    /// waits for it, so captures stay in the order they were said.
+    async fn capture(&self, session_id: &str, message: Message) {
+        let Some(memory) = self.memory.as_ref().map(Arc::clone) else {
+            return;
+        };
+        let session_id = session_id.to_string();
+        if let Err(error) =
+            tokio::task::spawn_blocking(move || memory.capture(&session_id, &message)).await
+        {
+            tracing::warn!(%error, "memory capture failed; the turn goes on without it");
+        }
+    }
+
     /// The answer reached the output token limit in the middle of a tool call: its
     /// calls are cut off, so none runs (each gets a result saying so, keeping the
     /// history valid) and the turn ends naming the setting to raise, instead of the
     /// model being told its JSON is invalid until the loop guard stops it.
-    fn end_with_truncated_calls(
+    async fn end_with_truncated_calls(
         &self,
         session_id: &str,
         response: &ModelResponse,
@@ -254,7 +320,8 @@ impl Agent {
             emit(AgentEvent::ToolCall { call: call.clone() });
             let result = ToolResult::error(call, TRUNCATED_CALL_RESULT);
             self.store
-                .append(session_id, &Message::Tool(result.clone()))?;
+                .append(session_id, &Message::Tool(result.clone()))
+                .await?;
             emit(AgentEvent::ToolResult { result });
         }
         let text = format!(
@@ -266,17 +333,11 @@ impl Agent {
         Ok(self.finish(
             session_id,
             text.trim_end().to_string(),
-            StopReason::MaxTokens,
+            TurnEnd::Truncated,
             step,
             usage,
             emit,
         ))
-    }
-
-    fn capture(&self, session_id: &str, message: &Message) {
-        if let Some(memory) = &self.memory {
-            memory.capture(session_id, message);
-        }
     }
 
     /// One model call. Text deltas and retries are forwarded as events.
@@ -318,7 +379,7 @@ impl Agent {
         &self,
         session_id: &str,
         text: String,
-        stop_reason: StopReason,
+        end: TurnEnd,
         steps: u32,
         usage: Usage,
         emit: &mut (dyn FnMut(AgentEvent) + Send),
@@ -326,13 +387,13 @@ impl Agent {
         emit(AgentEvent::Final {
             session_id: session_id.to_string(),
             text: text.clone(),
-            stop_reason,
+            end,
             steps,
             usage,
         });
         TurnOutcome {
             text,
-            stop_reason,
+            end,
             steps,
             usage,
         }

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{ToolCall, ToolResult, Usage};
 
-/// Why a model response or a whole turn ended.
+/// Why the model stopped one answer, as the provider reported it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StopReason {
@@ -16,12 +16,6 @@ pub enum StopReason {
     ToolUse,
     /// The model hit its output token limit.
     MaxTokens,
-    /// The turn hit `--max-steps`.
-    StepLimit,
-    /// The user cancelled (Ctrl-C).
-    Cancelled,
-    /// The same failing tool call kept repeating.
-    LoopDetected,
     /// The model declined to answer (Anthropic `stop_reason: "refusal"`, an OpenAI
     /// `refusal` field). Any partial text is kept in the transcript but never replayed.
     Refusal,
@@ -45,10 +39,43 @@ impl StopReason {
     }
 }
 
+/// Why a whole turn ended (the `end` of the `final` event), as opposed to why one
+/// model answer stopped ([`StopReason`]). [`TurnEnd::succeeded`] is the one place that
+/// says which ends count as success.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TurnEnd {
+    /// The model gave its answer.
+    #[default]
+    Completed,
+    /// The answer was cut at the output token limit (`[limits] max_output_tokens`);
+    /// tool calls cut off with it were answered "not run".
+    Truncated,
+    /// The turn hit `--max-steps`.
+    MaxSteps,
+    /// The same failing tool call kept repeating.
+    LoopDetected,
+    /// The caller cancelled the turn (Ctrl-C).
+    Cancelled,
+    /// The provider stopped the answer: `stop_reason` is one for which
+    /// [`StopReason::is_provider_stop`] holds.
+    ProviderStopped { stop_reason: StopReason },
+}
+
+impl TurnEnd {
+    /// Whether the turn produced the answer it was asked for (possibly cut at the
+    /// output limit): the CLI's exit status 0, an MCP `ask` that returns text.
+    pub fn succeeded(self) -> bool {
+        matches!(self, TurnEnd::Completed | TurnEnd::Truncated)
+    }
+}
+
 /// One line of `hearth run --json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum AgentEvent {
+    /// The user's message is durable in the session (emitted by the loop, once per
+    /// turn, before anything else happens).
     SessionStarted {
         session_id: String,
         model: String,
@@ -74,10 +101,12 @@ pub enum AgentEvent {
         delay_ms: u64,
         reason: String,
     },
+    /// The turn is over: its last text, why it ended, the model calls it made and
+    /// the tokens they used.
     Final {
         session_id: String,
         text: String,
-        stop_reason: StopReason,
+        end: TurnEnd,
         steps: u32,
         usage: Usage,
     },
@@ -107,6 +136,29 @@ mod tests {
         }
         assert!(!StopReason::MaxTokens.is_provider_stop());
         assert!(Message::assistant("fine", vec![]).is_replayed());
+    }
+
+    #[test]
+    fn a_turn_end_says_once_whether_the_turn_succeeded() {
+        let ends = [
+            (TurnEnd::Completed, true, r#"{"kind":"completed"}"#),
+            (TurnEnd::Truncated, true, r#"{"kind":"truncated"}"#),
+            (TurnEnd::MaxSteps, false, r#"{"kind":"max_steps"}"#),
+            (TurnEnd::LoopDetected, false, r#"{"kind":"loop_detected"}"#),
+            (TurnEnd::Cancelled, false, r#"{"kind":"cancelled"}"#),
+            (
+                TurnEnd::ProviderStopped {
+                    stop_reason: StopReason::Refusal,
+                },
+                false,
+                r#"{"kind":"provider_stopped","stop_reason":"refusal"}"#,
+            ),
+        ];
+        for (end, succeeded, json) in ends {
+            assert_eq!(end.succeeded(), succeeded, "{end:?}");
+            assert_eq!(serde_json::to_string(&end).unwrap(), json);
+            assert_eq!(serde_json::from_str::<TurnEnd>(json).unwrap(), end);
+        }
     }
 
     #[test]

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use crate::bwrap::{resolve_cwd, SandboxLayout};
 use crate::capture::{self, BoundedCapture};
 use crate::landlock::HelperPlan;
-use crate::mechanism::{probe, Mechanism};
+use crate::mechanism::{probe_with, Mechanism, MechanismSettings};
 use crate::policy::{
     CommandLine, CommandOutput, CommandSpec, SandboxError, SandboxMode, SandboxPolicy,
 };
@@ -31,9 +31,20 @@ const WRAPPER_PROCESSES: usize = 2;
 
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/// Runs `spec` under `policy` with the mechanism [`probe`] found. `full-access` needs no
-/// mechanism, so it does not pay for the probe.
+/// Runs `spec` under `policy` with the mechanism [`crate::probe`] finds for the default
+/// settings (bubblewrap; no Landlock helper). See [`run_using`].
 pub async fn run(
+    policy: &SandboxPolicy,
+    spec: &CommandSpec,
+    cancel: &CancellationToken,
+) -> Result<CommandOutput, SandboxError> {
+    run_using(&MechanismSettings::default(), policy, spec, cancel).await
+}
+
+/// Runs `spec` under `policy` with the mechanism [`probe_with`] finds for `settings`.
+/// `full-access` needs no mechanism, so it does not pay for the probe.
+pub async fn run_using(
+    settings: &MechanismSettings,
     policy: &SandboxPolicy,
     spec: &CommandSpec,
     cancel: &CancellationToken,
@@ -43,9 +54,23 @@ pub async fn run(
             reason: "not needed: full-access runs without a sandbox".into(),
         }
     } else {
-        probe()
+        // The first probe of a process spawns bwrap (or the helper) and waits for it.
+        let settings = settings.clone();
+        off_the_runtime(move || probe_with(&settings)).await?
     };
     run_with(&mechanism, policy, spec, cancel).await
+}
+
+/// Runs blocking work (a probe, a walk of the workspace) on a blocking thread, so no
+/// runtime worker waits on a child process or the file system.
+async fn off_the_runtime<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, SandboxError> {
+    tokio::task::spawn_blocking(work).await.map_err(|error| {
+        SandboxError::Spawn(std::io::Error::other(format!(
+            "preparing the sandboxed command failed: {error}"
+        )))
+    })
 }
 
 /// Runs `spec` under `policy` with a given mechanism (for callers and tests that
@@ -56,13 +81,20 @@ pub async fn run_with(
     spec: &CommandSpec,
     cancel: &CancellationToken,
 ) -> Result<CommandOutput, SandboxError> {
-    let prepared = build_command(mechanism, policy, spec)?;
+    // Planning walks the workspace (every `.git`) and the file system.
+    let (owned_mechanism, owned_policy, owned_spec) =
+        (mechanism.clone(), policy.clone(), spec.clone());
+    let prepared =
+        off_the_runtime(move || build_command(&owned_mechanism, &owned_policy, &owned_spec))
+            .await??;
     let mut output = execute(prepared.command, prepared.wrapper, policy, spec, cancel).await;
     // The private temp dir (Landlock) and the filter file go with the command.
     drop(prepared.private_tmp);
     drop(prepared.seccomp_filter);
-    if let (Ok(output), Some(before)) = (&mut output, &prepared.git_dirs) {
-        output.new_git_repositories = new_repositories(policy, before);
+    if let (Ok(output), Some(before)) = (&mut output, prepared.git_dirs) {
+        let policy = policy.clone();
+        output.new_git_repositories =
+            off_the_runtime(move || new_repositories(&policy, &before)).await?;
     }
     output
 }

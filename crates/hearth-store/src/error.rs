@@ -107,6 +107,23 @@ pub enum StoreError {
         source: serde_json::Error,
     },
 
+    #[error(
+        "cannot start the thread that writes the state database {}: {source}; \
+         the system is out of threads or memory — close other programs and retry",
+        .path.display()
+    )]
+    StartThread {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
+    #[error(
+        "the thread writing the state database {} has stopped, so the last change may not \
+         be recorded; restart hearth and resume the session (--resume repairs it)",
+        .path.display()
+    )]
+    ThreadStopped { path: PathBuf },
+
     #[error("cannot encode a {role} message for session {session_id}: {source}")]
     EncodeMessage {
         session_id: String,

@@ -6,16 +6,23 @@
 //! [`Store::repair`] answers the tool calls it never finished so the session resumes
 //! with a valid history.
 //!
-//! Architecture invariant: this crate is synchronous and never prints or panics on
+//! [`Store`] is synchronous (for the CLI's commands); [`AsyncStore`] runs its calls on
+//! one thread of its own for async callers, so the loop awaits each durable write
+//! instead of blocking a runtime worker on an fsync.
+//!
+//! Architecture invariants: async code reaches the database only through
+//! [`AsyncStore`] (no fsync on a runtime worker); this crate never prints or panics on
 //! input; every failure is a [`StoreError`] that names the file or session and says
 //! what to do. The schema grows by appending migrations (see `schema.rs`).
 
+mod async_store;
 mod error;
 mod repair;
 mod schema;
 mod store;
 mod title;
 
+pub use async_store::AsyncStore;
 pub use error::StoreError;
 pub use repair::INTERRUPTED_TOOL_RESULT;
 pub use store::{ApprovalRecord, SessionInfo, Store, MIN_SESSION_PREFIX};
