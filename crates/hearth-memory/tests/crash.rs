@@ -22,7 +22,12 @@ fn nth_text(n: usize) -> String {
 }
 
 fn embedder() -> Option<Arc<Embedder>> {
-    Embedder::load_default().ok().flatten().map(Arc::new)
+    Embedder::load_default(&hearth_memory::EmbedderSettings::from_vars(|name| {
+        std::env::var_os(name)
+    }))
+    .ok()
+    .flatten()
+    .map(Arc::new)
 }
 
 #[test]
@@ -57,7 +62,7 @@ fn acknowledged_captures_survive_sigkill() {
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
-            "capturer_child",
+            "crash::capturer_child",
             "--nocapture",
             "--test-threads=1",
         ])
@@ -116,6 +121,9 @@ fn acknowledged_captures_survive_sigkill() {
             .unwrap();
         assert_eq!(unembedded, 0, "the reopened worker embeds what was left");
     } else {
-        eprintln!("skipping the embedding half: no model in the cache (run scripts/fetch-models.sh embedder)");
+        let reason = hearth_testkit::model_absent(
+            "no embedding model in the cache (run scripts/fetch-models.sh embedder)",
+        );
+        eprintln!("skipped the embedding half: {reason}");
     }
 }

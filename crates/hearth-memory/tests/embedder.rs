@@ -4,13 +4,16 @@
 
 use std::sync::Arc;
 
-use hearth_memory::{cosine, Embedder, Memory, Provenance, SearchOptions};
+use hearth_memory::{cosine, Embedder, EmbedderSettings, Memory, Provenance, SearchOptions};
 
 fn model() -> Option<Arc<Embedder>> {
-    match Embedder::load_default() {
+    match Embedder::load_default(&EmbedderSettings::from_vars(|name| std::env::var_os(name))) {
         Ok(Some(embedder)) => Some(Arc::new(embedder)),
         Ok(None) => {
-            eprintln!("skipped: the embedding model is not in the cache; run `scripts/fetch-models.sh embedder`");
+            let reason = hearth_testkit::model_absent(
+                "the embedding model is not in the cache; run `scripts/fetch-models.sh embedder`",
+            );
+            eprintln!("skipped: {reason}");
             None
         }
         Err(e) => panic!("the model is there but does not load: {e}"),

@@ -1,6 +1,6 @@
 //! Data-driven tests for both stream decoders: every `tests/fixtures/<wire>/*.sse` body is
 //! decoded, in chunks of several sizes, and what came out (events, then the response or
-//! the error) must equal `*.expected.json` beside it. Run with `UPDATE_FIXTURES=1` to
+//! the error) must equal `*.expected.json` beside it. Run with `HEARTH_UPDATE_SNAPSHOTS=1` to
 //! write missing or changed expectations, then review the diff.
 
 use std::path::{Path, PathBuf};
@@ -80,8 +80,6 @@ fn fixture_files(wire_name: &str) -> Vec<PathBuf> {
 }
 
 fn check_fixtures<W: WireFormat>(wire: &W, wire_name: &str) {
-    let update = std::env::var_os("UPDATE_FIXTURES").is_some();
-    let mut failures = Vec::new();
     for path in fixture_files(wire_name) {
         let body = std::fs::read(&path).unwrap();
         let decoded = decode(wire, &body, body.len().max(1));
@@ -93,29 +91,9 @@ fn check_fixtures<W: WireFormat>(wire: &W, wire_name: &str) {
                 path.display()
             );
         }
-        let expected_path = path.with_extension("expected.json");
-        let expected: Option<Value> = std::fs::read_to_string(&expected_path)
-            .ok()
-            .map(|text| serde_json::from_str(&text).unwrap());
-        if expected.as_ref() == Some(&decoded) {
-            continue;
-        }
-        if update {
-            let text = serde_json::to_string_pretty(&decoded).unwrap() + "\n";
-            std::fs::write(&expected_path, text).unwrap();
-        } else {
-            failures.push(format!(
-                "{}:\n  got {}",
-                path.display(),
-                serde_json::to_string_pretty(&decoded).unwrap()
-            ));
-        }
+        let text = serde_json::to_string_pretty(&decoded).unwrap() + "\n";
+        hearth_testkit::snapshot::assert_matches(path.with_extension("expected.json"), &text);
     }
-    assert!(
-        failures.is_empty(),
-        "fixtures differ (UPDATE_FIXTURES=1 rewrites them):\n{}",
-        failures.join("\n")
-    );
 }
 
 #[test]

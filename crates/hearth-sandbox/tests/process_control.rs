@@ -2,11 +2,9 @@
 //! grandchildren, cancellation, bounded output, exit codes and signals. The limits
 //! apply in every mode, so each test runs under `workspace-write` and `full-access`.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use hearth_sandbox::run;
 use hearth_sandbox::SandboxMode::{self, FullAccess, WorkspaceWrite};
 use tokio_util::sync::CancellationToken;

@@ -69,7 +69,7 @@ fn acknowledged_appends_survive_sigkill() {
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
-            "appender_child",
+            "crash::appender_child",
             "--nocapture",
             "--test-threads=1",
         ])

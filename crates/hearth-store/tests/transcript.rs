@@ -253,3 +253,96 @@ fn rows_from_before_provider_state_load_and_the_state_round_trips() {
         Message::assistant("old answer", vec![call("c", "ls", "{}")])
     );
 }
+
+/// A write waiting on the database (here: another connection holds the write lock)
+/// waits on the store's thread, not on the runtime: on a one-thread runtime another
+/// task still runs, and releases the lock, before the write is acknowledged. With the
+/// write made on the runtime's thread (the old loop), the other task could not run
+/// until the write gave up with "locked".
+#[test]
+fn an_async_write_stuck_on_the_database_leaves_the_runtime_free() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let store = std::sync::Arc::new(Store::open(&path).unwrap());
+    let session = store
+        .create_session("test:model", Path::new("/work"))
+        .unwrap();
+    let handle = hearth_store::AsyncStore::spawn(store.clone()).unwrap();
+
+    let blocker = rusqlite::Connection::open(&path).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let order = runtime.block_on(async {
+        let (done, mut finished) = tokio::sync::mpsc::unbounded_channel();
+        let writer = {
+            let (handle, done, id) = (handle.clone(), done.clone(), session.id.clone());
+            tokio::spawn(async move {
+                let seq = handle.append(&id, &Message::user("stuck")).await;
+                done.send(format!("write {seq:?}")).unwrap();
+            })
+        };
+        let releaser = tokio::spawn(async move {
+            tokio::task::yield_now().await;
+            blocker.execute_batch("COMMIT").unwrap();
+            done.send("released".to_string()).unwrap();
+        });
+        releaser.await.unwrap();
+        writer.await.unwrap();
+        let mut order = Vec::new();
+        while let Ok(event) = finished.try_recv() {
+            order.push(event);
+        }
+        order
+    });
+    assert_eq!(order, ["released", "write Ok(1)"]);
+    assert_eq!(
+        store.messages(&session.id).unwrap(),
+        [Message::user("stuck")]
+    );
+}
+
+/// The async handle keeps write-ahead: each append is durable (another connection
+/// sees it) when acknowledged, in the order awaited, and a write whose caller stopped
+/// waiting still lands.
+#[test]
+fn async_appends_are_durable_in_order_when_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let store = std::sync::Arc::new(Store::open(&path).unwrap());
+    let session = store
+        .create_session("test:model", Path::new("/work"))
+        .unwrap();
+    let handle = hearth_store::AsyncStore::spawn(store).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let messages = every_kind_of_message();
+    let stored = runtime.block_on(async {
+        for (n, message) in messages.iter().enumerate() {
+            let seq = handle.append(&session.id, message).await.unwrap();
+            assert_eq!(seq, n as i64 + 1);
+            let other = Store::open(&path).unwrap();
+            assert_eq!(other.messages(&session.id).unwrap().len(), n + 1);
+        }
+        // Polled once (the write is queued), then dropped: it lands all the same,
+        // before anything asked for after it.
+        let last = Message::user("abandoned");
+        let abandoned = handle.append(&session.id, &last);
+        poll_once(std::pin::pin!(abandoned)).await;
+        handle.messages(&session.id).await.unwrap()
+    });
+    let mut expected = messages;
+    expected.push(Message::user("abandoned"));
+    assert_eq!(stored, expected);
+}
+
+/// Polls `future` once.
+async fn poll_once<F: std::future::Future>(mut future: std::pin::Pin<&mut F>) {
+    std::future::poll_fn(move |cx| {
+        let _ = future.as_mut().poll(cx);
+        std::task::Poll::Ready(())
+    })
+    .await
+}

@@ -8,7 +8,14 @@
 //! [`ScriptedServer::requests`] afterwards.
 //!
 //! Architecture invariant: this crate never prints and never panics on what it is sent;
-//! everything odd a client does is answered with a provider-shaped error.
+//! everything odd a client does is answered with a provider-shaped error. The one
+//! exception is deliberate: a server dropped while holding tool-call history
+//! violations it recorded (see [`ScriptedServer::violations`]) panics, failing the
+//! test that owned it.
+//!
+//! [`snapshot::assert_matches`] is the one snapshot helper of the workspace's tests
+//! (`HEARTH_UPDATE_SNAPSHOTS=1` rewrites the files), and [`model_absent`] the one way a
+//! test says its model file is missing (a failure when `CI` is set).
 //!
 //! # Serving
 //!
@@ -73,14 +80,18 @@ mod answer;
 mod anthropic;
 mod flood;
 mod handler;
+mod history_check;
+mod model_absent;
 mod ollama_native;
 mod openai;
 mod personality;
 mod provider_stop;
 mod script;
 mod server;
+pub mod snapshot;
 mod stream;
 
+pub use model_absent::model_absent;
 pub use ollama_native::{OLLAMA_MODEL_CONTEXT_LENGTH, OLLAMA_VERSION};
 pub use personality::{Personality, LM_STUDIO_NULL_CONTENT_ERROR, OPENROUTER_UPSTREAM_PROVIDER};
 pub use provider_stop::StopKind;

@@ -13,6 +13,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::handler;
+use crate::history_check::history_problems;
 use crate::ollama_native;
 use crate::personality::Personality;
 use crate::script::{Script, Step};
@@ -85,6 +86,8 @@ struct ScriptState {
     pending: VecDeque<Step>,
     total_steps: usize,
     requests: Vec<RecordedRequest>,
+    /// Broken tool-call histories seen so far, one line per problem.
+    violations: Vec<String>,
 }
 
 /// What a request gets from the script: its step, or the news that there is none.
@@ -116,6 +119,13 @@ impl Shared {
         if let Some(observer) = &self.observer {
             observer(&request);
         }
+        let number_received = state.requests.len() + 1;
+        for problem in history_problems(request.wire, &request.body) {
+            state.violations.push(format!(
+                "request {number_received} ({}): {problem}",
+                request.path
+            ));
+        }
         state.requests.push(request);
         let number = state.total_steps - state.pending.len() + 1;
         match state.pending.pop_front() {
@@ -130,6 +140,12 @@ impl Shared {
 /// A model server on 127.0.0.1 that replays a [`Script`] over real HTTP and records
 /// every request. Dropping it stops the server in the background;
 /// [`shutdown`](Self::shutdown) also waits for it to finish.
+///
+/// Every request's history is checked as it arrives: each tool call has exactly one
+/// result, in call order, and no result lacks its call (both wire formats). What breaks
+/// that is kept as a violation ([`violations`](Self::violations)); a server dropped
+/// with violations nobody took ([`take_violations`](Self::take_violations)) panics,
+/// so every test that uses one checks the invariant without asking.
 pub struct ScriptedServer {
     address: SocketAddr,
     shared: Arc<Shared>,
@@ -174,6 +190,7 @@ impl ScriptedServer {
                 total_steps: script.steps.len(),
                 pending: script.steps.into(),
                 requests: Vec::new(),
+                violations: Vec::new(),
             }),
             observer: options.on_request,
             personality,
@@ -222,6 +239,18 @@ impl ScriptedServer {
         self.shared.lock().requests.clone()
     }
 
+    /// What was wrong with the tool-call histories received so far (each line names
+    /// the request and the call), in arrival order; empty when all were well formed.
+    pub fn violations(&self) -> Vec<String> {
+        self.shared.lock().violations.clone()
+    }
+
+    /// Like [`violations`](Self::violations), and forgets them, so a test that sends a
+    /// broken history on purpose can assert on it without failing when the server drops.
+    pub fn take_violations(&self) -> Vec<String> {
+        std::mem::take(&mut self.shared.lock().violations)
+    }
+
     /// Steps not yet consumed by a request.
     pub fn remaining_steps(&self) -> usize {
         self.shared.lock().pending.len()
@@ -240,5 +269,12 @@ impl ScriptedServer {
 impl Drop for ScriptedServer {
     fn drop(&mut self) {
         self.shared.stop.cancel();
+        let violations = std::mem::take(&mut self.shared.lock().violations);
+        if !violations.is_empty() && !std::thread::panicking() {
+            panic!(
+                "the scripted server received tool-call histories that break \"every call gets exactly one result, in call order\":\n{}",
+                violations.join("\n")
+            );
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! The Anthropic Messages answers, checked over real sockets with reqwest.
 
-mod common;
+use crate::common;
 
 use common::{parse_sse, post, read_body, SseEvent};
 use hearth_testkit::{Script, ScriptUsage, ScriptedCall, ScriptedServer, Step};

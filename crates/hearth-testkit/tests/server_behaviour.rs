@@ -1,7 +1,7 @@
 //! Errors, exhaustion, recording, dropped and hanging answers, and shutdown, checked
 //! over real sockets with reqwest.
 
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Mutex};
 

@@ -1,7 +1,7 @@
 //! No tool may touch a path outside the workspace: not through `..`, an absolute
 //! path, or a symlink planted inside the workspace.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

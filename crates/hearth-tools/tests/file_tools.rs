@@ -1,7 +1,7 @@
 //! read_file, write_file, edit_file and list_dir: happy paths and the errors the
 //! model must be able to recover from.
 
-mod common;
+use crate::common;
 
 use common::{call_err, call_ok, workspace, write};
 use serde_json::json;

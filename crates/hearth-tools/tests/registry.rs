@@ -1,7 +1,7 @@
 //! The registry: names, order, replacement, spec size, and bad arguments for every
 //! built-in tool giving a readable error instead of a panic.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

@@ -1,6 +1,6 @@
 //! glob and grep: matching, sorting, caps, `.gitignore`, binary files, bad patterns.
 
-mod common;
+use crate::common;
 
 use common::{call_err, call_ok, workspace, write};
 use serde_json::json;

@@ -2,7 +2,7 @@
 //! tests open loopback with `AddressPolicy::allow_private()`; the policy tests use the
 //! default tool (as the binary does) and count the connections the server saw.
 
-mod common;
+use crate::common;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -19,10 +19,11 @@ fn models_dir() -> PathBuf {
 fn bundled_present() -> bool {
     let path = models_dir().join("SmolLM2-135M-Instruct.Q4_1.gguf");
     if !path.is_file() {
-        eprintln!(
-            "skipped: {} is absent; fetch it with scripts/fetch-models.sh chat",
+        let what = format!(
+            "{} is absent; fetch it with scripts/fetch-models.sh chat",
             path.display()
         );
+        eprintln!("skipped: {}", hearth_testkit::model_absent(&what));
     }
     path.is_file()
 }

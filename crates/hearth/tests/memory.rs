@@ -3,7 +3,7 @@
 //! memory, and `forget` takes it out of the next request. (HOME is the temp home, so
 //! no embedding model is found: memory runs on keywords, deterministically.)
 
-mod common;
+use crate::common;
 
 use common::*;
 use hearth_testkit::Step;
@@ -84,7 +84,8 @@ async fn a_session_is_captured_recalled_in_the_next_and_forgotten_on_request() {
 
 /// The bundled embedder's folder in the real model cache, if setup fetched it.
 fn cached_embedder() -> Option<std::path::PathBuf> {
-    let dir = hearth_memory::model_cache_dir()?.join(hearth_memory::DEFAULT_MODEL);
+    let dir = hearth_protocol::model_cache_dir(|name| std::env::var_os(name))?
+        .join(hearth_memory::DEFAULT_MODEL);
     dir.join("model.safetensors").is_file().then_some(dir)
 }
 
@@ -107,7 +108,10 @@ async fn hearth_embedder_names_the_model_folder_and_a_bad_one_is_reported() {
     assert!(said.contains("keywords only"), "{said}");
 
     let Some(model) = cached_embedder() else {
-        eprintln!("skipped the loading half: the embedder is not in the cache (scripts/fetch-models.sh embedder)");
+        let reason = hearth_testkit::model_absent(
+            "the embedder is not in the cache (scripts/fetch-models.sh embedder)",
+        );
+        eprintln!("skipped the loading half: {reason}");
         return;
     };
     // A folder anywhere (here a copy by symlink under another name) is used as the model.

@@ -4,7 +4,7 @@
 //! context window is reported by `hearth doctor` and before a run; Anthropic requests
 //! carry a cache breakpoint on the latest message.
 
-mod common;
+use crate::common;
 
 use common::*;
 use hearth_testkit::{Personality, Step, StopKind};

@@ -2,7 +2,7 @@
 //! environment but never the model, the transcript or the database; `hearth sandbox run`
 //! keeps commands in the workspace.
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::process::Stdio;

@@ -3,7 +3,7 @@
 //! client built on the official Python MCP SDK (installed by `scripts/setup.sh --test`
 //! under `target/test-peers`).
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -250,7 +250,6 @@ async fn the_everything_server_is_called_through_the_loop() {
         answers[0].1
     );
     assert!(answers[1].1.contains("42"), "{}", answers[1].1);
-    assert_every_call_answered_in_order(&requests[2]);
 }
 
 #[tokio::test(flavor = "multi_thread")]

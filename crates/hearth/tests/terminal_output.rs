@@ -2,7 +2,7 @@
 //! control characters: the real `hearth` binary against the scripted model server,
 //! the answer, the progress lines, `--json` and `sessions show` all checked byte by byte.
 
-mod common;
+use crate::common;
 
 use common::*;
 use hearth_testkit::Step;
@@ -44,8 +44,16 @@ async fn model_text_reaches_the_terminal_escaped() {
         );
         assert!(output.status.success(), "{context}");
         assert!(!output.stdout.contains(&0x1b), "{context}");
-        assert_eq!(terminal_controls(&output.stdout), [], "{context}");
-        assert_eq!(terminal_controls(&output.stderr), [], "{context}");
+        assert_eq!(
+            terminal_controls(&output.stdout),
+            Vec::<char>::new(),
+            "{context}"
+        );
+        assert_eq!(
+            terminal_controls(&output.stderr),
+            Vec::<char>::new(),
+            "{context}"
+        );
         let answer = stdout(&output);
         assert!(answer.contains("\\x1b]52;c;ZXZpbA==\\x07"), "{context}");
         assert!(answer.contains("é 日本"), "{context}");
@@ -68,7 +76,12 @@ async fn model_text_reaches_the_terminal_escaped() {
             .to_string();
         let shown = env.hearth(flavor, &["sessions", "show", &id]).await;
         assert!(shown.status.success(), "{}", stderr(&shown));
-        assert_eq!(terminal_controls(&shown.stdout), [], "{}", stdout(&shown));
+        assert_eq!(
+            terminal_controls(&shown.stdout),
+            Vec::<char>::new(),
+            "{}",
+            stdout(&shown)
+        );
         assert!(
             stdout(&shown).contains("\\x1b]0;pwned\\x07"),
             "{}",
@@ -78,7 +91,12 @@ async fn model_text_reaches_the_terminal_escaped() {
         let json = env
             .hearth(flavor, &["sessions", "show", "--json", &id])
             .await;
-        assert_eq!(terminal_controls(&json.stdout), [], "{}", stdout(&json));
+        assert_eq!(
+            terminal_controls(&json.stdout),
+            Vec::<char>::new(),
+            "{}",
+            stdout(&json)
+        );
     }
 }
 
@@ -88,7 +106,12 @@ async fn json_events_carry_the_text_exactly_but_escaped() {
     let env = TestEnv::start(vec![Step::text(HOSTILE)]).await;
     let output = env.hearth(flavor, &["run", "--json", "hi"]).await;
     assert!(output.status.success(), "{}", stderr(&output));
-    assert_eq!(terminal_controls(&output.stdout), [], "{}", stdout(&output));
+    assert_eq!(
+        terminal_controls(&output.stdout),
+        Vec::<char>::new(),
+        "{}",
+        stdout(&output)
+    );
     let text: String = stdout(&output)
         .lines()
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())

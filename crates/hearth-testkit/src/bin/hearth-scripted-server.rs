@@ -49,6 +49,12 @@ async fn serve(arguments: Arguments) -> anyhow::Result<()> {
         port: arguments.port,
         on_request,
     };
+    // Handlers first: whoever reads "listening" may send SIGTERM at once.
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut terminate =
+        signal(SignalKind::terminate()).context("cannot install the SIGTERM handler")?;
+    let mut interrupt =
+        signal(SignalKind::interrupt()).context("cannot install the Ctrl-C handler")?;
     let server = ScriptedServer::start_with(script, options)
         .await
         .with_context(|| {
@@ -61,7 +67,14 @@ async fn serve(arguments: Arguments) -> anyhow::Result<()> {
     writeln!(stdout, "listening on {}", server.base_url())?;
     stdout.flush()?;
     drop(stdout);
-    wait_for_termination().await?;
+    tokio::select! {
+        _ = interrupt.recv() => {}
+        _ = terminate.recv() => {}
+    }
+    // A benchmark's client broke "every tool call gets one result": say so, don't panic.
+    for violation in server.take_violations() {
+        eprintln!("hearth-scripted-server: {violation}");
+    }
     server.shutdown().await;
     Ok(())
 }
@@ -96,16 +109,5 @@ fn append_line(file: &mut File, request: &RecordedRequest) -> anyhow::Result<()>
     line.push(b'\n');
     file.write_all(&line)?;
     file.flush()?;
-    Ok(())
-}
-
-/// Returns on Ctrl-C or SIGTERM.
-async fn wait_for_termination() -> anyhow::Result<()> {
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("cannot install the SIGTERM handler")?;
-    tokio::select! {
-        result = tokio::signal::ctrl_c() => result.context("cannot listen for Ctrl-C")?,
-        _ = terminate.recv() => {}
-    }
     Ok(())
 }

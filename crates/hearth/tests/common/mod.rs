@@ -37,6 +37,9 @@ pub const ALL_FLAVORS: [Flavor; 4] = [
     },
 ];
 
+/// A temp `HEARTH_HOME` and the scripted server. The server checks every request's
+/// tool-call history (each call answered once, in order, no orphan results) and fails
+/// the test when it is dropped with a violation, so no test has to ask.
 pub struct TestEnv {
     pub home: tempfile::TempDir,
     pub server: Option<ScriptedServer>,
@@ -249,11 +252,4 @@ pub fn messages(request: &RecordedRequest) -> Vec<Value> {
         .as_array()
         .cloned()
         .unwrap_or_default()
-}
-
-/// Asserts the history answers every call exactly once, in call order, with its id.
-pub fn assert_every_call_answered_in_order(request: &RecordedRequest) {
-    let calls = call_ids(request);
-    let answered: Vec<String> = results(request).into_iter().map(|(id, _)| id).collect();
-    assert_eq!(calls, answered, "every tool call answered once, in order");
 }
