@@ -44,8 +44,8 @@ pub fn run(
     let started = Instant::now();
     let loaded = engine::load(path)?;
     let load_ms = started.elapsed().as_millis() as u64;
-    let prompt_per_s = prompt_speed(&loaded, model_id, prompt_tokens, threads)?;
-    let generation_per_s = generation_speed(&loaded, model_id, generated_tokens, threads)?;
+    let prompt_per_s = prompt_speed(loaded, model_id, prompt_tokens, threads)?;
+    let generation_per_s = generation_speed(loaded, model_id, generated_tokens, threads)?;
     Ok(BenchReport {
         model: model_id.to_string(),
         path: path.display().to_string(),
@@ -69,6 +69,7 @@ fn params<'a>(model_id: &'a str, max_tokens: usize, threads: i32) -> GeneratePar
         stops: &[],
         threads,
         max_call_tokens: None,
+        reuse_kv_cache: false,
     }
 }
 

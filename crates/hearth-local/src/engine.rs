@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
 use llama_cpp_2::llama_backend::LlamaBackend;
@@ -15,6 +15,7 @@ use llama_cpp_2::model::{LlamaChatTemplate, LlamaModel};
 
 use crate::catalog;
 use crate::error::LocalError;
+use crate::generate::KvSlot;
 
 /// The x86 extensions the vendored llama.cpp was compiled to require (see build.rs).
 pub const BUILT_CPU_FEATURES: &str = env!("HEARTH_LLAMA_CPU_FEATURES");
@@ -90,6 +91,8 @@ pub fn backend() -> Result<&'static LlamaBackend, LocalError> {
 }
 
 /// A model loaded into this process, shared by every request that names its file.
+/// Loaded models live as long as the process (they are memory-mapped and never
+/// unloaded), so each is `'static` and can keep a context between generations.
 pub struct LoadedModel {
     pub path: PathBuf,
     pub model: LlamaModel,
@@ -100,6 +103,9 @@ pub struct LoadedModel {
     pub n_ctx_train: u32,
     /// How long the load took.
     pub load_ms: u64,
+    /// The context of the last generation and the tokens its KV cache holds, so the
+    /// next one decodes only what differs (see `generate`).
+    pub(crate) kv: Mutex<Option<KvSlot>>,
 }
 
 /// Where a model's chat template came from.
@@ -111,8 +117,8 @@ pub enum TemplateSource {
 
 /// The model at `path`, loaded on first use (memory-mapped) and cached for the life of
 /// the process. Concurrent first uses load it once.
-pub fn load(path: &Path) -> Result<Arc<LoadedModel>, LocalError> {
-    static MODELS: OnceLock<Mutex<HashMap<PathBuf, Arc<LoadedModel>>>> = OnceLock::new();
+pub fn load(path: &Path) -> Result<&'static LoadedModel, LocalError> {
+    static MODELS: OnceLock<Mutex<HashMap<PathBuf, &'static LoadedModel>>> = OnceLock::new();
     let key = std::fs::canonicalize(path).map_err(|cause| match cause.kind() {
         std::io::ErrorKind::NotFound => LocalError::Missing {
             path: path.to_path_buf(),
@@ -132,10 +138,11 @@ pub fn load(path: &Path) -> Result<Arc<LoadedModel>, LocalError> {
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     if let Some(model) = models.get(&key) {
-        return Ok(model.clone());
+        return Ok(model);
     }
-    let loaded = Arc::new(load_uncached(&key)?);
-    models.insert(key, loaded.clone());
+    // Never freed: a process keeps its models (and their contexts) to the end.
+    let loaded: &'static LoadedModel = Box::leak(Box::new(load_uncached(&key)?));
+    models.insert(key, loaded);
     Ok(loaded)
 }
 
@@ -160,6 +167,7 @@ fn load_uncached(path: &Path) -> Result<LoadedModel, LocalError> {
         template,
         template_source,
         load_ms: started.elapsed().as_millis() as u64,
+        kv: Mutex::new(None),
     })
 }
 
@@ -169,21 +177,15 @@ fn chatml() -> Result<LlamaChatTemplate, LocalError> {
     })
 }
 
-/// The environment variable that sets the decoding threads.
+/// The environment variable that sets the decoding threads (read by the caller, which
+/// passes the value in [`crate::LocalOptions::threads`]).
 pub const THREADS_ENV: &str = "HEARTH_LOCAL_THREADS";
 
-/// Threads for decoding: `$HEARTH_LOCAL_THREADS`, else one fewer than the available
-/// cores (at least 1, at most 8). ggml's threads wait for each other at every layer, so
-/// when every core is taken one busy core stalls all of them: on a loaded 2-core machine
-/// 2 threads measured 0.9 tokens/s against 71 for 1 thread.
+/// The default decoding threads: one fewer than the available cores (at least 1, at
+/// most 8). ggml's threads wait for each other at every layer, so when every core is
+/// taken one busy core stalls all of them: on a loaded 2-core machine 2 threads
+/// measured 0.9 tokens/s against 71 for 1 thread.
 pub fn default_threads() -> i32 {
-    if let Some(n) = std::env::var(THREADS_ENV)
-        .ok()
-        .and_then(|v| v.trim().parse::<i32>().ok())
-        .filter(|n| *n > 0)
-    {
-        return n;
-    }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as i32);
     (cores - 1).clamp(1, 8)
 }

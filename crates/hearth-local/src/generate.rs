@@ -35,7 +35,26 @@ pub struct GenerateParams<'a> {
     /// for calls): a small model that loses its way inside an argument string would
     /// otherwise fill the whole context before the call can fail.
     pub max_call_tokens: Option<usize>,
+    /// Start from the model's kept context, decoding only the prompt tokens after the
+    /// longest prefix its KV cache already holds.
+    pub reuse_kv_cache: bool,
 }
+
+/// Context sizes are rounded up to a multiple of this, so a prompt that grows by a
+/// step's tool result usually still fits the kept context.
+const CONTEXT_STEP: usize = 1024;
+
+/// A context kept between generations, and the tokens its KV cache holds (in order,
+/// from position 0, sequence 0).
+pub(crate) struct KvSlot {
+    ctx: LlamaContext<'static>,
+    tokens: Vec<LlamaToken>,
+    threads: i32,
+}
+
+// SAFETY: a llama_context is a heap object with no thread affinity; the slot is only
+// ever used by the one thread that holds the model's `kv` mutex.
+unsafe impl Send for KvSlot {}
 
 /// Why generation ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +73,8 @@ pub struct Generated {
     pub text: String,
     pub finish: Finish,
     pub prompt_tokens: usize,
+    /// Prompt tokens the kept KV cache already held (not decoded again).
+    pub cached_prompt_tokens: usize,
     pub output_tokens: usize,
     pub prompt_ms: f64,
     pub generation_ms: f64,
@@ -72,7 +93,7 @@ pub fn tokenize(loaded: &LoadedModel, text: &str) -> Vec<LlamaToken> {
 /// show (valid UTF-8, not part of a possible stop sequence). `cancelled` is polled
 /// between tokens.
 pub fn generate(
-    loaded: &LoadedModel,
+    loaded: &'static LoadedModel,
     prompt: &[LlamaToken],
     params: &GenerateParams<'_>,
     cancelled: &dyn Fn() -> bool,
@@ -82,7 +103,39 @@ pub fn generate(
         let model = params.model_id.to_string();
         move |cause: String| LocalError::Inference { model, what, cause }
     };
-    let mut ctx = new_context(loaded, prompt.len() + params.max_tokens, params)?;
+    let needed = prompt.len() + params.max_tokens;
+    // Another generation on this model holds the kept context: this one goes without.
+    let mut kept = if params.reuse_kv_cache {
+        loaded.kv.try_lock().ok()
+    } else {
+        None
+    };
+    let slot = kept
+        .as_mut()
+        .and_then(|slot| slot.take())
+        .filter(|slot| slot.threads == params.threads && slot.ctx.n_ctx() as usize >= needed + 16);
+    let (mut ctx, mut held) = match slot {
+        Some(slot) => (slot.ctx, slot.tokens),
+        None => (
+            new_context(loaded, needed.div_ceil(CONTEXT_STEP) * CONTEXT_STEP, params)?,
+            Vec::new(),
+        ),
+    };
+    // At least the last prompt token is decoded again: its logits start the answer.
+    let mut common = held
+        .iter()
+        .zip(prompt)
+        .take_while(|(a, b)| a == b)
+        .count()
+        .min(prompt.len().saturating_sub(1));
+    if common < held.len() {
+        let removed = ctx.clear_kv_cache_seq(Some(0), Some(common as u32), None);
+        if !matches!(removed, Ok(true)) {
+            ctx.clear_kv_cache();
+            common = 0;
+        }
+    }
+    held.truncate(common);
     let mut grammar = match params.grammar {
         Some(text) => Some(
             LlamaSampler::grammar(&loaded.model, text, "root")
@@ -91,7 +144,9 @@ pub fn generate(
         None => None,
     };
     let started = Instant::now();
-    let mut logits_index = decode_prompt(&mut ctx, prompt).map_err(fail("decoding the prompt"))?;
+    let mut logits_index =
+        decode_prompt_from(&mut ctx, prompt, common).map_err(fail("decoding the prompt"))?;
+    held.extend_from_slice(&prompt[common..]);
     let prompt_ms = started.elapsed().as_secs_f64() * 1000.0;
 
     let vocab = loaded.model.vocab();
@@ -159,6 +214,7 @@ pub fn generate(
         position += 1;
         ctx.decode(&mut batch)
             .map_err(|e| fail("decoding a token")(e.to_string()))?;
+        held.push(token);
         logits_index = 0;
     }
     if finish != Finish::Stop {
@@ -170,10 +226,18 @@ pub fn generate(
             scanner.flush(on_text);
         }
     }
+    if let Some(kept) = kept.as_mut() {
+        **kept = Some(KvSlot {
+            ctx,
+            tokens: held,
+            threads: params.threads,
+        });
+    }
     Ok(Generated {
         text: scanner.into_text(),
         finish,
         prompt_tokens: prompt.len(),
+        cached_prompt_tokens: common,
         output_tokens,
         prompt_ms,
         generation_ms: started.elapsed().as_secs_f64() * 1000.0,
@@ -202,14 +266,23 @@ pub fn new_context<'m>(
 
 /// Decodes `prompt` in batches; returns the batch index holding the last token's logits.
 pub fn decode_prompt(ctx: &mut LlamaContext<'_>, prompt: &[LlamaToken]) -> Result<i32, String> {
-    if prompt.is_empty() {
+    decode_prompt_from(ctx, prompt, 0)
+}
+
+/// Decodes `prompt[start..]` at its positions, the context holding `prompt[..start]`.
+fn decode_prompt_from(
+    ctx: &mut LlamaContext<'_>,
+    prompt: &[LlamaToken],
+    start: usize,
+) -> Result<i32, String> {
+    if start >= prompt.len() {
         return Err("the prompt is empty".into());
     }
     let mut batch = LlamaBatch::new(BATCH, 1);
     let mut last_index = 0;
-    for (chunk_index, chunk) in prompt.chunks(BATCH).enumerate() {
+    for (chunk_index, chunk) in prompt[start..].chunks(BATCH).enumerate() {
         batch.clear();
-        let base = chunk_index * BATCH;
+        let base = start + chunk_index * BATCH;
         for (i, token) in chunk.iter().enumerate() {
             let is_last = base + i + 1 == prompt.len();
             batch

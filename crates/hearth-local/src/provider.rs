@@ -14,7 +14,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 
 use async_trait::async_trait;
 use hearth_models::{ModelError, Provider};
@@ -44,12 +43,16 @@ const STOPS: &[&str] = &[
 /// Knobs of the local provider.
 #[derive(Debug, Clone)]
 pub struct LocalOptions {
-    /// Decoding threads (default: one per available core).
+    /// Decoding threads (default: [`crate::default_threads`]; the caller passes the
+    /// user's choice, e.g. `HEARTH_LOCAL_THREADS`).
     pub threads: i32,
     /// Tool calls allowed since the last user message before only an answer is allowed.
     pub max_tool_calls: usize,
     /// Tokens one tool call may take before it counts as failed.
     pub max_call_tokens: usize,
+    /// Keep the context between steps and turns and decode only the tokens after the
+    /// part of the prompt it already holds (off only to compare, in tests).
+    pub reuse_kv_cache: bool,
 }
 
 impl Default for LocalOptions {
@@ -58,6 +61,7 @@ impl Default for LocalOptions {
             threads: engine::default_threads(),
             max_tool_calls: 4,
             max_call_tokens: 1024,
+            reuse_kv_cache: true,
         }
     }
 }
@@ -70,10 +74,14 @@ pub struct LocalProvider {
 }
 
 impl LocalProvider {
-    /// Resolves `name` (an id in the model cache or a path) and checks that the file is
-    /// a GGUF. The model itself is loaded at the first request.
-    pub fn new(name: &str, options: LocalOptions) -> Result<Self, LocalError> {
-        let path = catalog::resolve(name, &catalog::models_dir())?;
+    /// Resolves `name` (an id in the model cache `models_dir`, or a path) and checks
+    /// that the file is a GGUF. The model itself is loaded at the first request.
+    pub fn new(
+        name: &str,
+        models_dir: Option<&Path>,
+        options: LocalOptions,
+    ) -> Result<Self, LocalError> {
+        let path = catalog::resolve(name, models_dir)?;
         Self::from_path(name, &path, options)
     }
 
@@ -96,7 +104,7 @@ impl LocalProvider {
     }
 
     /// Loads the model (once per process) off the async runtime's threads.
-    pub async fn load(&self) -> Result<Arc<LoadedModel>, LocalError> {
+    pub async fn load(&self) -> Result<&'static LoadedModel, LocalError> {
         let path = self.path.clone();
         tokio::task::spawn_blocking(move || engine::load(&path))
             .await
@@ -169,7 +177,7 @@ struct Outcome {
 
 /// A request travelling to the blocking thread.
 struct Job {
-    loaded: Arc<LoadedModel>,
+    loaded: &'static LoadedModel,
     request: ModelRequest,
     model_id: String,
     options: LocalOptions,
@@ -215,7 +223,7 @@ impl Job {
     ) -> Result<Outcome, LocalError> {
         let messages = template::messages(&self.request);
         let max_tokens = self.request.max_tokens.max(1) as usize;
-        let prompt = prompt::fit(&self.loaded, &self.model_id, &messages, max_tokens)?;
+        let prompt = prompt::fit(self.loaded, &self.model_id, &messages, max_tokens)?;
         if prompt.dropped > 0 {
             tracing::warn!(model = %self.model_id, dropped = prompt.dropped, "older messages dropped to fit the context");
         }
@@ -228,6 +236,7 @@ impl Job {
             stops: &stops,
             threads: self.options.threads,
             max_call_tokens: Some(self.options.max_call_tokens),
+            reuse_kv_cache: self.options.reuse_kv_cache,
         };
         // Text is streamed once it is clearly an answer; a call is held back whole.
         let may_call = grammar.is_some() && shape != OutputShape::AnswerOnly;
@@ -247,7 +256,7 @@ impl Job {
         };
         let cancelled = || self.cancel.is_cancelled();
         let generated = generate::generate(
-            &self.loaded,
+            self.loaded,
             &prompt.tokens,
             &params,
             &cancelled,
@@ -263,6 +272,7 @@ impl Job {
         tracing::debug!(
             model = %self.model_id,
             prompt_tokens = generated.prompt_tokens,
+            cached_prompt_tokens = generated.cached_prompt_tokens,
             prompt_ms = generated.prompt_ms,
             output_tokens = generated.output_tokens,
             generation_ms = generated.generation_ms,
@@ -344,6 +354,8 @@ fn respond(
     let usage = Usage {
         input_tokens: generated.prompt_tokens as u64,
         output_tokens: generated.output_tokens as u64,
+        // Prompt tokens the kept KV cache already held: a subset of input_tokens.
+        cached_tokens: generated.cached_prompt_tokens as u64,
         ..Usage::default()
     };
     if generated.finish == Finish::Cancelled {
