@@ -167,23 +167,24 @@ impl Store {
         self.append_inner(session_id, message, None)
     }
 
-    /// Appends a model's answer and the usage of the call that produced it in one
-    /// transaction: one durable write instead of two on the loop's hot path.
+    /// Appends a model's answer and the usage and cost (USD) of the call that produced
+    /// it in one transaction: one durable write instead of two on the loop's hot path.
     pub fn append_with_usage(
         &self,
         session_id: &str,
         message: &Message,
         model: &str,
         usage: &Usage,
+        cost_usd: f64,
     ) -> Result<i64, StoreError> {
-        self.append_inner(session_id, message, Some((model, usage)))
+        self.append_inner(session_id, message, Some((model, usage, cost_usd)))
     }
 
     fn append_inner(
         &self,
         session_id: &str,
         message: &Message,
-        usage: Option<(&str, &Usage)>,
+        usage: Option<(&str, &Usage, f64)>,
     ) -> Result<i64, StoreError> {
         let derived_title = match message {
             Message::User { text } => title::title_from_user_text(text),
@@ -201,8 +202,8 @@ impl Store {
         }
         let seq = last_seq(&tx, session_id).at(&self.path)? + 1;
         self.insert_message(&tx, session_id, seq, message)?;
-        if let Some((model, usage)) = usage {
-            insert_usage(&tx, session_id, model, usage).at(&self.path)?;
+        if let Some((model, usage, cost_usd)) = usage {
+            insert_usage(&tx, session_id, model, usage, cost_usd).at(&self.path)?;
         }
         tx.commit().at(&self.path)?;
         Ok(seq)
@@ -218,6 +219,21 @@ impl Store {
             )
             .at(&self.path)?;
         if changed == 0 {
+            return Err(StoreError::SessionNotFound {
+                query: session_id.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Deletes the session with its transcript, usage and approval records (the
+    /// foreign keys cascade). Deleting a session that does not exist is an error.
+    pub fn delete_session(&self, session_id: &str) -> Result<(), StoreError> {
+        let connection = self.connection();
+        let deleted = connection
+            .execute("DELETE FROM sessions WHERE id = ?1", params![session_id])
+            .at(&self.path)?;
+        if deleted == 0 {
             return Err(StoreError::SessionNotFound {
                 query: session_id.to_string(),
             });
@@ -269,7 +285,7 @@ impl Store {
         usage: &Usage,
     ) -> Result<(), StoreError> {
         let connection = self.connection();
-        let inserted = insert_usage(&connection, session_id, model, usage).at(&self.path)?;
+        let inserted = insert_usage(&connection, session_id, model, usage, 0.0).at(&self.path)?;
         if inserted == 0 {
             return Err(StoreError::SessionNotFound {
                 query: session_id.to_string(),
@@ -353,7 +369,7 @@ impl Store {
 
     /// The connection; a panic in another thread cannot leave it mid-transaction
     /// (an unfinished transaction rolls back when dropped), so poisoning is ignored.
-    fn connection(&self) -> MutexGuard<'_, Connection> {
+    pub(crate) fn connection(&self) -> MutexGuard<'_, Connection> {
         self.connection
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -548,12 +564,13 @@ fn insert_usage(
     session_id: &str,
     model: &str,
     usage: &Usage,
+    cost_usd: f64,
 ) -> rusqlite::Result<usize> {
     connection.execute(
         concat!(
             "INSERT INTO usage_records (session_id, model, input_tokens, output_tokens,
-                 cached_tokens, cache_creation_tokens, created_at)
-             SELECT id, ?2, ?3, ?4, ?5, ?6, ",
+                 cached_tokens, cache_creation_tokens, cost_usd, created_at)
+             SELECT id, ?2, ?3, ?4, ?5, ?6, ?7, ",
             now_sql!(),
             " FROM sessions WHERE id = ?1"
         ),
@@ -564,6 +581,7 @@ fn insert_usage(
             tokens_to_sql(usage.output_tokens),
             tokens_to_sql(usage.cached_tokens),
             tokens_to_sql(usage.cache_creation_tokens),
+            cost_usd,
         ],
     )
 }
