@@ -9,12 +9,14 @@
 //!   across the turns of a session unless those change.
 //! - No terminal IO: progress leaves as [`hearth_protocol::AgentEvent`]s.
 
+mod budget;
 mod context;
 mod dispatch;
 mod loop_guard;
 mod memory_hook;
 mod turn;
 
+pub use budget::{Budget, BudgetExceeded};
 pub use context::{ContextBuilder, ContextPart, SystemPrompt, SYSTEM_TEMPLATE};
 pub use memory_hook::{with_recall, MemoryHook};
 pub use turn::{Agent, AgentError, AgentSettings, TurnOutcome};

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use hearth_models::{ModelError, ModelRef, Provider};
+use hearth_models::{ModelError, ModelProfile, ModelRef, Provider};
 use hearth_protocol::{
     AgentEvent, Message, ModelRequest, ModelResponse, StopReason, StreamEvent, ToolCall,
     ToolResult, TurnEnd, Usage,
@@ -14,6 +14,7 @@ use hearth_tools::{ToolContext, ToolRegistry};
 use tokio::sync::mpsc::unbounded_channel;
 use tokio_util::sync::CancellationToken;
 
+use crate::budget::{Budget, BudgetExceeded};
 use crate::dispatch;
 use crate::loop_guard::{LoopGuard, REPEAT_LIMIT};
 use crate::memory_hook::{with_recall, MemoryHook};
@@ -29,6 +30,10 @@ pub struct AgentSettings {
     /// Output token cap sent to every provider (`[limits] max_output_tokens`).
     pub max_output_tokens: u32,
     pub stream: bool,
+    /// The model's window, output cap and prices (costs are stored with each call).
+    pub profile: ModelProfile,
+    /// Spending limits checked before each model call.
+    pub budget: Budget,
 }
 
 impl Default for AgentSettings {
@@ -37,6 +42,8 @@ impl Default for AgentSettings {
             max_steps: 50,
             max_output_tokens: 8192,
             stream: true,
+            profile: ModelProfile::default(),
+            budget: Budget::default(),
         }
     }
 }
@@ -57,6 +64,9 @@ pub enum AgentError {
     Model(#[from] ModelError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The next model call would pass a `[budget]` limit, so it was not made.
+    #[error(transparent)]
+    Budget(#[from] BudgetExceeded),
 }
 
 /// Everything turns need: a provider for a model, the tools, the store and the
@@ -121,7 +131,11 @@ impl Agent {
         let mut usage = Usage::default();
         let mut last_text = String::new();
         for step in 1..=self.settings.max_steps {
-            let mut response = match self.model_step(&history, emit, cancel).await {
+            let request = self.request(&history);
+            if let Some(exceeded) = self.over_budget(session_id, &request).await? {
+                return Err(exceeded.into());
+            }
+            let mut response = match self.model_step(&request, emit, cancel).await {
                 Ok(response) => response,
                 Err(ModelError::Cancelled) => {
                     return Ok(self.finish(
@@ -156,6 +170,7 @@ impl Agent {
                     &assistant,
                     &self.model.to_string(),
                     &response.usage,
+                    self.settings.profile.cost_usd(&response.usage),
                 )
                 .await?;
             usage.add(response.usage);
@@ -340,14 +355,9 @@ impl Agent {
         ))
     }
 
-    /// One model call. Text deltas and retries are forwarded as events.
-    async fn model_step(
-        &self,
-        history: &[Message],
-        emit: &mut (dyn FnMut(AgentEvent) + Send),
-        cancel: &CancellationToken,
-    ) -> Result<ModelResponse, ModelError> {
-        let request = ModelRequest {
+    /// The request for the next model call: the stable prefix and the replayed history.
+    fn request(&self, history: &[Message]) -> ModelRequest {
+        ModelRequest {
             model: self.model.model.clone(),
             system: self.system_prompt.clone(),
             messages: history
@@ -356,9 +366,42 @@ impl Agent {
                 .cloned()
                 .collect(),
             tools: self.tools.specs(),
-            max_tokens: self.settings.max_output_tokens,
+            max_tokens: self
+                .settings
+                .profile
+                .max_output_tokens
+                .unwrap_or(self.settings.max_output_tokens),
             stream: self.settings.stream,
-        };
+        }
+    }
+
+    /// Whether `request` would pass a budget (see [`crate::budget`]); its input is
+    /// estimated from the characters of its system prompt, tools and messages.
+    async fn over_budget(
+        &self,
+        session_id: &str,
+        request: &ModelRequest,
+    ) -> Result<Option<BudgetExceeded>, StoreError> {
+        let budget = &self.settings.budget;
+        if !budget.is_set() {
+            return Ok(None);
+        }
+        let chars = request.system.len()
+            + serde_json::to_string(&request.tools).map_or(0, |json| json.len())
+            + serde_json::to_string(&request.messages).map_or(0, |json| json.len());
+        let tokens = hearth_models::profile::estimate_tokens(chars);
+        budget
+            .check(&self.store, session_id, &self.settings.profile, tokens)
+            .await
+    }
+
+    /// One model call. Text deltas and retries are forwarded as events.
+    async fn model_step(
+        &self,
+        request: &ModelRequest,
+        emit: &mut (dyn FnMut(AgentEvent) + Send),
+        cancel: &CancellationToken,
+    ) -> Result<ModelResponse, ModelError> {
         let mut forward = |event: StreamEvent| match event {
             StreamEvent::TextDelta(text) => emit(AgentEvent::TextDelta { text }),
             StreamEvent::Retry {
@@ -372,7 +415,7 @@ impl Agent {
             }),
             StreamEvent::ToolCallStart { .. } | StreamEvent::ToolCallArgs { .. } => {}
         };
-        self.provider.complete(&request, &mut forward, cancel).await
+        self.provider.complete(request, &mut forward, cancel).await
     }
 
     fn finish(

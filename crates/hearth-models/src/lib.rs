@@ -48,6 +48,7 @@ pub mod model_table;
 pub mod ollama;
 mod openai;
 mod openai_reasoning;
+pub mod profile;
 mod retry;
 mod sse;
 mod transport;
@@ -67,6 +68,7 @@ pub use limits::{
     DEFAULT_MAX_SSE_EVENT_BYTES, DEFAULT_MAX_TEXT_BYTES, DEFAULT_MAX_TOOL_ARGUMENT_BYTES,
     DEFAULT_MAX_TOOL_CALLS,
 };
+pub use profile::{CachedInputCounting, ModelProfile, Prices, ProfileOverrides};
 
 /// Where OpenAI Chat Completions requests go unless configured otherwise.
 pub const DEFAULT_OPENAI_BASE_URL: &str = "https://api.openai.com/v1";

@@ -12,6 +12,8 @@ use toml::Spanned;
 
 use hearth_tools::ApprovalPolicy;
 
+mod model_profiles;
+
 /// Providers Hearth knows, by the prefix of a `provider:model` id.
 pub use hearth_models::KNOWN_PROVIDERS;
 
@@ -33,6 +35,8 @@ struct ConfigFile {
     /// `[models."provider:NAME"]`: settings of one model.
     #[serde(default)]
     models: BTreeMap<String, Spanned<ModelFile>>,
+    #[serde(default)]
+    budget: BudgetFile,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -41,6 +45,20 @@ struct ModelFile {
     /// The longest silence tolerated from this model, in seconds (reasoning models
     /// think silently; see `hearth_models::REASONING_IDLE_TIMEOUT`).
     idle_timeout_secs: Option<Spanned<u64>>,
+    /// The model's window and prices (override the built-in table).
+    context_window: Option<Spanned<u64>>,
+    max_output_tokens: Option<Spanned<u32>>,
+    input_usd_per_mtok: Option<Spanned<f64>>,
+    output_usd_per_mtok: Option<Spanned<f64>>,
+    cached_input_usd_per_mtok: Option<Spanned<f64>>,
+}
+
+/// `[budget]`: spending limits in USD.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BudgetFile {
+    daily_usd: Option<Spanned<f64>>,
+    session_usd: Option<Spanned<f64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -109,6 +127,10 @@ pub struct Config {
     /// `[web] allow_private_addresses`: web_fetch may reach loopback, private and
     /// link-local addresses (off by default).
     pub web_allow_private_addresses: bool,
+    /// `[models."provider:NAME"]` window and price settings, by `provider:NAME`.
+    pub model_profiles: BTreeMap<String, hearth_models::ProfileOverrides>,
+    /// `[budget]`: the most a day's and a session's model calls may cost.
+    pub budget: hearth_agent::Budget,
 }
 
 /// Anything wrong with the configuration, said so a person can fix it.
@@ -188,6 +210,8 @@ impl Config {
             mcp_servers: hearth_mcp::validate_servers(file.mcp.servers)
                 .map_err(|why| ConfigError(format!("{}: {why}", path.display())))?,
             web_allow_private_addresses: file.web.allow_private_addresses.unwrap_or(false),
+            model_profiles: model_profiles::overrides(&file.models, &at)?,
+            budget: model_profiles::budget(file.budget.daily_usd, file.budget.session_usd, &at)?,
         };
         apply_model_settings(&mut config, file.models, &at)?;
         config.apply_env(env)?;
@@ -262,6 +286,8 @@ fn apply_model_settings(
         let settings = match model.provider.as_str() {
             "openai" => &mut config.openai,
             "anthropic" => &mut config.anthropic,
+            // A local model's window and prices are read by `model_profiles`.
+            _ if table.get_ref().idle_timeout_secs.is_none() => continue,
             _ => {
                 return Err(ConfigError(format!(
                     "{where_}: [models.\"{id}\"]: local models run in-process and have no idle timeout; settings here are for openai: and anthropic: models"

@@ -37,6 +37,12 @@ pub struct Environment {
     config_vars: BTreeMap<String, String>,
 }
 
+/// The file in the model cache that remembers which sandbox mechanism works here.
+pub const SANDBOX_PROBE_FILE: &str = "sandbox-probe.json";
+
+/// The folder in the model cache holding saved prompt-prefix KV states.
+pub const KV_STATES_DIR: &str = "kv-states";
+
 impl Environment {
     /// This process's environment.
     pub fn from_process() -> Self {
@@ -60,6 +66,10 @@ impl Environment {
                     &text(hearth_sandbox::MECHANISM_ENV).unwrap_or_default(),
                 ),
                 helper: None,
+                // The probe's answer is remembered beside the models (see
+                // hearth_sandbox::MechanismSettings::probe_cache).
+                probe_cache: hearth_protocol::model_cache_dir(&var)
+                    .map(|dir| dir.join(SANDBOX_PROBE_FILE)),
             },
             config_vars: CONFIG_VARS
                 .iter()
@@ -85,6 +95,11 @@ impl Environment {
         if let Some(threads) = self.local_threads {
             options.threads = threads;
         }
+        // The state after the system prompt and tools, saved for the next process.
+        options.prefix_cache = self
+            .model_cache
+            .as_ref()
+            .map(|dir| hearth_local::PrefixCache::in_dir(dir.join(KV_STATES_DIR)));
         options
     }
 }

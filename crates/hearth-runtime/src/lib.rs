@@ -16,6 +16,7 @@ mod error;
 pub mod home;
 pub mod memory;
 mod overrides;
+pub mod profiles;
 pub mod providers;
 mod runtime;
 pub mod skills;

@@ -82,6 +82,8 @@ pub fn resolve(overrides: &Overrides, env: Environment) -> Result<Resolved, Runt
         max_steps: overrides.max_steps.unwrap_or(config.max_steps).max(1),
         max_output_tokens: config.max_output_tokens,
         stream: overrides.stream,
+        budget: config.budget,
+        ..AgentSettings::default()
     };
     let skills = crate::skills::catalog(&workspace, env.user_home.as_deref(), &home);
     let (servers, warnings) = mcp_servers(&config, &home);
@@ -221,16 +223,20 @@ impl Resolved {
         Ok(tools)
     }
 
-    /// `$HEARTH_HOME/memory.db` with the local embedder (keywords only without it), and
+    /// `$HEARTH_HOME/memory.db` with the local embedder, loaded when first needed
+    /// (keywords only without it), and
     /// the workspace's `memory/*.md` notes re-indexed when they changed (found only
     /// from this workspace).
     pub fn memory(&self) -> Result<Arc<Memory>, RuntimeError> {
         if let Some(memory) = self.memory.get() {
             return Ok(memory.clone());
         }
-        let memory = Arc::new(Memory::open(
+        // The embedder loads only when memory has something to recall or vectors are
+        // asked for: a brand-new home never pays for it.
+        let settings = self.env.embedder.clone();
+        let memory = Arc::new(Memory::open_lazy(
             &self.home.memory_db(),
-            crate::memory::load_embedder(&self.env.embedder),
+            Box::new(move || crate::memory::load_embedder(&settings)),
         )?);
         let notes = self.workspace.join(hearth_memory::MEMORY_DIR);
         if notes.is_dir() {
@@ -339,6 +345,7 @@ impl Resolved {
     ) -> Result<Agent, RuntimeError> {
         let provider = crate::providers::build(&self.config, &self.env, &model, &self.secrets())?;
         let approver = Arc::new(RecordingApprover::new(approver, store.clone(), session_id));
+        let profile = crate::profiles::model_profile(&self.config, &self.env, &model);
         Ok(Agent {
             provider,
             model,
@@ -352,7 +359,10 @@ impl Resolved {
             tool_context: self.tool_context(CancellationToken::new())?,
             store: AsyncStore::spawn(store)?,
             system_prompt: self.context_builder().build().text,
-            settings: self.settings.clone(),
+            settings: AgentSettings {
+                profile,
+                ..self.settings.clone()
+            },
         })
     }
 }

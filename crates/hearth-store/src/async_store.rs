@@ -67,6 +67,7 @@ impl AsyncStore {
         message: &Message,
         model: &str,
         usage: &Usage,
+        cost_usd: f64,
     ) -> Result<i64, StoreError> {
         let (session_id, message, model, usage) = (
             session_id.to_string(),
@@ -74,8 +75,22 @@ impl AsyncStore {
             model.to_string(),
             *usage,
         );
-        self.call(move |store| store.append_with_usage(&session_id, &message, &model, &usage))
+        self.call(move |store| {
+            store.append_with_usage(&session_id, &message, &model, &usage, cost_usd)
+        })
+        .await
+    }
+
+    /// [`Store::session_cost_usd`], awaited.
+    pub async fn session_cost_usd(&self, session_id: &str) -> Result<f64, StoreError> {
+        let session_id = session_id.to_string();
+        self.call(move |store| store.session_cost_usd(&session_id))
             .await
+    }
+
+    /// [`Store::today_cost_usd`], awaited.
+    pub async fn today_cost_usd(&self) -> Result<f64, StoreError> {
+        self.call(|store| store.today_cost_usd()).await
     }
 
     /// [`Store::messages`], awaited.

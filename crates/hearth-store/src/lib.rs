@@ -17,6 +17,7 @@
 
 mod async_store;
 mod error;
+mod ledger;
 mod repair;
 mod schema;
 mod store;
@@ -24,5 +25,6 @@ mod title;
 
 pub use async_store::AsyncStore;
 pub use error::StoreError;
+pub use ledger::CallRecord;
 pub use repair::INTERRUPTED_TOOL_RESULT;
 pub use store::{ApprovalRecord, SessionInfo, Store, MIN_SESSION_PREFIX};

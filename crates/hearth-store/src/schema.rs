@@ -72,8 +72,20 @@ const CACHE_CREATION_TOKENS: &str = "
 ALTER TABLE usage_records ADD COLUMN cache_creation_tokens INTEGER NOT NULL DEFAULT 0;
 ";
 
+/// Version 4: what each call cost in USD at the model's prices when it was made (the
+/// cost ledger); rows from before it count 0. `created_at` orders the ledger by day.
+const CALL_COST: &str = "
+ALTER TABLE usage_records ADD COLUMN cost_usd REAL NOT NULL DEFAULT 0;
+CREATE INDEX usage_records_by_time ON usage_records (created_at);
+";
+
 /// Every migration, in order. Index `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[SESSIONS_AND_TRANSCRIPTS, APPROVALS, CACHE_CREATION_TOKENS];
+const MIGRATIONS: &[&str] = &[
+    SESSIONS_AND_TRANSCRIPTS,
+    APPROVALS,
+    CACHE_CREATION_TOKENS,
+    CALL_COST,
+];
 
 /// The schema version this build writes.
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -3,6 +3,7 @@
 //! migration of a first-release database.
 
 mod crash;
+mod ledger;
 mod migration;
 mod repair;
 mod sessions;

@@ -268,3 +268,27 @@ fn approval_decisions_are_recorded_per_session_in_order() {
         .record_approval("no-such-session", "x", "y", "z")
         .is_err());
 }
+
+#[test]
+fn deleting_a_session_removes_its_transcript_and_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("state.db")).unwrap();
+    let gone = store.create_session("openai:m", dir.path()).unwrap();
+    let kept = store.create_session("openai:m", dir.path()).unwrap();
+    store.append(&gone.id, &Message::user("forget me")).unwrap();
+    store
+        .record_approval(&gone.id, "make", "a command (sandboxed)", "approved")
+        .unwrap();
+    store.delete_session(&gone.id).unwrap();
+    assert!(matches!(
+        store.session(&gone.id),
+        Err(StoreError::SessionNotFound { .. })
+    ));
+    assert!(!store.messages(&gone.id).is_ok_and(|m| !m.is_empty()));
+    assert!(!store.approvals(&gone.id).is_ok_and(|a| !a.is_empty()));
+    assert_eq!(store.list_sessions().unwrap()[0].id, kept.id);
+    assert!(matches!(
+        store.delete_session(&gone.id),
+        Err(StoreError::SessionNotFound { .. })
+    ));
+}

@@ -33,6 +33,8 @@ pub enum Command {
     Context(ContextArgs),
     /// List and show stored sessions.
     Sessions(SessionsArgs),
+    /// Tokens and cost of the model calls made: by day, model or session.
+    Usage(crate::commands::usage::UsageArgs),
     /// Check the home directory, the config, the sandbox and whether each model answers.
     Doctor(DoctorArgs),
     /// Run a command exactly as the exec tool would, in the sandbox.
@@ -47,6 +49,10 @@ pub enum Command {
     Memory(crate::commands::memory::MemoryArgs),
     /// Local GGUF models: list the model cache, add a file to it, measure one.
     Models(crate::commands::models::ModelsArgs),
+    /// Run `hearth serve` as a systemd user service: install, uninstall, status.
+    Service(crate::commands::service::ServiceArgs),
+    /// Run the gateway: the agent's HTTP/WebSocket API, until SIGINT or SIGTERM.
+    Serve(crate::commands::serve::ServeArgs),
 }
 
 /// Options shared by the commands that run the agent.

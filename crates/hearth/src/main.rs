@@ -44,6 +44,7 @@ fn main() -> ExitCode {
             Command::Chat(args) => commands::chat::chat(args).await,
             Command::Context(args) => commands::context::context(args),
             Command::Sessions(args) => commands::sessions::sessions(args),
+            Command::Usage(args) => commands::usage::usage(args),
             Command::Doctor(args) => commands::doctor::doctor(args).await,
             Command::Sandbox(args) => commands::sandbox::sandbox(args).await,
             Command::Skills(args) => commands::skills::skills(args).await,
@@ -51,6 +52,8 @@ fn main() -> ExitCode {
             Command::Secrets(args) => commands::secrets::secrets(args),
             Command::Memory(args) => commands::memory::memory(args).await,
             Command::Models(args) => commands::models::models(args).await,
+            Command::Service(args) => commands::service::service(args),
+            Command::Serve(args) => commands::serve::serve(args).await,
         }
     });
     match result {

@@ -5,10 +5,14 @@
 
 mod agent_loop;
 mod common;
+mod costs;
+mod crash_matrix;
 mod local_model;
 mod memory;
 mod provider_stops;
 mod secrets_and_sandbox;
+mod serve;
+mod service;
 mod sessions;
 mod skills_mcp;
 mod terminal_output;

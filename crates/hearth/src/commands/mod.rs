@@ -10,5 +10,8 @@ pub mod models;
 pub mod run;
 pub mod sandbox;
 pub mod secrets;
+pub mod serve;
+pub mod service;
 pub mod sessions;
 pub mod skills;
+pub mod usage;
