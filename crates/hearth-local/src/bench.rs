@@ -70,6 +70,7 @@ fn params<'a>(model_id: &'a str, max_tokens: usize, threads: i32) -> GeneratePar
         threads,
         max_call_tokens: None,
         reuse_kv_cache: false,
+        prefix_state: None,
     }
 }
 

@@ -16,6 +16,7 @@ use llama_cpp_2::vocab::LlamaVocab;
 
 use crate::engine::{self, LoadedModel};
 use crate::error::LocalError;
+use crate::prefix_state::{self, PrefixCache};
 use crate::stops::StopScanner;
 
 /// Prompt tokens decoded per llama.cpp batch.
@@ -38,6 +39,16 @@ pub struct GenerateParams<'a> {
     /// Start from the model's kept context, decoding only the prompt tokens after the
     /// longest prefix its KV cache already holds.
     pub reuse_kv_cache: bool,
+    /// Restore the KV state after the prompt's stable prefix from this cache instead of
+    /// decoding it, or save it there after decoding it.
+    pub prefix_state: Option<PrefixPlan<'a>>,
+}
+
+/// The stable prefix of a prompt (its first `len` tokens) and where its state is kept.
+#[derive(Debug, Clone, Copy)]
+pub struct PrefixPlan<'a> {
+    pub cache: &'a PrefixCache,
+    pub len: usize,
 }
 
 /// Context sizes are rounded up to a multiple of this, so a prompt that grows by a
@@ -136,6 +147,22 @@ pub fn generate(
         }
     }
     held.truncate(common);
+    // Prompt tokens not decoded here: kept in the context, or restored from a file.
+    let mut cached = common;
+    let started = Instant::now();
+    if let Some(plan) = params.prefix_state {
+        if plan.len > common && plan.len < prompt.len() {
+            let restored =
+                restore_or_save_prefix(loaded, &mut ctx, &prompt[..plan.len], common, plan)
+                    .map_err(fail("decoding the prompt"))?;
+            if restored {
+                cached = plan.len;
+            }
+            common = plan.len;
+            held.clear();
+            held.extend_from_slice(&prompt[..common]);
+        }
+    }
     let mut grammar = match params.grammar {
         Some(text) => Some(
             LlamaSampler::grammar(&loaded.model, text, "root")
@@ -143,7 +170,6 @@ pub fn generate(
         ),
         None => None,
     };
-    let started = Instant::now();
     let mut logits_index =
         decode_prompt_from(&mut ctx, prompt, common).map_err(fail("decoding the prompt"))?;
     held.extend_from_slice(&prompt[common..]);
@@ -237,11 +263,33 @@ pub fn generate(
         text: scanner.into_text(),
         finish,
         prompt_tokens: prompt.len(),
-        cached_prompt_tokens: common,
+        cached_prompt_tokens: cached,
         output_tokens,
         prompt_ms,
         generation_ms: started.elapsed().as_secs_f64() * 1000.0,
     })
+}
+
+/// Brings `ctx` (holding `prefix[..common]`) to hold the whole `prefix`: restored from
+/// the saved state when there is a valid one (returns `true`), else decoded and then
+/// saved (`false`).
+fn restore_or_save_prefix(
+    loaded: &LoadedModel,
+    ctx: &mut LlamaContext<'_>,
+    prefix: &[LlamaToken],
+    common: usize,
+    plan: PrefixPlan<'_>,
+) -> Result<bool, String> {
+    let Some(identity) = prefix_state::model_identity(&loaded.path) else {
+        decode_prompt_from(ctx, prefix, common)?;
+        return Ok(false);
+    };
+    if common == 0 && prefix_state::restore(plan.cache, &identity, ctx, prefix) {
+        return Ok(true);
+    }
+    decode_prompt_from(ctx, prefix, common)?;
+    prefix_state::save(plan.cache, &identity, ctx, prefix);
+    Ok(false)
 }
 
 /// A context just big enough for `needed` tokens (at most the trained length).

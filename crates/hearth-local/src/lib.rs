@@ -18,7 +18,9 @@ mod catalog;
 mod engine;
 mod error;
 mod generate;
+mod gguf_header;
 mod grammar;
+mod prefix_state;
 mod prompt;
 mod provider;
 mod stops;
@@ -39,6 +41,7 @@ pub use catalog::{
 pub use engine::{default_threads, BUILT_CPU_FEATURES, THREADS_ENV};
 pub use error::{LocalError, FETCH_COMMAND};
 pub use grammar::OutputShape;
+pub use prefix_state::PrefixCache;
 pub use provider::{LocalOptions, LocalProvider};
 
 /// The provider for `local:<name>`, an id in the model cache `models_dir` or a path.
@@ -48,6 +51,12 @@ pub fn build_provider(
     options: LocalOptions,
 ) -> Result<Arc<dyn Provider>, LocalError> {
     Ok(Arc::new(LocalProvider::new(name, models_dir, options)?))
+}
+
+/// The training context length of the GGUF `local:<name>` names (read from its header,
+/// without loading it); `None` when the file is missing or does not say.
+pub fn context_window(name: &str, models_dir: Option<&Path>) -> Option<u64> {
+    gguf_header::context_length(&catalog::resolve(name, models_dir).ok()?)
 }
 
 /// `local:smollm2` when the bundled model is in the model cache, else `None`.

@@ -25,8 +25,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::engine::{self, LoadedModel};
 use crate::error::{to_model_error, LocalError};
-use crate::generate::{self, Finish, GenerateParams, Generated};
+use crate::generate::{self, Finish, GenerateParams, Generated, PrefixPlan};
 use crate::grammar::{self, OutputShape};
+use crate::prefix_state::{PrefixCache, MIN_PREFIX_TOKENS};
 use crate::{catalog, prompt, template, toolcall};
 
 /// Text stop sequences: turn markers a model may spell out as text.
@@ -53,6 +54,9 @@ pub struct LocalOptions {
     /// Keep the context between steps and turns and decode only the tokens after the
     /// part of the prompt it already holds (off only to compare, in tests).
     pub reuse_kv_cache: bool,
+    /// Where the KV state after the system prompt and tools is saved for the next
+    /// process (the binary uses `<model cache>/kv-states`); `None` saves nothing.
+    pub prefix_cache: Option<PrefixCache>,
 }
 
 impl Default for LocalOptions {
@@ -62,6 +66,7 @@ impl Default for LocalOptions {
             max_tool_calls: 4,
             max_call_tokens: 1024,
             reuse_kv_cache: true,
+            prefix_cache: None,
         }
     }
 }
@@ -237,6 +242,10 @@ impl Job {
             threads: self.options.threads,
             max_call_tokens: Some(self.options.max_call_tokens),
             reuse_kv_cache: self.options.reuse_kv_cache,
+            prefix_state: self.options.prefix_cache.as_ref().and_then(|cache| {
+                let len = stable_prefix_len(self.loaded, &messages, &prompt.tokens)?;
+                Some(PrefixPlan { cache, len })
+            }),
         };
         // Text is streamed once it is clearly an answer; a call is held back whole.
         let may_call = grammar.is_some() && shape != OutputShape::AnswerOnly;
@@ -288,6 +297,22 @@ impl Job {
             broken_call,
         })
     }
+}
+
+/// How many of `prompt`'s tokens are the system message (the system prompt and the
+/// tool instructions), which stays the same from request to request: the tokens it
+/// shares with the system message rendered alone. `None` without a system message or
+/// when it is too short to be worth saving.
+fn stable_prefix_len(
+    loaded: &LoadedModel,
+    messages: &[template::ChatMessage],
+    prompt: &[llama_cpp_2::token::LlamaToken],
+) -> Option<usize> {
+    let system = messages.first().filter(|m| m.role == "system")?;
+    let text = prompt::render(loaded, std::slice::from_ref(system)).ok()?;
+    let alone = generate::tokenize(loaded, &text);
+    let shared = alone.iter().zip(prompt).take_while(|(a, b)| a == b).count();
+    (shared >= MIN_PREFIX_TOKENS).then_some(shared)
 }
 
 /// The offered tools the last user message names (`write_file`), in offer order: small

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use hearth_local::{LocalOptions, LocalProvider};
+use hearth_local::{LocalOptions, LocalProvider, PrefixCache};
 use hearth_models::{ModelError, Provider};
 use hearth_protocol::{
     Message, ModelRequest, StopReason, StreamEvent, ToolCall, ToolResult, ToolSpec,
@@ -187,6 +187,97 @@ async fn reusing_the_kv_cache_gives_the_same_greedy_output() {
     // Other tests share the model and may hold its kept context now and then (a
     // generation that finds it busy goes without), so at least one step reused it.
     assert!(reused_tokens > 0, "the kept context was never reused");
+}
+
+/// What a response says, without the fresh call ids.
+fn said(response: &hearth_protocol::ModelResponse) -> (String, Vec<(String, String)>) {
+    let calls = response.tool_calls.iter();
+    (
+        response.text.clone(),
+        calls
+            .map(|c| (c.name.clone(), c.arguments.clone()))
+            .collect(),
+    )
+}
+
+fn saved_states(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|entries| entries.filter_map(|e| Some(e.ok()?.path())).collect())
+        .unwrap_or_default();
+    files.retain(|f| f.extension().is_some_and(|x| x == "kv"));
+    files
+}
+
+/// Issue 21 must 2: the state after the system prompt and tools is saved, and a later
+/// request in a fresh context restores it and answers byte for byte the same; a
+/// corrupted, truncated or foreign file is ignored (the prefix decoded again) and
+/// replaced; the directory stays within its bound.
+#[tokio::test]
+async fn a_restored_prefix_state_gives_the_same_output_and_bad_files_are_ignored() {
+    let Some(path) = bundled() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let cache = PrefixCache::in_dir(dir.path().join("kv"));
+    let fresh_contexts = |prefix_cache: Option<PrefixCache>| {
+        let options = LocalOptions {
+            reuse_kv_cache: false,
+            prefix_cache,
+            ..LocalOptions::default()
+        };
+        LocalProvider::from_path("smollm2", &path, options).unwrap()
+    };
+    let plain = fresh_contexts(None);
+    let saving = fresh_contexts(Some(cache.clone()));
+    let steps = growing_conversation();
+    let mut expected = Vec::new();
+    for step in &steps {
+        expected.push(said(&complete(&plain, step).await.0.unwrap()));
+    }
+    // No file yet: the prefix is decoded, then saved.
+    let first = complete(&saving, &steps[0]).await.0.unwrap();
+    assert_eq!(said(&first), expected[0]);
+    assert_eq!(first.usage.cached_tokens, 0);
+    let files = saved_states(&cache.dir);
+    assert_eq!(files.len(), 1, "{files:?}");
+    let file = files[0].clone();
+    // Every step of the conversation now restores it.
+    for (step, expected) in steps.iter().zip(&expected) {
+        let got = complete(&saving, step).await.0.unwrap();
+        assert_eq!(&said(&got), expected);
+        assert!(got.usage.cached_tokens >= 32, "{:?}", got.usage);
+    }
+    let whole = std::fs::read(&file).unwrap();
+    let mut corrupted = whole.clone();
+    let middle = corrupted.len() / 2;
+    corrupted[middle] ^= 0x55;
+    let mut foreign = whole.clone();
+    foreign[20] ^= 0x01; // inside the model identity
+    let damaged = [corrupted, whole[..whole.len() - 100].to_vec(), foreign];
+    for bad in damaged {
+        std::fs::write(&file, &bad).unwrap();
+        let got = complete(&saving, &steps[1]).await.0.unwrap();
+        assert_eq!(said(&got), expected[1]);
+        // Rewritten whole: a restored state is never saved again, so the bad file
+        // was refused. (A step may generate twice, the second restoring the new file,
+        // so the usage does not tell.)
+        assert_eq!(
+            std::fs::read(&file).unwrap(),
+            whole,
+            "a bad file was trusted"
+        );
+    }
+
+    // Bounded: room for one state only, so another prefix evicts the older file.
+    let bounded = PrefixCache {
+        max_bytes: whole.len() as u64 + 1_000,
+        ..cache.clone()
+    };
+    let small = fresh_contexts(Some(bounded));
+    let mut other = steps[0].clone();
+    other.system = "Be brief.".into(); // shorter: its state fits the bound
+    complete(&small, &other).await.0.unwrap();
+    let files = saved_states(&cache.dir);
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert_ne!(files[0], file, "the older state was kept");
 }
 
 #[tokio::test]

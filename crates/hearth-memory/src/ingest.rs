@@ -67,7 +67,7 @@ fn run(shared: &Shared) {
 
 /// Embeds up to [`ROUND`] pending items; returns how many were pending.
 fn embed_round(shared: &Shared) -> Result<usize, MemoryError> {
-    let Some(embedder) = &shared.embedder else {
+    let Some(embedder) = shared.loaded_embedder() else {
         return Ok(0);
     };
     let pending = take_pending(shared)?;

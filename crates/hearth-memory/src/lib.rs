@@ -36,7 +36,7 @@ pub use error::MemoryError;
 pub use files::{workspace_key, MEMORY_DIR};
 pub use item::{CapturedTurn, IndexReport, ItemKind, MemoryItem, Provenance};
 pub use search::{MemoryHit, Ranked, SearchOptions, Weights};
-pub use store::Memory;
+pub use store::{EmbedderLoader, Memory};
 pub use text::estimate_tokens;
 pub use time::{format_rfc3339, parse_timestamp};
 

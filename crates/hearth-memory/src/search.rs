@@ -217,15 +217,17 @@ impl Memory {
             if cache.data_version != Some(version) {
                 *cache = Cache::load(&conn).at(path)?;
             }
-            cache.without_speaker_names(query)
+            // Nothing to recall: the embedding model is not worth loading.
+            (!cache.entries.is_empty()).then(|| cache.without_speaker_names(query))
+        };
+        let Some(to_embed) = to_embed else {
+            return Ok(Vec::new());
         };
         let to_embed = to_embed.as_str();
+        let embedder = self.embedder();
         let (query_vector, keywords) = std::thread::scope(|scope| {
-            let embedding = self
-                .shared
-                .embedder
-                .as_ref()
-                .map(|embedder| scope.spawn(move || embedder.embed(&[to_embed])));
+            let embedding =
+                embedder.map(|embedder| scope.spawn(move || embedder.embed(&[to_embed])));
             let read = Keywords::read(&lock(&self.shared.conn), &terms, weights).at(path);
             let query_vector = match embedding {
                 Some(handle) => handle
@@ -308,8 +310,8 @@ impl Memory {
             workspace: Some(workspace.to_path_buf()),
             ..SearchOptions::default()
         };
-        let has_vectors = self.has_embedder();
         let hits = self.search(query, &opts)?;
+        let has_vectors = self.shared.loaded_embedder().is_some();
         let small = lock(&self.shared.cache).entries.len() < RECALL_SMALL_MEMORY;
         let hits: Vec<MemoryHit> = hits
             .into_iter()

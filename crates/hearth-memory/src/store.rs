@@ -3,7 +3,7 @@
 //! `ingest.rs`.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::JoinHandle;
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
@@ -39,12 +39,19 @@ pub(crate) struct Shared {
     pub path: PathBuf,
     pub conn: Mutex<Connection>,
     pub cache: Mutex<Cache>,
-    pub embedder: Option<Arc<Embedder>>,
+    /// Unset until the embedding model is first needed (see [`Memory::open_lazy`]);
+    /// then the model, or `None` when there is none and memory uses keywords alone.
+    pub embedder: OnceLock<Option<Arc<Embedder>>>,
     pub signal: Mutex<Signal>,
     pub wake: Condvar,
 }
 
 impl Shared {
+    /// The embedding model if it has been loaded; never loads it.
+    pub fn loaded_embedder(&self) -> Option<&Arc<Embedder>> {
+        self.embedder.get().and_then(Option::as_ref)
+    }
+
     /// Tells the worker there is something to embed.
     pub fn notify(&self) {
         let mut signal = lock(&self.signal);
@@ -58,8 +65,15 @@ impl Shared {
 /// filled in by a background worker, off the caller's path).
 pub struct Memory {
     pub(crate) shared: Arc<Shared>,
-    worker: Option<JoinHandle<()>>,
+    /// Loads the embedding model the first time vectors are needed (lazy opening).
+    loader: Option<EmbedderLoader>,
+    /// Held while the model loads, so it loads once.
+    loading: Mutex<()>,
+    worker: Mutex<Option<JoinHandle<()>>>,
 }
+
+/// Loads the embedding model on demand: `None` means there is none (keywords only).
+pub type EmbedderLoader = Box<dyn Fn() -> Option<Arc<Embedder>> + Send + Sync>;
 
 impl std::fmt::Debug for Memory {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -77,6 +91,21 @@ impl Memory {
     /// starts the ingest worker; vectors made by another model are dropped and
     /// rebuilt. Without one, memory works on keywords alone.
     pub fn open(db_path: &Path, embedder: Option<Arc<Embedder>>) -> Result<Memory, MemoryError> {
+        let memory = Self::open_with(db_path, None)?;
+        memory.install_embedder(embedder)?;
+        Ok(memory)
+    }
+
+    /// Opens the memory database like [`Memory::open`], but calls `loader` for the
+    /// embedding model only when vectors are first needed: a search over a memory that
+    /// holds something, [`Memory::wait_idle`] or [`Memory::has_embedder`]. Captures
+    /// made before then are embedded once it loads (here or in a later process), so a
+    /// process whose memory is empty never pays for the model.
+    pub fn open_lazy(db_path: &Path, loader: EmbedderLoader) -> Result<Memory, MemoryError> {
+        Self::open_with(db_path, Some(loader))
+    }
+
+    fn open_with(db_path: &Path, loader: Option<EmbedderLoader>) -> Result<Memory, MemoryError> {
         if let Some(parent) = db_path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|source| MemoryError::CreateDir {
                 path: parent.to_path_buf(),
@@ -88,28 +117,62 @@ impl Memory {
         schema::configure(&conn, &path)?;
         schema::migrate(&mut conn, &path)?;
         conn.pragma_update(None, "secure_delete", true).at(&path)?;
-        if let Some(embedder) = &embedder {
-            drop_stale_vectors(&conn, &path, embedder.id())?;
-        }
         let cache = Cache::load(&conn).at(&path)?;
         let shared = Arc::new(Shared {
             path,
             conn: Mutex::new(conn),
             cache: Mutex::new(cache),
-            embedder,
+            embedder: OnceLock::new(),
             signal: Mutex::new(Signal::default()),
             wake: Condvar::new(),
         });
-        let worker = match &shared.embedder {
-            Some(_) => Some(crate::ingest::spawn(Arc::clone(&shared))?),
-            None => None,
-        };
-        Ok(Memory { shared, worker })
+        Ok(Memory {
+            shared,
+            loader,
+            loading: Mutex::new(()),
+            worker: Mutex::new(None),
+        })
+    }
+
+    /// Sets the embedding model once: drops vectors another model made and starts the
+    /// ingest worker. Does nothing if a model (or its absence) was already set.
+    fn install_embedder(&self, embedder: Option<Arc<Embedder>>) -> Result<(), MemoryError> {
+        if let Some(embedder) = &embedder {
+            let path = &self.shared.path;
+            let conn = lock(&self.shared.conn);
+            if drop_stale_vectors(&conn, path, embedder.id())? {
+                *lock(&self.shared.cache) = Cache::load(&conn).at(path)?;
+            }
+        }
+        let has_model = embedder.is_some();
+        if self.shared.embedder.set(embedder).is_ok() && has_model {
+            *lock(&self.worker) = Some(crate::ingest::spawn(Arc::clone(&self.shared))?);
+        }
+        Ok(())
+    }
+
+    /// The embedding model, loading it first if memory was opened lazily and this is
+    /// the first time it is needed. A model that fails to install is logged and
+    /// memory goes on with keywords alone.
+    pub(crate) fn embedder(&self) -> Option<&Arc<Embedder>> {
+        if self.shared.embedder.get().is_none() {
+            // One loader at a time: a second caller waits here, then finds it set.
+            let _loading = lock(&self.loading);
+            if self.shared.embedder.get().is_none() {
+                let embedder = self.loader.as_ref().and_then(|load| load());
+                if let Err(error) = self.install_embedder(embedder) {
+                    tracing::warn!("memory uses keywords only: {error}");
+                    let _ = self.shared.embedder.set(None);
+                }
+            }
+        }
+        self.shared.loaded_embedder()
     }
 
     /// Whether vectors are used (an embedding model was given).
+    /// Loads the model first if memory was opened lazily.
     pub fn has_embedder(&self) -> bool {
-        self.shared.embedder.is_some()
+        self.embedder().is_some()
     }
 
     /// The database file.
@@ -280,7 +343,7 @@ impl Memory {
     /// Blocks until the ingest worker has embedded everything stored so far (at once
     /// without an embedder). Fails if the worker hit an error.
     pub fn wait_idle(&self) -> Result<(), MemoryError> {
-        if self.worker.is_none() {
+        if self.embedder().is_none() || lock(&self.worker).is_none() {
             return Ok(());
         }
         let mut signal = lock(&self.shared.signal);
@@ -308,7 +371,7 @@ impl Drop for Memory {
     fn drop(&mut self) {
         lock(&self.shared.signal).stop = true;
         self.shared.wake.notify_all();
-        if let Some(worker) = self.worker.take() {
+        if let Some(worker) = lock(&self.worker).take() {
             let _ = worker.join();
         }
     }
@@ -508,8 +571,8 @@ pub(crate) fn read_items(
 }
 
 /// When the stored vectors were made by another model, drops them and queues every
-/// item for embedding again.
-fn drop_stale_vectors(conn: &Connection, path: &Path, model: &str) -> Result<(), MemoryError> {
+/// item for embedding again. Says whether it did (the model changed).
+fn drop_stale_vectors(conn: &Connection, path: &Path, model: &str) -> Result<bool, MemoryError> {
     let stored: Option<String> = conn
         .query_row(
             "SELECT value FROM meta WHERE key = ?1",
@@ -527,6 +590,7 @@ fn drop_stale_vectors(conn: &Connection, path: &Path, model: &str) -> Result<(),
             params![META_EMBEDDER, model],
         )
         .at(path)?;
+        return Ok(true);
     }
-    Ok(())
+    Ok(false)
 }

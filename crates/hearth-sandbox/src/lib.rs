@@ -41,6 +41,7 @@ mod landlock;
 mod mechanism;
 mod pid_init;
 mod policy;
+mod probe_cache;
 mod process_count;
 mod run;
 mod seccomp;

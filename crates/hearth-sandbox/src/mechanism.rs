@@ -10,6 +10,7 @@ use std::sync::Mutex;
 use crate::bwrap;
 use crate::helper::HelperReport;
 use crate::landlock::HelperProgram;
+use crate::probe_cache;
 
 /// The environment variable with which a user chooses the mechanism (read by the
 /// caller, parsed with [`MechanismChoice::parse`]).
@@ -44,6 +45,9 @@ impl MechanismChoice {
 pub struct MechanismSettings {
     pub choice: MechanismChoice,
     pub helper: Option<HelperProgram>,
+    /// A file in which to remember the probe's answer across processes (the binary
+    /// uses its model cache); `None` probes in every process.
+    pub probe_cache: Option<PathBuf>,
 }
 
 /// The mechanism [`crate::run`] uses for the sandboxed modes.
@@ -104,7 +108,9 @@ pub fn probe() -> Mechanism {
 }
 
 /// The mechanism that works here under `settings`. The first call for given settings
-/// runs a probe (a few milliseconds, blocking); later calls return the cached answer.
+/// runs a probe (a few milliseconds, blocking) unless `settings.probe_cache` remembers
+/// a working answer for the same bwrap, helper and kernel; later calls return the
+/// answer kept in memory.
 pub fn probe_with(settings: &MechanismSettings) -> Mechanism {
     static PROBED: Mutex<Vec<(MechanismSettings, Mechanism)>> = Mutex::new(Vec::new());
     let mut probed = match PROBED.lock() {
@@ -114,8 +120,22 @@ pub fn probe_with(settings: &MechanismSettings) -> Mechanism {
     if let Some((_, mechanism)) = probed.iter().find(|(known, _)| known == settings) {
         return mechanism.clone();
     }
-    let mechanism = probe_uncached(settings);
+    let mechanism = match &settings.probe_cache {
+        Some(file) => probe_remembered(settings, file),
+        None => probe_uncached(settings),
+    };
     probed.push((settings.clone(), mechanism.clone()));
+    mechanism
+}
+
+/// The answer remembered in `file` if still valid, else a fresh probe, remembered.
+fn probe_remembered(settings: &MechanismSettings, file: &Path) -> Mechanism {
+    let key = probe_cache::probe_key(settings, find_bwrap().as_deref());
+    if let Some(mechanism) = probe_cache::recall(file, &key, settings) {
+        return mechanism;
+    }
+    let mechanism = probe_uncached(settings);
+    probe_cache::remember(file, &key, &mechanism);
     mechanism
 }
 
@@ -254,6 +274,7 @@ mod tests {
         let settings = MechanismSettings {
             choice: MechanismChoice::Landlock,
             helper: None,
+            probe_cache: None,
         };
         let mechanism = probe_with(&settings);
         assert!(!mechanism.is_available());
