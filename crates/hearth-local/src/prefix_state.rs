@@ -27,7 +27,7 @@ const VERSION: u32 = 1;
 pub const MIN_PREFIX_TOKENS: usize = 32;
 
 /// Where saved prefix states live and how much room they may take (the caller picks
-/// both: the binary uses `<model cache>/kv-states`).
+/// both: the binary uses `$HEARTH_HOME/cache/kv-states`, out of every sandbox's reach).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PrefixCache {
     pub dir: PathBuf,

@@ -55,7 +55,7 @@ pub struct LocalOptions {
     /// part of the prompt it already holds (off only to compare, in tests).
     pub reuse_kv_cache: bool,
     /// Where the KV state after the system prompt and tools is saved for the next
-    /// process (the binary uses `<model cache>/kv-states`); `None` saves nothing.
+    /// process (the binary uses `$HEARTH_HOME/cache/kv-states`, out of every sandbox's reach); `None` saves nothing.
     pub prefix_cache: Option<PrefixCache>,
 }
 

@@ -37,11 +37,25 @@ pub struct Environment {
     config_vars: BTreeMap<String, String>,
 }
 
-/// The file in the model cache that remembers which sandbox mechanism works here.
+/// The file in `$HEARTH_HOME/cache` that remembers which sandbox mechanism works here.
 pub const SANDBOX_PROBE_FILE: &str = "sandbox-probe.json";
 
-/// The folder in the model cache holding saved prompt-prefix KV states.
+/// The folder in `$HEARTH_HOME/cache` holding saved prompt-prefix KV states.
 pub const KV_STATES_DIR: &str = "kv-states";
+
+/// `$HEARTH_HOME/cache`: what Hearth remembers and trusts on the next start lives in
+/// the home, which every sandboxed command is denied, even with `-C ~`. The model cache
+/// is not: a workspace around it (`-C ~`) can write there, and a planted probe answer
+/// or KV state would be read outside the sandbox.
+fn trusted_cache_dir(
+    hearth_home: Option<&PathBuf>,
+    user_home: Option<&PathBuf>,
+) -> Option<PathBuf> {
+    hearth_home
+        .cloned()
+        .or_else(|| user_home.map(|home| home.join(".hearth")))
+        .map(|home| home.join("cache"))
+}
 
 impl Environment {
     /// This process's environment.
@@ -53,6 +67,10 @@ impl Environment {
     pub fn from_vars(var: impl Fn(&str) -> Option<OsString>) -> Self {
         let set = |name: &str| var(name).filter(|value| !value.is_empty());
         let text = |name: &str| set(name).map(|value| value.to_string_lossy().into_owned());
+        let trusted_cache = trusted_cache_dir(
+            set("HEARTH_HOME").map(PathBuf::from).as_ref(),
+            set("HOME").map(PathBuf::from).as_ref(),
+        );
         Self {
             hearth_home: set("HEARTH_HOME").map(PathBuf::from),
             user_home: set("HOME").map(PathBuf::from),
@@ -66,10 +84,9 @@ impl Environment {
                     &text(hearth_sandbox::MECHANISM_ENV).unwrap_or_default(),
                 ),
                 helper: None,
-                // The probe's answer is remembered beside the models (see
+                // The probe's answer is remembered in the home (see
                 // hearth_sandbox::MechanismSettings::probe_cache).
-                probe_cache: hearth_protocol::model_cache_dir(&var)
-                    .map(|dir| dir.join(SANDBOX_PROBE_FILE)),
+                probe_cache: trusted_cache.map(|dir| dir.join(SANDBOX_PROBE_FILE)),
             },
             config_vars: CONFIG_VARS
                 .iter()
@@ -96,10 +113,9 @@ impl Environment {
             options.threads = threads;
         }
         // The state after the system prompt and tools, saved for the next process.
-        options.prefix_cache = self
-            .model_cache
-            .as_ref()
-            .map(|dir| hearth_local::PrefixCache::in_dir(dir.join(KV_STATES_DIR)));
+        options.prefix_cache =
+            trusted_cache_dir(self.hearth_home.as_ref(), self.user_home.as_ref())
+                .map(|dir| hearth_local::PrefixCache::in_dir(dir.join(KV_STATES_DIR)));
         options
     }
 }

@@ -235,6 +235,31 @@ fn settings_the_crates_below_used_to_read_come_from_the_environment() {
     );
 }
 
+/// What Hearth reads back and trusts on the next start (the sandbox probe's answer,
+/// saved KV states) lives in `$HEARTH_HOME/cache`, which every sandboxed command is
+/// denied, never in the model cache, which a `-C ~` workspace can write.
+#[test]
+fn remembered_probe_answers_and_kv_states_live_in_the_home_not_the_model_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let models = dir.path().join("models");
+    let env = env_of(&[("HEARTH_HOME", &home), ("HEARTH_MODELS", &models)]);
+    let probe = env.sandbox.probe_cache.clone().expect("a probe cache file");
+    assert!(probe.starts_with(home.join("cache")), "{}", probe.display());
+    assert!(!probe.starts_with(&models));
+    let user = dir.path().join("user");
+    let by_user_home = env_of(&[("HOME", &user)]);
+    let probe = by_user_home
+        .sandbox
+        .probe_cache
+        .expect("a probe cache file");
+    assert!(
+        probe.starts_with(user.join(".hearth/cache")),
+        "{}",
+        probe.display()
+    );
+}
+
 #[test]
 fn overrides_are_plain_values_and_warnings_come_back_as_values() {
     let dir = tempfile::tempdir().unwrap();

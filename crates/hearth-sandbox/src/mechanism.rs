@@ -45,8 +45,9 @@ impl MechanismChoice {
 pub struct MechanismSettings {
     pub choice: MechanismChoice,
     pub helper: Option<HelperProgram>,
-    /// A file in which to remember the probe's answer across processes (the binary
-    /// uses its model cache); `None` probes in every process.
+    /// A file in which to remember the probe's answer across processes (the runtime
+    /// uses `$HEARTH_HOME/cache`, which no sandboxed command can write); `None` probes
+    /// in every process. Its answer is not trusted to name another bwrap.
     pub probe_cache: Option<PathBuf>,
 }
 
@@ -130,8 +131,9 @@ pub fn probe_with(settings: &MechanismSettings) -> Mechanism {
 
 /// The answer remembered in `file` if still valid, else a fresh probe, remembered.
 fn probe_remembered(settings: &MechanismSettings, file: &Path) -> Mechanism {
-    let key = probe_cache::probe_key(settings, find_bwrap().as_deref());
-    if let Some(mechanism) = probe_cache::recall(file, &key, settings) {
+    let bwrap = find_bwrap();
+    let key = probe_cache::probe_key(settings, bwrap.as_deref());
+    if let Some(mechanism) = probe_cache::recall(file, &key, settings, bwrap.as_deref()) {
         return mechanism;
     }
     let mechanism = probe_uncached(settings);

@@ -79,7 +79,17 @@ pub(crate) fn probe_key(settings: &MechanismSettings, bwrap: Option<&Path>) -> S
 
 /// The mechanism remembered in `file` under `key`, or `None` when there is none, the
 /// key differs, or the file is unreadable or corrupt (each logged at debug level).
-pub(crate) fn recall(file: &Path, key: &str, settings: &MechanismSettings) -> Option<Mechanism> {
+///
+/// The file is not trusted to say *what* to run: it may lie where a sandboxed command
+/// can write (the model cache inside a `-C ~` workspace), and its key is computable.
+/// So a remembered bubblewrap is taken only when it is `bwrap`, the very program the
+/// key was made from, and the Landlock helper always comes from `settings`.
+pub(crate) fn recall(
+    file: &Path,
+    key: &str,
+    settings: &MechanismSettings,
+    bwrap: Option<&Path>,
+) -> Option<Mechanism> {
     let bytes = match std::fs::read(file) {
         Ok(bytes) => bytes,
         Err(error) => {
@@ -105,7 +115,17 @@ pub(crate) fn recall(file: &Path, key: &str, settings: &MechanismSettings) -> Op
         return None;
     }
     match remembered.found {
-        Remembered::Bubblewrap { path } => Some(Mechanism::Bubblewrap { path }),
+        Remembered::Bubblewrap { path } => {
+            if bwrap != Some(path.as_path()) {
+                tracing::warn!(
+                    "ignoring sandbox probe cache {}: it names {} as bubblewrap",
+                    file.display(),
+                    path.display()
+                );
+                return None;
+            }
+            Some(Mechanism::Bubblewrap { path })
+        }
         Remembered::Landlock { report } => Some(Mechanism::Landlock {
             helper: settings.helper.clone()?,
             report,
@@ -174,19 +194,37 @@ mod tests {
             path: bwrap.clone(),
         };
         remember(&file, &key, &works);
-        assert_eq!(recall(&file, &key, &settings()), Some(works));
+        assert_eq!(recall(&file, &key, &settings(), Some(&bwrap)), Some(works));
 
         // bwrap replaced (another size): the key changes and the answer is not trusted.
         std::fs::write(&bwrap, "version 2").unwrap();
         let new_key = probe_key(&settings(), Some(&bwrap));
         assert_ne!(new_key, key);
-        assert_eq!(recall(&file, &new_key, &settings()), None);
+        assert_eq!(recall(&file, &new_key, &settings(), Some(&bwrap)), None);
         // Another choice is another key too.
         let forced = MechanismSettings {
             choice: MechanismChoice::Landlock,
             ..settings()
         };
         assert_ne!(probe_key(&forced, Some(&bwrap)), new_key);
+    }
+
+    /// A sandboxed command that can write the cache (the model cache inside a `-C ~`
+    /// workspace) plants a valid-looking answer naming its own script as bubblewrap,
+    /// which Hearth would then run outside any sandbox: refused.
+    #[test]
+    fn a_planted_answer_naming_another_program_as_bwrap_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let bwrap = dir.path().join("bwrap");
+        std::fs::write(&bwrap, "the real one").unwrap();
+        let file = dir.path().join("sandbox-probe.json");
+        let key = probe_key(&settings(), Some(&bwrap));
+        let planted = Mechanism::Bubblewrap {
+            path: dir.path().join("workspace/evil.sh"),
+        };
+        remember(&file, &key, &planted);
+        assert_eq!(recall(&file, &key, &settings(), Some(&bwrap)), None);
+        assert_eq!(recall(&file, &key, &settings(), None), None);
     }
 
     #[test]
@@ -203,9 +241,9 @@ mod tests {
         );
         let whole = std::fs::read(&file).unwrap();
         std::fs::write(&file, &whole[..whole.len() / 2]).unwrap();
-        assert_eq!(recall(&file, &key, &settings()), None);
+        assert_eq!(recall(&file, &key, &settings(), None), None);
         std::fs::write(&file, b"\x00\xffnot json").unwrap();
-        assert_eq!(recall(&file, &key, &settings()), None);
+        assert_eq!(recall(&file, &key, &settings(), None), None);
 
         let other = dir.path().join("other.json");
         remember(
