@@ -79,12 +79,30 @@ ALTER TABLE usage_records ADD COLUMN cost_usd REAL NOT NULL DEFAULT 0;
 CREATE INDEX usage_records_by_time ON usage_records (created_at);
 ";
 
+/// Version 5: scheduled jobs and their runs (owned by the scheduler work, issue 17;
+/// replace this placeholder with the real tables until it ships).
+const JOBS: &str = "
+CREATE TABLE jobs (
+    name TEXT PRIMARY KEY NOT NULL
+) STRICT;
+";
+
+/// Version 6: compaction checkpoints and sub-agent sessions (owned by the context
+/// economy work, issue 19; replace this placeholder with the real tables until it ships).
+const CHECKPOINTS: &str = "
+CREATE TABLE checkpoints (
+    id INTEGER PRIMARY KEY
+) STRICT;
+";
+
 /// Every migration, in order. Index `i` takes the schema from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
     SESSIONS_AND_TRANSCRIPTS,
     APPROVALS,
     CACHE_CREATION_TOKENS,
     CALL_COST,
+    JOBS,
+    CHECKPOINTS,
 ];
 
 /// The schema version this build writes.

@@ -63,8 +63,26 @@ fn a_version_3_database_migrates_and_its_calls_cost_nothing() {
             )
             .unwrap();
     }
-    // Take the file back to version 3 as it shipped: no cost column, no time index.
+    // Take the file back to version 3 as it shipped: no cost column, no time index, and
+    // none of the tables later versions added. (A later migration that alters a version-3
+    // table must undo that here too.)
     let connection = rusqlite::Connection::open(&path).unwrap();
+    let later_tables: Vec<String> = connection
+        .prepare(
+            "SELECT name FROM sqlite_master WHERE type = 'table'
+             AND name NOT IN ('sessions', 'messages', 'usage_records', 'approvals')
+             AND name NOT LIKE 'sqlite_%'",
+        )
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    for table in later_tables {
+        connection
+            .execute_batch(&format!("DROP TABLE \"{table}\";"))
+            .unwrap();
+    }
     connection
         .execute_batch(
             "DROP INDEX usage_records_by_time;
