@@ -95,6 +95,15 @@ CREATE TABLE checkpoints (
 ) STRICT;
 ";
 
+/// Version 7: chat channels: their durable inbox and cursors, admitted senders and
+/// pairing codes (owned by the channels work, issue 18; replace this placeholder with
+/// the real tables until it ships).
+const CHANNELS: &str = "
+CREATE TABLE channel_senders (
+    id INTEGER PRIMARY KEY
+) STRICT;
+";
+
 /// Every migration, in order. Index `i` takes the schema from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
     SESSIONS_AND_TRANSCRIPTS,
@@ -103,6 +112,7 @@ const MIGRATIONS: &[&str] = &[
     CALL_COST,
     JOBS,
     CHECKPOINTS,
+    CHANNELS,
 ];
 
 /// The schema version this build writes.
