@@ -147,10 +147,22 @@ pub fn load(path: &Path) -> Result<&'static LoadedModel, LocalError> {
 }
 
 fn load_uncached(path: &Path) -> Result<LoadedModel, LocalError> {
+    load_with(path, false)
+}
+
+/// The model at `path` with its vocabulary and chat template but no weights (for
+/// counting a prompt's tokens), not cached: freed when dropped.
+pub fn load_vocab_only(path: &Path) -> Result<LoadedModel, LocalError> {
+    load_with(path, true)
+}
+
+fn load_with(path: &Path, vocab_only: bool) -> Result<LoadedModel, LocalError> {
     catalog::check_gguf(path)?;
     let backend = backend()?;
     let started = Instant::now();
-    let params = LlamaModelParams::default().with_use_mmap(true);
+    let params = LlamaModelParams::default()
+        .with_use_mmap(true)
+        .with_vocab_only(vocab_only);
     let model =
         LlamaModel::load_from_file(backend, path, &params).map_err(|e| LocalError::Load {
             path: path.to_path_buf(),

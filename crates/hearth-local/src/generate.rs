@@ -6,6 +6,7 @@ use std::num::NonZeroU32;
 use std::time::Instant;
 
 use llama_cpp_2::context::params::LlamaContextParams;
+use llama_cpp_2::context::session::LlamaStateSeqFlags;
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::sampling::LlamaSampler;
@@ -54,6 +55,11 @@ pub struct PrefixPlan<'a> {
 /// Context sizes are rounded up to a multiple of this, so a prompt that grows by a
 /// step's tool result usually still fits the kept context.
 const CONTEXT_STEP: usize = 1024;
+
+/// Room for the answer a new context starts with; an answer that needs more grows the
+/// context (see [`resize_context`]). Sizing the context for the whole `max_tokens` (8,192
+/// by default) made SmolLM2-135M's KV cache 180 MiB for a two-word answer.
+const ANSWER_ROOM: usize = 512;
 
 /// A context kept between generations, and the tokens its KV cache holds (in order,
 /// from position 0, sequence 0).
@@ -114,23 +120,27 @@ pub fn generate(
         let model = params.model_id.to_string();
         move |cause: String| LocalError::Inference { model, what, cause }
     };
-    let needed = prompt.len() + params.max_tokens;
+    let needed = prompt.len() + params.max_tokens.min(ANSWER_ROOM);
     // Another generation on this model holds the kept context: this one goes without.
     let mut kept = if params.reuse_kv_cache {
         loaded.kv.try_lock().ok()
     } else {
         None
     };
+    let size = needed.div_ceil(CONTEXT_STEP) * CONTEXT_STEP;
     let slot = kept
         .as_mut()
         .and_then(|slot| slot.take())
-        .filter(|slot| slot.threads == params.threads && slot.ctx.n_ctx() as usize >= needed + 16);
+        .filter(|slot| slot.threads == params.threads);
     let (mut ctx, mut held) = match slot {
-        Some(slot) => (slot.ctx, slot.tokens),
-        None => (
-            new_context(loaded, needed.div_ceil(CONTEXT_STEP) * CONTEXT_STEP, params)?,
-            Vec::new(),
-        ),
+        Some(slot) if slot.ctx.n_ctx() as usize >= needed + 16 => (slot.ctx, slot.tokens),
+        // The prompt outgrew the kept context: a bigger one takes over its KV cells, so
+        // what it held is not decoded again.
+        Some(slot) => match resize_context(loaded, &slot.ctx, size + 16, params)? {
+            Some(bigger) => (bigger, slot.tokens),
+            None => (new_context(loaded, size, params)?, Vec::new()),
+        },
+        None => (new_context(loaded, size, params)?, Vec::new()),
     };
     // At least the last prompt token is decoded again: its logits start the answer.
     let mut common = held
@@ -233,6 +243,13 @@ pub fn generate(
                 break;
             }
         }
+        if position as usize + 1 >= ctx.n_ctx() as usize {
+            let doubled = (held.len() * 2).min(loaded.n_ctx_train as usize);
+            match resize_context(loaded, &ctx, doubled, params)? {
+                Some(bigger) => ctx = bigger,
+                None => break,
+            }
+        }
         batch.clear();
         batch
             .add(token, position, &[0], true)
@@ -268,6 +285,37 @@ pub fn generate(
         prompt_ms,
         generation_ms: started.elapsed().as_secs_f64() * 1000.0,
     })
+}
+
+/// A context of `size` tokens (at most the trained length) holding what `ctx` holds:
+/// its KV cells copied as they are, so an answer goes on exactly as it would have in a
+/// bigger context and a longer prompt decodes only its new tokens. `None` when `ctx` is
+/// already that big (an answer ends there) or the copy fails.
+fn resize_context(
+    loaded: &'static LoadedModel,
+    ctx: &LlamaContext<'static>,
+    size: usize,
+    params: &GenerateParams<'_>,
+) -> Result<Option<LlamaContext<'static>>, LocalError> {
+    let size = size.min(loaded.n_ctx_train as usize);
+    if size <= ctx.n_ctx() as usize {
+        return Ok(None);
+    }
+    let flags = LlamaStateSeqFlags::empty();
+    let bytes = ctx.state_seq_get_size_ext(0, flags);
+    let mut state = vec![0u8; bytes];
+    // SAFETY: `state` has the size llama.cpp just reported for this sequence.
+    let written = unsafe { ctx.state_seq_get_data_ext(state.as_mut_ptr(), 0, flags) };
+    if written != bytes || bytes == 0 {
+        return Ok(None);
+    }
+    let mut bigger = new_context(loaded, size.saturating_sub(16), params)?;
+    // SAFETY: the state was read from a context of the same model and build just now.
+    if !unsafe { bigger.state_seq_set_data_ext(&state, 0, flags) } {
+        return Ok(None);
+    }
+    tracing::debug!(model = %params.model_id, tokens = size, "context grown for a long answer");
+    Ok(Some(bigger))
 }
 
 /// Brings `ctx` (holding `prefix[..common]`) to hold the whole `prefix`: restored from

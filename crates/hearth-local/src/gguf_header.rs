@@ -1,7 +1,8 @@
 //! Reads a GGUF file's metadata header (not its tensors) for what the runtime needs
 //! before loading a model: its training context length (`<architecture>.context_length`),
-//! the context window of a `local:` model. Bounded: a malformed or hostile header gives
-//! `None`, never a large allocation.
+//! the context window of a `local:` model, and its parameter count (the sum of the
+//! tensor shapes listed after the metadata), which picks a small model's tool set.
+//! Bounded: a malformed or hostile header gives `None`, never a large allocation.
 
 use std::fs::File;
 use std::io::{BufReader, Read};
@@ -45,6 +46,52 @@ pub fn context_length(path: &Path) -> Option<u64> {
         }
     }
     None
+}
+
+/// The most tensors read, and the most dimensions one may have.
+const MAX_TENSORS: u64 = 1_000_000;
+const MAX_DIMS: u32 = 8;
+
+/// The model's parameter count: the elements of every tensor the header lists.
+pub fn parameter_count(path: &Path) -> Option<u64> {
+    let mut reader = BufReader::new(File::open(path).ok()?);
+    let mut magic = [0u8; 4];
+    reader.read_exact(&mut magic).ok()?;
+    if &magic != b"GGUF" {
+        return None;
+    }
+    let version = read_u32(&mut reader)?;
+    if !(2..=3).contains(&version) {
+        return None;
+    }
+    let tensors = read_u64(&mut reader)?;
+    let entries = read_u64(&mut reader)?;
+    if tensors > MAX_TENSORS || entries > MAX_ENTRIES {
+        return None;
+    }
+    for _ in 0..entries {
+        let len = read_len(&mut reader)?;
+        skip(&mut reader, len)?;
+        let kind = read_u32(&mut reader)?;
+        skip_value(&mut reader, kind)?;
+    }
+    let mut total: u64 = 0;
+    for _ in 0..tensors {
+        let len = read_len(&mut reader)?;
+        skip(&mut reader, len)?;
+        let dims = read_u32(&mut reader)?;
+        if dims > MAX_DIMS {
+            return None;
+        }
+        let mut elements: u64 = 1;
+        for _ in 0..dims {
+            elements = elements.checked_mul(read_u64(&mut reader)?)?;
+        }
+        // The tensor's type and its offset in the data section.
+        skip(&mut reader, 4 + 8)?;
+        total = total.checked_add(elements)?;
+    }
+    Some(total)
 }
 
 const STRING: u32 = 8;
@@ -156,6 +203,35 @@ mod tests {
         out.extend(STRING.to_le_bytes());
         string(&mut out, "llama");
         out
+    }
+
+    /// `header(context)` listing two tensors, 4x3 and 5.
+    fn with_tensors(context: u32) -> Vec<u8> {
+        let mut out = header(context);
+        out[8..16].copy_from_slice(&2u64.to_le_bytes());
+        for (name, dims) in [("a.weight", vec![4u64, 3]), ("b.bias", vec![5])] {
+            string(&mut out, name);
+            out.extend((dims.len() as u32).to_le_bytes());
+            for dim in dims {
+                out.extend(dim.to_le_bytes());
+            }
+            out.extend(0u32.to_le_bytes());
+            out.extend(0u64.to_le_bytes());
+        }
+        out
+    }
+
+    #[test]
+    fn counts_the_parameters_of_the_listed_tensors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.gguf");
+        std::fs::write(&path, with_tensors(2048)).unwrap();
+        assert_eq!(parameter_count(&path), Some(17));
+        assert_eq!(context_length(&path), Some(2048));
+        let mut cut = with_tensors(2048);
+        cut.truncate(cut.len() - 5);
+        std::fs::write(&path, cut).unwrap();
+        assert_eq!(parameter_count(&path), None);
     }
 
     #[test]

@@ -59,6 +59,12 @@ pub fn context_window(name: &str, models_dir: Option<&Path>) -> Option<u64> {
     gguf_header::context_length(&catalog::resolve(name, models_dir).ok()?)
 }
 
+/// The parameter count of the GGUF `local:<name>` names (from its header's tensor
+/// list, without loading it); `None` when the file is missing or unreadable.
+pub fn parameter_count(name: &str, models_dir: Option<&Path>) -> Option<u64> {
+    gguf_header::parameter_count(&catalog::resolve(name, models_dir).ok()?)
+}
+
 /// `local:smollm2` when the bundled model is in the model cache, else `None`.
 pub fn default_model(models_dir: Option<&Path>) -> Option<String> {
     bundled_id(models_dir?)
@@ -93,6 +99,36 @@ pub fn bench(
 pub fn render_prompt(path: &Path, request: &ModelRequest) -> Result<String, LocalError> {
     let loaded = engine::load(path)?;
     prompt::render(loaded, &template::messages(request))
+}
+
+/// The tokens of the stable prefix of a request with `system` and `tools` to the model
+/// at `path`: the system message with the tool instructions, as its chat template
+/// renders it, up to where the conversation starts (what the provider keeps in the KV
+/// cache and saves). Loads the vocabulary and template only, not the weights. Blocking.
+pub fn prefix_tokens(
+    path: &Path,
+    system: &str,
+    tools: &[hearth_protocol::ToolSpec],
+) -> Result<usize, LocalError> {
+    let loaded = engine::load_vocab_only(path)?;
+    let system = template::ChatMessage {
+        role: "system",
+        content: template::system_text(system, tools),
+    };
+    let user = template::ChatMessage {
+        role: "user",
+        content: "hello".to_string(),
+    };
+    let alone = generate::tokenize(
+        &loaded,
+        &prompt::render(&loaded, std::slice::from_ref(&system))?,
+    );
+    let with_user = generate::tokenize(&loaded, &prompt::render(&loaded, &[system, user])?);
+    Ok(alone
+        .iter()
+        .zip(&with_user)
+        .take_while(|(a, b)| a == b)
+        .count())
 }
 
 /// The grammar constraining a request offering `tools` (for inspection and tests).

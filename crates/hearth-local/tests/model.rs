@@ -30,6 +30,10 @@ fn bundled() -> Option<PathBuf> {
     }
 }
 
+/// Held by the tests that watch the model's kept context (one per loaded model, and a
+/// generation that finds it busy goes without), so they do not take it from each other.
+static KEPT_CONTEXT: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn provider(path: &Path) -> LocalProvider {
     LocalProvider::from_path("smollm2", path, LocalOptions::default()).unwrap()
 }
@@ -125,6 +129,37 @@ async fn greedy_generation_is_deterministic_stops_and_streams_utf8() {
     }
 }
 
+/// A context starts with room for a short answer (its KV cache sized to need, not to
+/// `max_tokens`); a longer answer grows it and runs on to its budget, not cut short.
+#[tokio::test]
+async fn an_answer_longer_than_the_first_contexts_room_is_not_cut() {
+    let Some(path) = bundled() else { return };
+    let _kept = KEPT_CONTEXT.lock().await;
+    let provider = provider(&path);
+    let mut long = request(
+        vec![Message::user(
+            "Write a very long story about a dragon, with many chapters.",
+        )],
+        vec![],
+        1600,
+    );
+    // About 450 tokens of prompt: the first context holds 1,040 tokens.
+    long.system = "Dragons live in the mountains of the north. ".repeat(50);
+    let (answer, _) = complete(&provider, &long).await;
+    let answer = answer.unwrap();
+    // Past the first context (the prompt and 512 tokens, rounded up to 1,024, + 16).
+    let used = answer.usage.input_tokens + answer.usage.output_tokens;
+    assert!(
+        (450..1024).contains(&answer.usage.input_tokens),
+        "{:?}",
+        answer.usage
+    );
+    assert!(used > 1040, "{:?} {}", answer.usage, answer.text);
+    // The grown context is kept: the same request again gives the same text.
+    let (again, _) = complete(&provider, &long).await;
+    assert_eq!(again.unwrap().text, answer.text);
+}
+
 /// The steps of a tool-using turn, then a second turn: each prompt extends the one
 /// before, as the loop's do.
 fn growing_conversation() -> Vec<ModelRequest> {
@@ -158,6 +193,7 @@ fn growing_conversation() -> Vec<ModelRequest> {
 #[tokio::test]
 async fn reusing_the_kv_cache_gives_the_same_greedy_output() {
     let Some(path) = bundled() else { return };
+    let _kept = KEPT_CONTEXT.lock().await;
     let fresh = LocalProvider::from_path(
         "smollm2",
         &path,

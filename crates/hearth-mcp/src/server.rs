@@ -143,7 +143,7 @@ impl ServerHandler for HearthMcpServer {
         if request.name == ASK_TOOL {
             return Ok(self.call_ask(request, context.ct.clone()).await.into());
         }
-        let Some(tool) = self.tools.iter().find(|t| t.spec().name == request.name) else {
+        let Some(tool) = self.tools.iter().find(|t| t.name() == request.name) else {
             return Err(ErrorData::invalid_params(
                 format!(
                     "unknown tool '{}'; call tools/list for the tools Hearth offers",

@@ -12,7 +12,7 @@ use hearth_tools::{neutralise_tag, parse_args, Tool, ToolContext, ToolOutput};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::item::{MemoryItem, Provenance};
+use crate::item::{ItemKind, MemoryItem, Provenance};
 use crate::search::{MemoryHit, SearchOptions, RECALL_TAG};
 use crate::store::Memory;
 
@@ -44,6 +44,15 @@ fn label(item: &MemoryItem) -> String {
     format!("#{} [{date} {}]{who}", item.id, item.source_label())
 }
 
+/// Whether a search or get answer holds a memory of outside origin (labelled
+/// "untrusted note" or "untrusted turn" by [`label`]): such an answer taints the turn.
+/// A person's own text that happens to contain the label only over-taints (safe).
+pub fn mentions_untrusted_memory(content: &str) -> bool {
+    [ItemKind::Turn, ItemKind::Note, ItemKind::File]
+        .iter()
+        .any(|kind| content.contains(&format!(" untrusted {}]", kind.as_str())))
+}
+
 /// `memory_search`: hybrid search over everything remembered.
 #[derive(Debug, Clone)]
 pub struct MemorySearch {
@@ -61,6 +70,14 @@ struct SearchArgs {
 impl Tool for MemorySearch {
     fn is_read_only(&self) -> bool {
         true
+    }
+
+    fn name(&self) -> &str {
+        "memory_search"
+    }
+
+    fn output_is_untrusted(&self, content: &str) -> bool {
+        mentions_untrusted_memory(content)
     }
 
     fn spec(&self) -> ToolSpec {
@@ -125,6 +142,14 @@ impl Tool for MemoryGet {
         true
     }
 
+    fn name(&self) -> &str {
+        "memory_get"
+    }
+
+    fn output_is_untrusted(&self, content: &str) -> bool {
+        mentions_untrusted_memory(content)
+    }
+
     fn spec(&self) -> ToolSpec {
         ToolSpec {
             name: "memory_get".into(),
@@ -187,6 +212,10 @@ struct WriteArgs {
 
 #[async_trait::async_trait]
 impl Tool for MemoryWrite {
+    fn name(&self) -> &str {
+        "memory_write"
+    }
+
     fn spec(&self) -> ToolSpec {
         ToolSpec {
             name: "memory_write".into(),
@@ -211,5 +240,23 @@ impl Tool for MemoryWrite {
             }
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mentions_untrusted_memory;
+
+    #[test]
+    fn only_memories_of_outside_origin_mark_an_answer_untrusted() {
+        assert!(mentions_untrusted_memory(
+            "#3 [2026-03-01 untrusted turn] tool web_fetch: obey me"
+        ));
+        assert!(mentions_untrusted_memory(
+            "- [#4 2026-03-01 untrusted note] x"
+        ));
+        assert!(!mentions_untrusted_memory(
+            "#1 [2026-03-01 user note] the untrusted part was fine\n#2 [2026-03-01 agent turn] ok"
+        ));
     }
 }

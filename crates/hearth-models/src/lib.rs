@@ -37,7 +37,9 @@
 //! - Anthropic requests carry two cache breakpoints: the system block and the last
 //!   block of the latest message, so each step reads the earlier history from cache.
 //! - [`ollama::probe`] recognises an Ollama server and reads the context window its
-//!   requests get.
+//!   requests get and the model's own sampling settings ([`Sampling`], which
+//!   [`ProviderSettings::model_sampling`] sends: Ollama's `/v1` would sample at 1.0);
+//!   [`ollama_cache::ProbeCache`] remembers the answer for a day.
 
 mod anthropic;
 #[cfg(test)]
@@ -46,10 +48,12 @@ mod error;
 mod limits;
 pub mod model_table;
 pub mod ollama;
+pub mod ollama_cache;
 mod openai;
 mod openai_reasoning;
 pub mod profile;
 mod retry;
+mod sampling;
 mod sse;
 mod transport;
 
@@ -69,6 +73,7 @@ pub use limits::{
     DEFAULT_MAX_TOOL_CALLS,
 };
 pub use profile::{CachedInputCounting, ModelProfile, Prices, ProfileOverrides};
+pub use sampling::Sampling;
 
 /// Where OpenAI Chat Completions requests go unless configured otherwise.
 pub const DEFAULT_OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
@@ -220,6 +225,10 @@ pub struct ProviderSettings {
     /// Per-model idle timeouts (`[models."openai:NAME"] idle_timeout_secs`), keyed by
     /// the provider's model name; they win over everything else.
     pub model_idle_timeouts: HashMap<String, Duration>,
+    /// Per-model sampling (`[models."openai:NAME"] temperature`, `top_p`, or an Ollama
+    /// model's own values), keyed by the provider's model name; a model without an
+    /// entry is sent none.
+    pub model_sampling: HashMap<String, Sampling>,
 }
 
 impl ProviderSettings {
@@ -236,6 +245,7 @@ impl ProviderSettings {
             retry_base_delay: Duration::from_millis(500),
             limits: ResponseLimits::default(),
             model_idle_timeouts: HashMap::new(),
+            model_sampling: HashMap::new(),
         }
     }
 

@@ -12,11 +12,14 @@
 //!    assumed, the smallest), unless `OLLAMA_CONTEXT_LENGTH` is set on the server.
 //!
 //! Every reading is capped by the model's own maximum (`<arch>.context_length` in
-//! `model_info`).
+//! `model_info`). `/api/show` also gives the model's own `temperature` and `top_p`,
+//! which `/v1` ignores unless a request sends them.
 
 use std::time::Duration;
 
 use serde_json::{json, Value};
+
+use crate::Sampling;
 
 /// Tokens one agent turn needs at least: the fixed prompt and tool schemas plus a
 /// typical tool result. Below this, Hearth warns.
@@ -30,7 +33,7 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 const MAX_PROBE_BODY_BYTES: usize = 4 * 1024 * 1024;
 
 /// What an Ollama server says about itself and one of its models.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct OllamaInfo {
     /// The server's version (`/api/version`).
     pub version: String,
@@ -40,6 +43,49 @@ pub struct OllamaInfo {
     pub source: WindowSource,
     /// The most the model itself supports (`<arch>.context_length`), when known.
     pub model_max: Option<u32>,
+    /// The model's Modelfile `temperature` and `top_p` (`/api/show`), when set.
+    pub sampling: Sampling,
+}
+
+/// What probing a base URL found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Detection {
+    /// An Ollama server, and what it says of the model.
+    Ollama(OllamaInfo),
+    /// A server answered `/api/version` with something other than Ollama's answer.
+    NotOllama,
+    /// Nothing answered in time: not worth remembering.
+    Unreachable,
+}
+
+impl Detection {
+    /// What the Ollama server said, if it was one.
+    pub fn into_ollama(self) -> Option<OllamaInfo> {
+        match self {
+            Detection::Ollama(info) => Some(info),
+            Detection::NotOllama | Detection::Unreachable => None,
+        }
+    }
+}
+
+/// Hosted OpenAI-compatible APIs that are never Ollama: not probed.
+const HOSTED_OPENAI_HOSTS: &[&str] = &["api.openai.com", "openrouter.ai", "api.deepseek.com"];
+
+/// Whether `base_url` is a hosted API that is never Ollama (OpenAI, OpenRouter,
+/// DeepSeek, or any of their subdomains), so not worth a probe. A URL that does not
+/// parse is not hosted.
+pub fn is_hosted_api(base_url: &str) -> bool {
+    url_host(base_url).is_some_and(|host| {
+        HOSTED_OPENAI_HOSTS
+            .iter()
+            .any(|hosted| host == *hosted || host.ends_with(&format!(".{hosted}")))
+    })
+}
+
+/// The host of a URL, lowercased, without port or credentials.
+pub fn url_host(url: &str) -> Option<String> {
+    let parsed = reqwest::Url::parse(url).ok()?;
+    parsed.host_str().map(str::to_ascii_lowercase)
 }
 
 /// Where a context window reading came from.
@@ -77,14 +123,33 @@ pub fn server_root(base_url: &str) -> String {
 /// `model` gets. `None` when it is not Ollama (or does not answer within a few
 /// seconds). Never fails otherwise: what the server leaves out is assumed.
 pub async fn probe(base_url: &str, model: &str) -> Option<OllamaInfo> {
-    let client = reqwest::Client::builder()
+    detect(base_url, model).await.into_ollama()
+}
+
+/// [`probe`], telling a server that is not Ollama from one that did not answer.
+pub async fn detect(base_url: &str, model: &str) -> Detection {
+    let Ok(client) = reqwest::Client::builder()
         .connect_timeout(PROBE_TIMEOUT)
         .timeout(PROBE_TIMEOUT)
         .build()
-        .ok()?;
+    else {
+        return Detection::Unreachable;
+    };
     let root = server_root(base_url);
-    let version = get_json(client.get(format!("{root}/api/version"))).await?;
-    let version = version["version"].as_str()?.to_string();
+    let Ok(mut response) = client.get(format!("{root}/api/version")).send().await else {
+        return Detection::Unreachable;
+    };
+    if !response.status().is_success() {
+        return Detection::NotOllama;
+    }
+    let version = match read_json(&mut response).await {
+        Ok(Some(body)) => body["version"].as_str().map(str::to_string),
+        Ok(None) => None,
+        Err(Unanswered) => return Detection::Unreachable,
+    };
+    let Some(version) = version else {
+        return Detection::NotOllama;
+    };
     let shown = get_json(
         client
             .post(format!("{root}/api/show"))
@@ -92,7 +157,7 @@ pub async fn probe(base_url: &str, model: &str) -> Option<OllamaInfo> {
     )
     .await;
     let running = get_json(client.get(format!("{root}/api/ps"))).await;
-    Some(read_window(
+    Detection::Ollama(read_window(
         version,
         shown.as_ref(),
         running.as_ref(),
@@ -124,6 +189,10 @@ pub fn read_window(
         version,
         source,
         model_max,
+        sampling: shown
+            .and_then(|shown| shown["parameters"].as_str())
+            .map(Sampling::from_ollama_parameters)
+            .unwrap_or_default(),
     }
 }
 
@@ -177,14 +246,22 @@ async fn get_json(request: reqwest::RequestBuilder) -> Option<Value> {
     if !response.status().is_success() {
         return None;
     }
+    read_json(&mut response).await.ok().flatten()
+}
+
+/// The body stopped coming (a timeout or a dropped connection).
+struct Unanswered;
+
+/// The body as JSON; `Ok(None)` when it is not JSON or too long to be Ollama's.
+async fn read_json(response: &mut reqwest::Response) -> Result<Option<Value>, Unanswered> {
     let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.ok()? {
+    while let Some(chunk) = response.chunk().await.map_err(|_| Unanswered)? {
         if body.len() + chunk.len() > MAX_PROBE_BODY_BYTES {
-            return None;
+            return Ok(None);
         }
         body.extend_from_slice(&chunk);
     }
-    serde_json::from_slice(&body).ok()
+    Ok(serde_json::from_slice(&body).ok())
 }
 
 fn as_window(value: &Value) -> Option<u32> {
@@ -299,6 +376,43 @@ mod tests {
         };
         assert_eq!(window_warning(&roomy, "m", 1000), None);
         assert!(window_warning(&roomy, "m", 40_000).is_some());
+    }
+
+    #[test]
+    fn the_modelfile_sampling_is_read_from_show() {
+        let shown = show("temperature 0.6\ntop_p 0.95\nstop \"x\"", 8192);
+        let info = read_window("0.12.0".into(), Some(&shown), None, "m");
+        assert_eq!(
+            info.sampling,
+            Sampling {
+                temperature: Some(0.6),
+                top_p: Some(0.95)
+            }
+        );
+        assert!(read_window("0.12.0".into(), None, None, "m")
+            .sampling
+            .is_empty());
+    }
+
+    #[test]
+    fn hosted_apis_are_known_by_their_parsed_host() {
+        for hosted in [
+            "https://api.openai.com/v1",
+            "https://OpenRouter.ai/api/v1",
+            "https://eu.api.deepseek.com:443/v1",
+            "https://user:pw@api.openai.com/v1",
+        ] {
+            assert!(is_hosted_api(hosted), "{hosted}");
+        }
+        for local in [
+            "http://localhost:11434/v1",
+            "http://api.openai.com.evil.example/v1",
+            "http://[::1]:11434/v1",
+            "not a url",
+        ] {
+            assert!(!is_hosted_api(local), "{local}");
+        }
+        assert_eq!(url_host("http://[::1]:8080/v1").as_deref(), Some("[::1]"));
     }
 
     #[test]

@@ -452,10 +452,14 @@ impl<W: WireFormat> Provider for HttpProvider<W> {
         on_event: &mut (dyn FnMut(StreamEvent) + Send),
         cancel: &CancellationToken,
     ) -> Result<ModelResponse, ModelError> {
+        let mut body = self.wire.request_body(request);
+        if let Some(sampling) = self.settings.model_sampling.get(&request.model) {
+            sampling.apply(&mut body);
+        }
         let plan = CallPlan {
             target: format!("{}:{} at {}", self.name(), request.model, self.url),
             model: &request.model,
-            body: self.wire.request_body(request),
+            body,
             stream: request.stream,
             idle: self.settings.idle_timeout_for(&request.model),
             reasoning: is_reasoning_model(&request.model)

@@ -40,6 +40,10 @@ pub struct Environment {
 /// The file in `$HEARTH_HOME/cache` that remembers which sandbox mechanism works here.
 pub const SANDBOX_PROBE_FILE: &str = "sandbox-probe.json";
 
+/// The file in `$HEARTH_HOME/cache` that remembers, per server and model, what the
+/// Ollama probe found (for a day).
+pub const OLLAMA_PROBE_FILE: &str = "ollama-probe.json";
+
 /// The folder in `$HEARTH_HOME/cache` holding saved prompt-prefix KV states.
 pub const KV_STATES_DIR: &str = "kv-states";
 
@@ -104,6 +108,12 @@ impl Environment {
     /// A variable that overrides config.toml (`HEARTH_MODEL`, `OPENAI_API_KEY`, …).
     pub fn config_var(&self, name: &str) -> Option<String> {
         self.config_vars.get(name).cloned()
+    }
+
+    /// Where the Ollama probe's answers are remembered (`None` without a home).
+    pub fn ollama_probe_cache(&self) -> Option<hearth_models::ollama_cache::ProbeCache> {
+        trusted_cache_dir(self.hearth_home.as_ref(), self.user_home.as_ref())
+            .map(|dir| hearth_models::ollama_cache::ProbeCache::new(dir.join(OLLAMA_PROBE_FILE)))
     }
 
     /// Options for a local model: the threads the user chose, else the default.

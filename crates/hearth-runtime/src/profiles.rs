@@ -1,7 +1,9 @@
 //! The [`ModelProfile`] of a model: its window, output cap and prices, from
 //! `config.toml` (`[models."provider:NAME"]`), which wins over the built-in model table
 //! (cloud models, by the provider's base URL), which wins over what the model file
-//! says (a local GGUF's training context) and the defaults.
+//! says (a local GGUF's training context) and the defaults. An Ollama server's window
+//! (remembered from `Resolved::ollama_server`) wins over the table: Ollama drops what
+//! does not fit it, so compaction must keep requests within it; only config wins over it.
 
 use hearth_models::{model_table, CachedInputCounting, ModelProfile, ModelRef};
 
@@ -33,7 +35,13 @@ pub fn model_profile(config: &Config, env: &Environment, model: &ModelRef) -> Mo
             CachedInputCounting::PartOfInput,
         ),
     };
-    ModelProfile::resolve(&overrides, table.as_ref(), known_window, cached_input)
+    let mut profile = ModelProfile::resolve(&overrides, table.as_ref(), known_window, cached_input);
+    if overrides.context_window.is_none() {
+        if let Some(ollama) = crate::providers::remembered_ollama_server(config, env, model) {
+            profile.context_window = u64::from(ollama.context_length);
+        }
+    }
+    profile
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Builds the provider a model id names: HTTP providers from their config, `local:`
-//! in-process; picks the default model when none is configured; and finds the context
-//! window of an Ollama server behind an `openai:` base URL.
+//! in-process; picks the default model when none is configured; and finds an Ollama
+//! server behind an `openai:` base URL (its context window and the model's own
+//! sampling settings), remembered a day in `$HEARTH_HOME/cache`.
 
 use std::sync::Arc;
 
@@ -13,7 +14,10 @@ use crate::config::Config;
 use crate::{Environment, RuntimeError, Warning};
 
 /// The provider for `model`; an `api_key = "secret:NAME"` is resolved here, at the
-/// boundary. Local models come from `env`'s model cache with its thread count.
+/// boundary. Local models come from `env`'s model cache with its thread count. An
+/// `openai:` model on an Ollama server that [`ollama_server`] has found gets the
+/// model's own temperature and top_p where config sets none (Ollama's `/v1` would
+/// sample at 1.0).
 pub fn build(
     config: &Config,
     env: &Environment,
@@ -28,6 +32,19 @@ pub fn build(
         )?),
         _ => {
             let mut settings = config.provider_for(model)?;
+            if let Some(info) = remembered_ollama_server(config, env, model) {
+                let configured = settings
+                    .model_sampling
+                    .get(&model.model)
+                    .copied()
+                    .unwrap_or_default();
+                let sampling = configured.or(info.sampling);
+                if !sampling.is_empty() {
+                    settings
+                        .model_sampling
+                        .insert(model.model.clone(), sampling);
+                }
+            }
             if let Some(name) = settings.api_key.as_deref().and_then(secret_reference) {
                 let value = secrets.get(name).map_err(|source| RuntimeError::Secret {
                     what: format!("the api_key of provider '{}'", model.provider),
@@ -40,39 +57,62 @@ pub fn build(
     }
 }
 
-/// Hosted OpenAI-compatible APIs that are never Ollama: not probed.
-const HOSTED_OPENAI_HOSTS: &[&str] = &["api.openai.com", "openrouter.ai", "api.deepseek.com"];
-
-/// The Ollama server behind an `openai:` model's base URL and the window it gives the
-/// model; `None` for other providers, hosted APIs and servers that are not Ollama.
-/// This is the model's context window for anything that must fit a request into it.
-pub async fn ollama_window(config: &Config, model: &ModelRef) -> Option<OllamaInfo> {
+/// The base URL an `openai:` model may find Ollama behind; `None` for other providers
+/// and hosted APIs (never probed).
+fn probed_base_url<'a>(config: &'a Config, model: &ModelRef) -> Option<&'a str> {
     if model.provider != "openai" {
         return None;
     }
     let base_url = config.openai.base_url.trim_end_matches('/');
-    let hosted = base_url == DEFAULT_OPENAI_BASE_URL
-        || url_host(base_url).is_some_and(|host| {
-            HOSTED_OPENAI_HOSTS
-                .iter()
-                .any(|hosted| host == *hosted || host.ends_with(&format!(".{hosted}")))
-        });
-    if hosted {
-        return None;
-    }
-    ollama::probe(base_url, &model.model).await
+    let hosted = base_url == DEFAULT_OPENAI_BASE_URL || ollama::is_hosted_api(base_url);
+    (!hosted).then_some(base_url)
 }
 
-/// The host of a URL, lowercased (no port).
-fn url_host(url: &str) -> Option<String> {
-    let rest = url.split_once("://")?.1;
-    let authority = rest.split(['/', '?', '#']).next()?;
-    let host = authority.rsplit('@').next()?;
-    let host = match host.rsplit_once(':') {
-        Some((name, port)) if port.chars().all(|c| c.is_ascii_digit()) => name,
-        _ => host,
-    };
-    Some(host.to_ascii_lowercase())
+/// The Ollama server behind an `openai:` model's base URL and what it says of the
+/// model (its window: the model's context window for anything that must fit a request
+/// into it; its sampling); `None` for other providers, hosted APIs and servers that
+/// are not Ollama. The answer is remembered a day in `$HEARTH_HOME/cache`, so only the
+/// first run of a day sends `/api/version`; call it before [`build`] (through
+/// `Resolved::agent`) so the provider gets the model's sampling.
+pub async fn ollama_server(
+    config: &Config,
+    env: &Environment,
+    model: &ModelRef,
+) -> Option<OllamaInfo> {
+    let base_url = probed_base_url(config, model)?;
+    match env.ollama_probe_cache() {
+        Some(cache) => cache.detect(base_url, &model.model).await,
+        None => ollama::detect(base_url, &model.model).await,
+    }
+    .into_ollama()
+}
+
+/// Like [`ollama_server`], but probes afresh (and remembers the new answer): for
+/// `hearth doctor`, which must report the server as it is now.
+pub async fn ollama_server_now(
+    config: &Config,
+    env: &Environment,
+    model: &ModelRef,
+) -> Option<OllamaInfo> {
+    let base_url = probed_base_url(config, model)?;
+    match env.ollama_probe_cache() {
+        Some(cache) => cache.refresh(base_url, &model.model).await,
+        None => ollama::detect(base_url, &model.model).await,
+    }
+    .into_ollama()
+}
+
+/// What [`ollama_server`] remembered for `model`, without probing (a read of a small
+/// file).
+pub(crate) fn remembered_ollama_server(
+    config: &Config,
+    env: &Environment,
+    model: &ModelRef,
+) -> Option<OllamaInfo> {
+    let base_url = probed_base_url(config, model)?;
+    env.ollama_probe_cache()?
+        .remembered(base_url, &model.model)?
+        .into_ollama()
 }
 
 /// Before a turn's first request: a warning when the model runs on an Ollama server
@@ -80,13 +120,12 @@ fn url_host(url: &str) -> Option<String> {
 /// prompt, tool schemas, the stored history and the prompt) or than a turn with tool
 /// results needs. Ollama would drop the oldest messages silently.
 pub async fn window_warning(
-    config: &Config,
+    info: &OllamaInfo,
     model: &ModelRef,
     agent: &Agent,
     session_id: &str,
     prompt: &str,
 ) -> Option<Warning> {
-    let info = ollama_window(config, model).await?;
     let history_chars: usize = agent
         .store
         .messages(session_id)
@@ -98,7 +137,7 @@ pub async fn window_warning(
         .sum();
     let tools_chars = serde_json::to_string(&agent.tools.specs()).map_or(0, |json| json.len());
     let request_chars = agent.system_prompt.len() + tools_chars + history_chars + prompt.len();
-    ollama::window_warning(&info, &model.model, ollama::estimate_tokens(request_chars))
+    ollama::window_warning(info, &model.model, ollama::estimate_tokens(request_chars))
         .map(Warning::ContextWindow)
 }
 

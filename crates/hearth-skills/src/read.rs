@@ -72,6 +72,10 @@ impl Tool for SkillAwareReadFile {
         true
     }
 
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
     fn spec(&self) -> ToolSpec {
         self.inner.spec()
     }

@@ -5,7 +5,8 @@
 //! (one `name value` a line) and `model_info` with `<arch>.context_length`;
 //! `GET /api/ps` lists the loaded models (with `context_length` on newer releases).
 //! The scripted model is never loaded and sets no `num_ctx`, so a client must assume
-//! Ollama's default window (4,096 tokens since v0.6.7).
+//! Ollama's default window (4,096 tokens since v0.6.7); its Modelfile sets
+//! `temperature` and `top_p`, which Ollama's `/v1` ignores unless a request sends them.
 
 use std::sync::Arc;
 
@@ -22,12 +23,19 @@ use crate::server::Shared;
 /// The version the scripted Ollama reports.
 pub const OLLAMA_VERSION: &str = "0.12.3";
 
+/// The Modelfile `temperature` the scripted model reports in `/api/show`.
+pub const OLLAMA_MODEL_TEMPERATURE: f64 = 0.6;
+
+/// The Modelfile `top_p` the scripted model reports in `/api/show`.
+pub const OLLAMA_MODEL_TOP_P: f64 = 0.9;
+
 /// The context length the scripted model reports in `model_info` (what it was
 /// trained for, not what Ollama gives it).
 pub const OLLAMA_MODEL_CONTEXT_LENGTH: u32 = 131_072;
 
 /// `GET /api/version`.
 pub(crate) async fn version(State(shared): State<Arc<Shared>>, uri: Uri) -> Response {
+    record(&shared, &uri);
     if shared.personality != Personality::Ollama {
         return no_route(Method::GET, uri).await;
     }
@@ -36,6 +44,7 @@ pub(crate) async fn version(State(shared): State<Arc<Shared>>, uri: Uri) -> Resp
 
 /// `POST /api/show`: every model name is known except an empty one.
 pub(crate) async fn show(State(shared): State<Arc<Shared>>, uri: Uri, body: Bytes) -> Response {
+    record(&shared, &uri);
     if shared.personality != Personality::Ollama {
         return no_route(Method::POST, uri).await;
     }
@@ -48,8 +57,10 @@ pub(crate) async fn show(State(shared): State<Arc<Shared>>, uri: Uri, body: Byte
         return (StatusCode::BAD_REQUEST, axum::Json(error)).into_response();
     }
     axum::Json(json!({
-        "modelfile": format!("FROM {model}\nPARAMETER stop \"<|eot_id|>\"\n"),
-        "parameters": "stop                           \"<|eot_id|>\"",
+        "modelfile": format!("FROM {model}\nPARAMETER stop \"<|eot_id|>\"\nPARAMETER temperature {OLLAMA_MODEL_TEMPERATURE}\nPARAMETER top_p {OLLAMA_MODEL_TOP_P}\n"),
+        "parameters": format!(
+            "stop                           \"<|eot_id|>\"\ntemperature                    {OLLAMA_MODEL_TEMPERATURE}\ntop_p                          {OLLAMA_MODEL_TOP_P}"
+        ),
         "template": "{{ .Prompt }}",
         "details": {"format": "gguf", "family": "llama", "parameter_size": "8.0B", "quantization_level": "Q4_K_M"},
         "model_info": {
@@ -65,8 +76,18 @@ pub(crate) async fn show(State(shared): State<Arc<Shared>>, uri: Uri, body: Byte
 
 /// `GET /api/ps`: nothing is loaded.
 pub(crate) async fn ps(State(shared): State<Arc<Shared>>, uri: Uri) -> Response {
+    record(&shared, &uri);
     if shared.personality != Personality::Ollama {
         return no_route(Method::GET, uri).await;
     }
     axum::Json(json!({"models": []})).into_response()
+}
+
+/// Notes a native API request (every personality: a test can check none was sent).
+fn record(shared: &Shared, uri: &Uri) {
+    shared
+        .native_calls
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .push(uri.path().to_string());
 }

@@ -173,6 +173,10 @@ impl ExecTool {
 
 #[async_trait::async_trait]
 impl Tool for ExecTool {
+    fn name(&self) -> &str {
+        "exec"
+    }
+
     fn spec(&self) -> ToolSpec {
         let mut properties = serde_json::json!({
             "command": {"type": "string", "description": "Shell command (sh -c)"},

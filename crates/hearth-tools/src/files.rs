@@ -163,6 +163,10 @@ impl Tool for ReadFile {
         true
     }
 
+    fn name(&self) -> &str {
+        "read_file"
+    }
+
     fn spec(&self) -> ToolSpec {
         spec(
             "read_file",
@@ -245,6 +249,10 @@ struct WriteFileArgs {
 
 #[async_trait::async_trait]
 impl Tool for WriteFile {
+    fn name(&self) -> &str {
+        "write_file"
+    }
+
     fn spec(&self) -> ToolSpec {
         spec(
             "write_file",
@@ -307,6 +315,10 @@ struct EditFileArgs {
 
 #[async_trait::async_trait]
 impl Tool for EditFile {
+    fn name(&self) -> &str {
+        "edit_file"
+    }
+
     fn spec(&self) -> ToolSpec {
         spec(
             "edit_file",
@@ -409,6 +421,10 @@ fn workspace_root() -> String {
 impl Tool for ListDir {
     fn is_read_only(&self) -> bool {
         true
+    }
+
+    fn name(&self) -> &str {
+        "list_dir"
     }
 
     fn spec(&self) -> ToolSpec {

@@ -31,8 +31,7 @@ impl ToolRegistry {
 
     /// Add `tool`; a tool of the same name is replaced in place (keeping its position).
     pub fn register(&mut self, tool: Arc<dyn Tool>) {
-        let name = tool.spec().name;
-        match self.tools.iter().position(|t| t.spec().name == name) {
+        match self.tools.iter().position(|t| t.name() == tool.name()) {
             Some(index) => self.tools[index] = tool,
             None => self.tools.push(tool),
         }
@@ -44,12 +43,12 @@ impl ToolRegistry {
     }
 
     pub fn get(&self, name: &str) -> Option<Arc<dyn Tool>> {
-        self.tools.iter().find(|t| t.spec().name == name).cloned()
+        self.tools.iter().find(|t| t.name() == name).cloned()
     }
 
     /// Tool names, in registration order.
     pub fn names(&self) -> Vec<String> {
-        self.tools.iter().map(|t| t.spec().name).collect()
+        self.tools.iter().map(|t| t.name().to_string()).collect()
     }
 }
 

@@ -173,6 +173,10 @@ impl Tool for Glob {
         true
     }
 
+    fn name(&self) -> &str {
+        "glob"
+    }
+
     fn spec(&self) -> ToolSpec {
         ToolSpec {
             name: "glob".to_string(),
@@ -267,6 +271,10 @@ struct GrepFindings {
 impl Tool for Grep {
     fn is_read_only(&self) -> bool {
         true
+    }
+
+    fn name(&self) -> &str {
+        "grep"
     }
 
     fn spec(&self) -> ToolSpec {

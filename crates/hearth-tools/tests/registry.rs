@@ -51,6 +51,10 @@ struct Echo {
 
 #[async_trait::async_trait]
 impl Tool for Echo {
+    fn name(&self) -> &str {
+        "read_file"
+    }
+
     fn spec(&self) -> ToolSpec {
         ToolSpec {
             name: "read_file".to_string(),

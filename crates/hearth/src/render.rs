@@ -1,7 +1,9 @@
 //! Prints agent events: text to stdout and progress to stderr for people, or one JSON
 //! object per line on stdout for programs (`--json`). Everything printed that came from
 //! the model, a tool or a server goes through `terminal_text` first, so no escape
-//! sequence or control character reaches the terminal.
+//! sequence or control character reaches the terminal. When stdout's reader goes
+//! (`hearth run … | head -1`), the printer notices the broken pipe and prints nothing
+//! more, anywhere; the command then stops the turn and exits 0.
 
 use std::io::Write;
 
@@ -16,6 +18,8 @@ pub struct EventPrinter {
     at_line_start: bool,
     /// Whether the current model call has already streamed text (a retry restarts it).
     streamed_this_call: bool,
+    /// Whether a write to stdout met a broken pipe: nobody reads any more.
+    reader_gone: bool,
 }
 
 impl EventPrinter {
@@ -24,13 +28,27 @@ impl EventPrinter {
             json,
             at_line_start: true,
             streamed_this_call: false,
+            reader_gone: false,
         }
     }
 
+    /// Prints `event`, unless stdout's reader has gone (then nothing, also on stderr).
     pub fn print(&mut self, event: &AgentEvent) {
-        let mut out = std::io::stdout().lock();
+        if self.reader_gone {
+            return;
+        }
+        let mut out = PipeWatch {
+            inner: std::io::stdout().lock(),
+            broken: false,
+        };
         self.write_event(&mut out, event);
         let _ = out.flush();
+        self.reader_gone = out.broken;
+    }
+
+    /// Whether stdout's reader has gone (a write met a broken pipe).
+    pub fn reader_gone(&self) -> bool {
+        self.reader_gone
     }
 
     /// Writes `event` to `out` (stdout for people or programs); progress goes to stderr.
@@ -98,6 +116,33 @@ impl EventPrinter {
             let _ = out.flush();
             self.at_line_start = true;
         }
+    }
+}
+
+/// A writer that remembers whether a write met a broken pipe.
+struct PipeWatch<W> {
+    inner: W,
+    broken: bool,
+}
+
+impl<W: Write> PipeWatch<W> {
+    fn watch<T>(&mut self, result: std::io::Result<T>) -> std::io::Result<T> {
+        if let Err(error) = &result {
+            self.broken |= error.kind() == std::io::ErrorKind::BrokenPipe;
+        }
+        result
+    }
+}
+
+impl<W: Write> Write for PipeWatch<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let result = self.inner.write(buf);
+        self.watch(result)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let result = self.inner.flush();
+        self.watch(result)
     }
 }
 

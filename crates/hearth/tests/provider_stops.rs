@@ -1,13 +1,14 @@
 //! End to end through the binary: answers the provider stopped (refusal, content
 //! filter, full context window) fail the turn with one clear line and are never sent
 //! back; empty prompts are refused before anything is stored; an Ollama server's small
-//! context window is reported by `hearth doctor` and before a run; Anthropic requests
+//! context window is reported by `hearth doctor` and before a run, its model's own
+//! sampling is sent and its probe remembered between runs; Anthropic requests
 //! carry a cache breakpoint on the latest message.
 
 use crate::common;
 
 use common::*;
-use hearth_testkit::{Personality, Step, StopKind};
+use hearth_testkit::{Personality, Step, StopKind, OLLAMA_MODEL_TEMPERATURE, OLLAMA_MODEL_TOP_P};
 use serde_json::Value;
 
 const OPENAI_STREAM: Flavor = ALL_FLAVORS[0];
@@ -133,6 +134,52 @@ async fn a_run_against_a_small_ollama_window_warns_once_before_the_request() {
     let plain = TestEnv::start(vec![Step::text("Hello.")]).await;
     let output = plain.hearth(OPENAI_STREAM, &["run", "hi"]).await;
     assert!(!stderr(&output).contains("OLLAMA_CONTEXT_LENGTH"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_ollama_models_own_sampling_is_sent_and_the_probe_is_remembered() {
+    let env = TestEnv::start_as(
+        vec![Step::text("One."), Step::text("Two."), Step::text("Three.")],
+        Personality::Ollama,
+    )
+    .await;
+    let first = env.hearth(OPENAI_STREAM, &["run", "hi"]).await;
+    assert!(first.status.success(), "{}", stderr(&first));
+    let body = &env.server().requests()[0].body;
+    assert_eq!(
+        (&body["temperature"], &body["top_p"]),
+        (
+            &serde_json::json!(OLLAMA_MODEL_TEMPERATURE),
+            &serde_json::json!(OLLAMA_MODEL_TOP_P)
+        ),
+        "Ollama's /v1 would sample at 1.0 without them: {body}"
+    );
+    let probes = env.server().native_api_calls();
+    assert_eq!(probes, ["/api/version", "/api/show", "/api/ps"]);
+
+    // The second run asks the remembered answer, not the server, and still warns.
+    let second = env.hearth(OPENAI_STREAM, &["run", "again"]).await;
+    assert!(second.status.success(), "{}", stderr(&second));
+    assert_eq!(env.server().native_api_calls(), probes, "no second probe");
+    assert!(stderr(&second).contains("OLLAMA_CONTEXT_LENGTH"));
+    assert_eq!(
+        env.server().requests()[1].body["temperature"],
+        OLLAMA_MODEL_TEMPERATURE
+    );
+
+    // Config wins over the Modelfile, value by value.
+    env.write_config("[models.\"openai:scripted-model\"]\ntemperature = 0.1\n");
+    let third = env.hearth(OPENAI_STREAM, &["run", "once more"]).await;
+    assert!(third.status.success(), "{}", stderr(&third));
+    let body = &env.server().requests()[2].body;
+    assert_eq!(
+        (&body["temperature"], &body["top_p"]),
+        (
+            &serde_json::json!(0.1),
+            &serde_json::json!(OLLAMA_MODEL_TOP_P)
+        ),
+        "{body}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1,11 +1,12 @@
 //! End-to-end: text from the model never reaches the terminal as escape sequences or
 //! control characters: the real `hearth` binary against the scripted model server,
-//! the answer, the progress lines, `--json` and `sessions show` all checked byte by byte.
+//! the answer, the progress lines, `--json` and `sessions show` all checked byte by byte;
+//! and a reader that goes (`hearth run … | head -1`) ends the run quietly with 0.
 
 use crate::common;
 
 use common::*;
-use hearth_testkit::Step;
+use hearth_testkit::{ScriptedCall, Step};
 
 /// OSC 52 (clipboard write), OSC 0 (title), a bare CR, backspace, C1 CSI, a bidi override.
 const HOSTILE: &str =
@@ -119,4 +120,49 @@ async fn json_events_carry_the_text_exactly_but_escaped() {
         .filter_map(|event| event["text"].as_str().map(str::to_owned))
         .collect();
     assert_eq!(text, HOSTILE, "the JSON decodes to the model's exact text");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reader_that_goes_stops_the_run_quietly_with_status_0() {
+    use tokio::io::AsyncBufReadExt;
+
+    let lines: String = (1..=400).map(|n| format!("line {n}\n")).collect();
+    let env = TestEnv::start(vec![
+        Step::tool_calls(
+            "first line\n",
+            vec![ScriptedCall::new("call_1", "list_dir", r#"{"path":"."}"#)],
+        ),
+        // Streamed slowly (10 s in all), so the reader is gone before it ends.
+        Step::tool_calls(
+            lines,
+            vec![ScriptedCall::new("call_2", "list_dir", r#"{"path":"."}"#)],
+        )
+        .with_chunk_delay_ms(25),
+        Step::text("never asked for"),
+    ])
+    .await;
+    let mut child = env.spawn(ALL_FLAVORS[0], &["run", "count"]);
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut first = String::new();
+    tokio::io::BufReader::new(stdout)
+        .read_line(&mut first)
+        .await
+        .expect("a first line");
+    assert_eq!(first, "first line\n");
+    // `head -1` exits here: the read end of the pipe closes.
+    let output = tokio::time::timeout(std::time::Duration::from_secs(60), child.wait_with_output())
+        .await
+        .expect("hearth stopped once its reader went")
+        .expect("hearth ran");
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(0), "{err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("hearth:"),
+        "no error line: {err}"
+    );
+    assert_eq!(
+        env.server().remaining_steps(),
+        1,
+        "the turn stopped instead of running on unread"
+    );
 }

@@ -1,11 +1,15 @@
 //! Provider stops that are not answers (refusals, content filters, full context
-//! windows), Anthropic's history cache breakpoint, Ollama's context window read from
-//! its native API, and idle timeouts that fit reasoning models; all over real sockets
+//! windows), Anthropic's history cache breakpoint, Ollama's context window and
+//! sampling read from its native API (and remembered), and idle timeouts that fit reasoning models; all over real sockets
 //! against the scripted server.
 
-use hearth_models::ollama::{self, WindowSource};
-use hearth_models::REASONING_IDLE_TIMEOUT;
-use hearth_testkit::{Personality, StopKind, OLLAMA_MODEL_CONTEXT_LENGTH, OLLAMA_VERSION};
+use hearth_models::ollama::{self, Detection, WindowSource};
+use hearth_models::ollama_cache::ProbeCache;
+use hearth_models::{Sampling, REASONING_IDLE_TIMEOUT};
+use hearth_testkit::{
+    Personality, StopKind, OLLAMA_MODEL_CONTEXT_LENGTH, OLLAMA_MODEL_TEMPERATURE,
+    OLLAMA_MODEL_TOP_P, OLLAMA_VERSION,
+};
 
 use super::*;
 
@@ -128,6 +132,55 @@ async fn an_ollama_server_is_recognised_and_its_default_window_assumed() {
     assert_eq!(
         ollama::probe(&not_ollama.openai_base_url(), "llama3.1:8b").await,
         None
+    );
+}
+
+#[tokio::test]
+async fn an_ollama_models_own_sampling_is_read_remembered_and_sent() {
+    let server = ScriptedServer::start_as(Script::new(vec![Step::text("ok")]), Personality::Ollama)
+        .await
+        .unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let cache = ProbeCache::new(home.path().join("cache/ollama-probe.json"));
+    let info = cache
+        .detect(&server.openai_base_url(), "llama3.1:8b")
+        .await
+        .into_ollama()
+        .expect("the scripted Ollama answers /api/version");
+    let expected = Sampling {
+        temperature: Some(OLLAMA_MODEL_TEMPERATURE),
+        top_p: Some(OLLAMA_MODEL_TOP_P),
+    };
+    assert_eq!(info.sampling, expected);
+    assert_eq!(
+        server.native_api_calls(),
+        ["/api/version", "/api/show", "/api/ps"]
+    );
+    // A second run within the day asks the file, not the server.
+    let again = cache.detect(&server.openai_base_url(), "llama3.1:8b").await;
+    assert_eq!(again.into_ollama(), Some(info.clone()));
+    assert_eq!(server.native_api_calls().len(), 3, "no second probe");
+
+    let provider = provider_with(ProviderKind::OpenAi, server.openai_base_url(), |settings| {
+        settings
+            .model_sampling
+            .insert("test-model".into(), info.sampling);
+    });
+    complete(&*provider, &request(true)).await.result.unwrap();
+    let body = &server.requests()[0].body;
+    assert_eq!(
+        (&body["temperature"], &body["top_p"]),
+        (&json!(OLLAMA_MODEL_TEMPERATURE), &json!(OLLAMA_MODEL_TOP_P)),
+        "{body}"
+    );
+
+    let not_ollama = ScriptedServer::start(Script::new(vec![])).await.unwrap();
+    let detection = cache.detect(&not_ollama.openai_base_url(), "m").await;
+    assert_eq!(detection, Detection::NotOllama);
+    assert_eq!(
+        cache.remembered(&not_ollama.openai_base_url(), "m"),
+        Some(Detection::NotOllama),
+        "a server that answered is remembered as not Ollama"
     );
 }
 

@@ -1,5 +1,8 @@
 //! `hearth context`: what the next model request would carry and what each part costs,
-//! so the fixed prompt overhead is something a user can check.
+//! so the fixed prompt overhead is something a user can check: the tools listed are
+//! exactly those the agent on the selected model gets (its tool list, `spawn_agent`),
+//! and the stable prefix is also given in tokens (a local model's own tokenizer, else
+//! the loop's 4-characters-a-token estimate).
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -26,6 +29,11 @@ struct Report {
     parts: Vec<Part>,
     /// System text plus tool schemas: what every request of the session repeats.
     fixed_chars: usize,
+    /// The same stable prefix in tokens, counted as `prefix_tokens_counted` says.
+    prefix_tokens: u64,
+    /// "tokenizer" (a local model's own, on the prompt as its chat template renders
+    /// it) or "estimate" (4 characters a token, as the loop estimates requests).
+    prefix_tokens_counted: &'static str,
     history_messages: usize,
     history_chars: usize,
     total_chars: usize,
@@ -76,6 +84,32 @@ fn print_skills(skills: &SkillsReport) {
     }
 }
 
+/// The stable prefix's size in tokens and how it was counted: a local model's own
+/// tokenizer (its vocabulary loaded alone) on the system message as its template
+/// renders it; otherwise, or when that fails, the loop's estimate.
+fn prefix_tokens(
+    resolved: &crate::wiring::Resolved,
+    model: Option<&hearth_models::ModelRef>,
+    system: &str,
+    specs: &[hearth_protocol::ToolSpec],
+    fixed_chars: usize,
+) -> (u64, &'static str) {
+    let counted = model
+        .filter(|model| model.provider == "local")
+        .and_then(|model| {
+            let path =
+                hearth_local::resolve(&model.model, resolved.env.model_cache.as_deref()).ok()?;
+            hearth_local::prefix_tokens(&path, system, specs).ok()
+        });
+    match counted {
+        Some(tokens) => (tokens as u64, "tokenizer"),
+        None => (
+            hearth_models::profile::estimate_tokens(fixed_chars),
+            "estimate",
+        ),
+    }
+}
+
 /// Never asked: `hearth context` runs no tools.
 struct NoApprover;
 
@@ -92,7 +126,12 @@ pub fn context(args: ContextArgs) -> Result<ExitCode> {
     let (agent_args, resumed) = with_resumed_session(&args.agent)?;
     let resolved = resolve(&agent_args)?;
     let system = resolved.context_builder().build();
-    let tools = resolved.tools(Arc::new(NoApprover))?;
+    // What a run would use: the flag, config, or the bundled local default.
+    let model = resolved.model(agent_args.model.as_deref()).ok();
+    let specs = match &model {
+        Some(model) => resolved.agent_tool_specs(model, Arc::new(NoApprover))?,
+        None => resolved.tools(Arc::new(NoApprover))?.specs(),
+    };
     let mut parts: Vec<Part> = system
         .parts
         .iter()
@@ -102,7 +141,6 @@ pub fn context(args: ContextArgs) -> Result<ExitCode> {
             cut_chars: p.cut_chars,
         })
         .collect();
-    let specs = tools.specs();
     let mut tool_chars = 0;
     for spec in &specs {
         let chars = serde_json::to_string(spec)?.chars().count();
@@ -123,14 +161,15 @@ pub fn context(args: ContextArgs) -> Result<ExitCode> {
         None => (0, 0),
     };
     let prompt_chars = args.prompt.chars().count();
+    let fixed_chars = system_chars + tool_chars;
+    let (prefix_tokens, prefix_tokens_counted) =
+        prefix_tokens(&resolved, model.as_ref(), &system.text, &specs, fixed_chars);
     let report = Report {
-        // What a run would use: the flag, config, or the bundled local default.
-        model: resolved
-            .model(agent_args.model.as_deref())
-            .ok()
-            .map(|model| model.to_string()),
+        model: model.map(|model| model.to_string()),
         parts,
-        fixed_chars: system_chars + tool_chars,
+        fixed_chars,
+        prefix_tokens,
+        prefix_tokens_counted,
         history_messages,
         history_chars,
         total_chars: system_chars + tool_chars + history_chars + prompt_chars,
@@ -158,6 +197,11 @@ pub fn context(args: ContextArgs) -> Result<ExitCode> {
             "{:>7}  fixed overhead (system text + tool schemas)",
             report.fixed_chars
         );
+        let how = match report.prefix_tokens_counted {
+            "tokenizer" => "tokens, the model's tokenizer",
+            _ => "tokens, estimated at 4 characters a token",
+        };
+        println!("{:>7}  stable prefix ({how})", report.prefix_tokens);
         println!(
             "{:>7}  history ({} messages)",
             report.history_chars, report.history_messages

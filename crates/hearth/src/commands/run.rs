@@ -51,6 +51,8 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
 
     let cancel = CancellationToken::new();
     cancel_on_ctrl_c(cancel.clone());
+    // Before the agent: its provider sends an Ollama model's own sampling settings.
+    let server = resolved.ollama_server(&model).await;
     let agent = resolved.agent(
         model.clone(),
         store,
@@ -58,7 +60,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
         Arc::new(TerminalApprover::new()),
     )?;
     crate::providers::warn_if_window_too_small(
-        &resolved.config,
+        server.as_ref(),
         &model,
         &agent,
         &session.id,
@@ -66,10 +68,19 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
     )
     .await;
     let mut printer = EventPrinter::new(args.json);
-    let mut emit = |event: AgentEvent| printer.print(&event);
+    // A reader that went (`| head -1`) stops the turn; the exit is quiet and 0.
+    let mut emit = |event: AgentEvent| {
+        printer.print(&event);
+        if printer.reader_gone() {
+            cancel.cancel();
+        }
+    };
     let outcome = agent
         .run_turn(&session.id, &prompt, &mut emit, &cancel)
         .await;
+    if printer.reader_gone() {
+        return Ok(ExitCode::SUCCESS);
+    }
     match outcome {
         Ok(outcome) => Ok(exit_for(outcome.end, &session.id, outcome.steps)),
         Err(err) => {
