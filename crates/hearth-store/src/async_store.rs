@@ -14,7 +14,7 @@ use std::sync::Arc;
 use hearth_protocol::{Message, ToolResult, Usage};
 use tokio::sync::oneshot;
 
-use crate::{Store, StoreError};
+use crate::{Checkpoint, NewCheckpoint, ResumeContext, Store, StoreError};
 
 /// One call for the store's thread; it answers on its own oneshot.
 type Job = Box<dyn FnOnce(&Store) + Send>;
@@ -81,10 +81,46 @@ impl AsyncStore {
         .await
     }
 
+    /// [`Store::record_call`], awaited: returns once the ledger row is durable.
+    pub async fn record_call(
+        &self,
+        session_id: &str,
+        model: &str,
+        usage: &Usage,
+        cost_usd: f64,
+    ) -> Result<(), StoreError> {
+        let (session_id, model, usage) = (session_id.to_string(), model.to_string(), *usage);
+        self.call(move |store| store.record_call(&session_id, &model, &usage, cost_usd))
+            .await
+    }
+
     /// [`Store::session_cost_usd`], awaited.
     pub async fn session_cost_usd(&self, session_id: &str) -> Result<f64, StoreError> {
         let session_id = session_id.to_string();
         self.call(move |store| store.session_cost_usd(&session_id))
+            .await
+    }
+
+    /// [`Store::family_cost_usd`], awaited.
+    pub async fn family_cost_usd(&self, session_id: &str) -> Result<f64, StoreError> {
+        let session_id = session_id.to_string();
+        self.call(move |store| store.family_cost_usd(&session_id))
+            .await
+    }
+
+    /// [`Store::create_child_session`], awaited.
+    pub async fn create_child_session(
+        &self,
+        model: &str,
+        workspace: &std::path::Path,
+        parent_id: &str,
+    ) -> Result<crate::SessionInfo, StoreError> {
+        let (model, workspace, parent_id) = (
+            model.to_string(),
+            workspace.to_path_buf(),
+            parent_id.to_string(),
+        );
+        self.call(move |store| store.create_child_session(&model, &workspace, &parent_id))
             .await
     }
 
@@ -97,6 +133,24 @@ impl AsyncStore {
     pub async fn messages(&self, session_id: &str) -> Result<Vec<Message>, StoreError> {
         let session_id = session_id.to_string();
         self.call(move |store| store.messages(&session_id)).await
+    }
+
+    /// [`Store::resume_context`], awaited.
+    pub async fn resume_context(&self, session_id: &str) -> Result<ResumeContext, StoreError> {
+        let session_id = session_id.to_string();
+        self.call(move |store| store.resume_context(&session_id))
+            .await
+    }
+
+    /// [`Store::add_checkpoint`], awaited: returns once the checkpoint is durable.
+    pub async fn add_checkpoint(
+        &self,
+        session_id: &str,
+        checkpoint: NewCheckpoint,
+    ) -> Result<Checkpoint, StoreError> {
+        let session_id = session_id.to_string();
+        self.call(move |store| store.add_checkpoint(&session_id, &checkpoint))
+            .await
     }
 
     /// [`Store::repair`], awaited.

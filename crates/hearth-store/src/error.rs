@@ -124,6 +124,15 @@ pub enum StoreError {
     )]
     ThreadStopped { path: PathBuf },
 
+    #[error("no scheduled job is called '{name}'; `hearth schedule list` shows the jobs")]
+    JobNotFound { name: String },
+
+    #[error(
+        "a scheduled job called '{name}' exists already; pick another name or remove it \
+         first (`hearth schedule rm {name}`)"
+    )]
+    JobExists { name: String },
+
     #[error("cannot encode a {role} message for session {session_id}: {source}")]
     EncodeMessage {
         session_id: String,

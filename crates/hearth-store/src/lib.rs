@@ -16,7 +16,12 @@
 //! what to do. The schema grows by appending migrations (see `schema.rs`).
 
 mod async_store;
+mod channels;
+mod checkpoints;
 mod error;
+mod family;
+mod heartbeat;
+mod jobs;
 mod ledger;
 mod repair;
 mod schema;
@@ -24,7 +29,16 @@ mod store;
 mod title;
 
 pub use async_store::AsyncStore;
+pub use channels::{
+    AdmittedSender, ChannelStatus, InboxMessage, NewInboxMessage, OutboxReply, PairingOffer,
+};
+pub use checkpoints::{Checkpoint, NewCheckpoint, ResumeContext};
 pub use error::StoreError;
+pub use heartbeat::{HeartbeatTick, NewTick, TickOutcome};
+pub use jobs::{
+    CatchUp, DeliveryStatus, Job, JobOrigin, JobRun, NewJob, RunOutcome, RunResult, RunTrigger,
+    ScheduleSpec,
+};
 pub use ledger::CallRecord;
 pub use repair::INTERRUPTED_TOOL_RESULT;
 pub use store::{ApprovalRecord, SessionInfo, Store, MIN_SESSION_PREFIX};

@@ -23,7 +23,8 @@ macro_rules! now_sql {
 /// Fewest characters of a session id [`Store::session`] accepts as a prefix.
 pub const MIN_SESSION_PREFIX: usize = 4;
 
-const SESSION_COLUMNS: &str = "s.id, s.title, s.model, s.workspace, s.created_at, s.updated_at,
+pub(crate) const SESSION_COLUMNS: &str =
+    "s.id, s.title, s.model, s.workspace, s.created_at, s.updated_at,
      (SELECT count(*) FROM messages m WHERE m.session_id = s.id)";
 
 /// A session as listed and shown to the user.
@@ -52,7 +53,7 @@ pub struct ApprovalRecord {
 }
 
 impl SessionInfo {
-    fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
+    pub(crate) fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
         Ok(Self {
             id: row.get(0)?,
             title: row.get(1)?,
@@ -133,7 +134,9 @@ impl Store {
         let connection = self.connection();
         let mut statement = connection
             .prepare_cached(
-                "SELECT id FROM sessions WHERE substr(id, 1, length(?1)) = ?1 ORDER BY id",
+                // A range on the primary key (ids are lowercase hex and '-', all below
+                // '~'), so a lookup reads the index instead of every session.
+                "SELECT id FROM sessions WHERE id >= ?1 AND id < ?1 || '~' ORDER BY id",
             )
             .at(&self.path)?;
         let matches = statement
@@ -277,6 +280,26 @@ impl Store {
             .collect())
     }
 
+    /// Records a model call that left no message in the transcript (a compaction
+    /// summary): its tokens and cost (USD) go to the ledger like any other call's.
+    pub fn record_call(
+        &self,
+        session_id: &str,
+        model: &str,
+        usage: &Usage,
+        cost_usd: f64,
+    ) -> Result<(), StoreError> {
+        let connection = self.connection();
+        let inserted =
+            insert_usage(&connection, session_id, model, usage, cost_usd).at(&self.path)?;
+        if inserted == 0 {
+            return Err(StoreError::SessionNotFound {
+                query: session_id.to_string(),
+            });
+        }
+        Ok(())
+    }
+
     /// Records the tokens one model call of this session consumed.
     pub fn record_usage(
         &self,
@@ -377,7 +400,7 @@ impl Store {
 
     /// A transaction that holds the write lock from the start, so it never has to
     /// upgrade a read lock (which could fail with "busy" without waiting).
-    fn write_transaction<'c>(
+    pub(crate) fn write_transaction<'c>(
         &self,
         connection: &'c mut Connection,
     ) -> Result<Transaction<'c>, StoreError> {
@@ -431,7 +454,11 @@ impl Store {
         Ok(())
     }
 
-    fn require_session(&self, connection: &Connection, session_id: &str) -> Result<(), StoreError> {
+    pub(crate) fn require_session(
+        &self,
+        connection: &Connection,
+        session_id: &str,
+    ) -> Result<(), StoreError> {
         let exists = connection
             .query_row("SELECT 1 FROM sessions WHERE id = ?1", [session_id], |_| {
                 Ok(())
@@ -445,7 +472,7 @@ impl Store {
 
     /// The session's messages with their sequence numbers, in order. A row that does
     /// not decode is an error naming the session and the row, never a panic.
-    fn transcript(
+    pub(crate) fn transcript(
         &self,
         connection: &Connection,
         session_id: &str,
@@ -495,7 +522,7 @@ fn create_private_file(path: &Path) -> Result<(), StoreError> {
     }
 }
 
-fn insert_session(
+pub(crate) fn insert_session(
     tx: &Transaction<'_>,
     id: &str,
     model: &str,
@@ -515,7 +542,10 @@ fn insert_session(
     Ok(())
 }
 
-fn session_by_id(connection: &Connection, id: &str) -> rusqlite::Result<Option<SessionInfo>> {
+pub(crate) fn session_by_id(
+    connection: &Connection,
+    id: &str,
+) -> rusqlite::Result<Option<SessionInfo>> {
     let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions s WHERE s.id = ?1");
     connection
         .query_row(&sql, [id], SessionInfo::from_row)

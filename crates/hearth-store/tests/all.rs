@@ -2,7 +2,11 @@
 //! module here): crash safety under SIGKILL, repair, sessions, transcripts and the
 //! migration of a first-release database.
 
+mod channels;
+mod checkpoints;
 mod crash;
+mod heartbeat;
+mod jobs;
 mod ledger;
 mod migration;
 mod repair;

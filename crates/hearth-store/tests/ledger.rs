@@ -87,6 +87,8 @@ fn a_version_3_database_migrates_and_its_calls_cost_nothing() {
         .execute_batch(
             "DROP INDEX usage_records_by_time;
              ALTER TABLE usage_records DROP COLUMN cost_usd;
+             DROP INDEX sessions_by_parent;
+             ALTER TABLE sessions DROP COLUMN parent_id;
              PRAGMA user_version = 3;",
         )
         .unwrap();

@@ -227,6 +227,8 @@ pub fn results(request: &RecordedRequest) -> Vec<(String, String)> {
 }
 
 /// User texts in order, in either wire format.
+/// The user messages' texts, without the `[now: …]` line the runtime appends to each
+/// (the current time; see hearth-agent's `now_line`).
 pub fn user_texts(request: &RecordedRequest) -> Vec<String> {
     let mut out = Vec::new();
     for message in messages(request) {
@@ -234,17 +236,28 @@ pub fn user_texts(request: &RecordedRequest) -> Vec<String> {
             continue;
         }
         match &message["content"] {
-            Value::String(text) => out.push(text.clone()),
+            Value::String(text) => out.push(without_now_line(text)),
             Value::Array(blocks) => out.extend(
                 blocks
                     .iter()
                     .filter(|b| b["type"] == "text")
-                    .filter_map(|b| b["text"].as_str().map(str::to_string)),
+                    .filter_map(|b| b["text"].as_str().map(without_now_line)),
             ),
             _ => {}
         }
     }
     out
+}
+
+/// `text` without its `\n\n[now: …]` line.
+pub fn without_now_line(text: &str) -> String {
+    let Some(start) = text.find("\n\n[now: ") else {
+        return text.to_string();
+    };
+    match text[start..].find(']') {
+        Some(end) => format!("{}{}", &text[..start], &text[start + end + 1..]),
+        None => text.to_string(),
+    }
 }
 
 pub fn messages(request: &RecordedRequest) -> Vec<Value> {
