@@ -56,7 +56,9 @@ impl Budget {
         }
         let estimate_usd = profile.input_cost_usd(input_tokens);
         if let Some(limit_usd) = self.session_usd {
-            let spent_usd = store.session_cost_usd(session_id).await?;
+            // A sub-agent's spending counts toward its parent's, and the parent's
+            // toward its children's: the session budget covers the whole family.
+            let spent_usd = store.family_cost_usd(session_id).await?;
             if spent_usd + estimate_usd > limit_usd {
                 return Ok(Some(BudgetExceeded {
                     scope: "session",

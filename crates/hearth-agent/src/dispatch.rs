@@ -4,8 +4,10 @@
 //! Independent means reading: consecutive read-only calls (`read_file`, `grep`, …) run
 //! together; a call that may change something (`write_file`, `exec`, an MCP tool) waits
 //! for the calls before it and runs alone, so `[write_file a, read_file a]` reads what
-//! was written.
+//! was written. Consecutive `spawn_agent` calls also run together (each child is a
+//! turn of its own, limited by `[subagents] max_concurrent`).
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use futures_util::stream::{FuturesOrdered, StreamExt};
@@ -22,16 +24,24 @@ const CANCEL_GRACE: Duration = Duration::from_secs(2);
 
 /// Runs one batch of [`concurrent_batches`] and sends each result on `finished` in call
 /// order, as soon as it and every call before it are done, so the caller can write
-/// results ahead one by one while the batch's other calls keep running.
+/// results ahead one by one while the batch's other calls keep running. A call whose
+/// id is in `refused` (by the injection policy) does not run: that text is its result.
 pub(crate) async fn run_batch<'c>(
     registry: &ToolRegistry,
     ctx: &ToolContext,
     batch: &'c [ToolCall],
+    refused: &HashMap<String, String>,
     finished: UnboundedSender<(&'c ToolCall, ToolResult)>,
 ) {
     let mut pending: FuturesOrdered<_> = batch
         .iter()
-        .map(|call| async move { (call, run_one(registry, ctx, call).await) })
+        .map(|call| async move {
+            let result = match refused.get(&call.id) {
+                Some(refusal) => ToolResult::error(call, refusal.clone()),
+                None => run_one(registry, ctx, call).await,
+            };
+            (call, result)
+        })
         .collect();
     while let Some(done) = pending.next().await {
         // A caller that stopped listening has stopped the turn; the calls still end.
@@ -39,29 +49,39 @@ pub(crate) async fn run_batch<'c>(
     }
 }
 
+/// How a call may share its time with its neighbours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Company {
+    /// Read-only calls run together.
+    Readers,
+    /// Sub-agents run together.
+    SubAgents,
+    /// Anything that may change something runs alone.
+    Alone,
+}
+
 /// `calls` cut, in order, into runs that may go at the same time: consecutive read-only
-/// calls together, every other call alone. Unknown tools only produce an error result,
-/// so they count as read-only.
+/// calls together, consecutive `spawn_agent` calls together, every other call alone.
+/// Unknown tools only produce an error result, so they count as read-only.
 pub(crate) fn concurrent_batches<'c>(
     registry: &ToolRegistry,
     calls: &'c [ToolCall],
 ) -> Vec<&'c [ToolCall]> {
+    let company = |call: &ToolCall| match registry.get(&call.name) {
+        None => Company::Readers,
+        Some(_) if call.name == crate::spawn::SPAWN_AGENT => Company::SubAgents,
+        Some(tool) if tool.is_read_only() => Company::Readers,
+        Some(_) => Company::Alone,
+    };
     let mut batches = Vec::new();
     let mut start = 0;
-    for (index, call) in calls.iter().enumerate() {
-        let read_only = registry
-            .get(&call.name)
-            .is_none_or(|tool| tool.is_read_only());
-        if !read_only {
-            if start < index {
-                batches.push(&calls[start..index]);
-            }
-            batches.push(&calls[index..=index]);
-            start = index + 1;
+    for index in 1..=calls.len() {
+        let kind = company(&calls[index - 1]);
+        let ends = index == calls.len() || kind == Company::Alone || company(&calls[index]) != kind;
+        if ends {
+            batches.push(&calls[start..index]);
+            start = index;
         }
-    }
-    if start < calls.len() {
-        batches.push(&calls[start..]);
     }
     batches
 }

@@ -20,6 +20,7 @@ use crate::wiring::resolve;
 const HELP: &str = "\
 /help   this text
 /new    start a new session
+/compact  summarise the older history now (the transcript is kept)
 /exit   leave (or Ctrl-D)
 Ctrl-C  cancel the running turn";
 
@@ -43,6 +44,8 @@ pub async fn chat(args: AgentArgs) -> Result<ExitCode> {
 
     // One agent per session (rebuilt on /new, as approvals are recorded per session),
     // and a fresh cancellation token per turn.
+    // Before the agent: its provider sends an Ollama model's own sampling settings.
+    let server = resolved.ollama_server(&model).await;
     let new_agent = |session_id: &str| {
         resolved.agent(model.clone(), store.clone(), session_id, approver.clone())
     };
@@ -75,6 +78,10 @@ pub async fn chat(args: AgentArgs) -> Result<ExitCode> {
                 eprintln!("new session {}", short(&session.id));
                 continue;
             }
+            "/compact" => {
+                compact(&agent, &session.id).await;
+                continue;
+            }
             other if other.starts_with('/') => {
                 eprintln!("unknown command {other}; /help lists them");
                 continue;
@@ -86,7 +93,7 @@ pub async fn chat(args: AgentArgs) -> Result<ExitCode> {
         if !window_checked {
             window_checked = true;
             crate::providers::warn_if_window_too_small(
-                &resolved.config,
+                server.as_ref(),
                 &model,
                 &agent,
                 &session.id,
@@ -114,6 +121,25 @@ pub async fn chat(args: AgentArgs) -> Result<ExitCode> {
     }
     let _ = editor.save_history(&history_path);
     Ok(ExitCode::SUCCESS)
+}
+
+/// `/compact`: summarises the session's older history now and says what it did.
+async fn compact(agent: &hearth_agent::Agent, session_id: &str) {
+    let cancel = CancellationToken::new();
+    let watcher = cancel_on_ctrl_c(cancel.clone());
+    match agent.compact(session_id, &cancel).await {
+        Ok(Some(checkpoint)) => eprintln!(
+            "compacted messages 1–{} into a summary (next request about {} tokens, was {}); \
+             the full transcript is kept",
+            checkpoint.up_to_seq, checkpoint.tokens_after, checkpoint.tokens_before
+        ),
+        Ok(None) => eprintln!("nothing to compact yet: the history is only the latest step"),
+        Err(err) => eprintln!(
+            "hearth: {}",
+            escape_for_terminal(&err.to_string(), Layout::Lines)
+        ),
+    }
+    watcher.abort();
 }
 
 fn short(id: &str) -> &str {

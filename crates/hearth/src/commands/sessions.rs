@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use hearth_protocol::Message;
-use hearth_store::Store;
+use hearth_store::{Checkpoint, SessionInfo, Store};
 
 use crate::cli::{SessionsArgs, SessionsCommand};
 use crate::home::Home;
@@ -38,12 +38,17 @@ pub fn sessions(args: SessionsArgs) -> Result<ExitCode> {
         }
         SessionsCommand::Show { id, json } => {
             let session = store.session(&id)?;
-            let messages = store.messages(&session.id)?;
+            let messages = store.messages_with_seq(&session.id)?;
+            let checkpoints = store.checkpoints(&session.id)?;
+            let children = store.child_sessions(&session.id)?;
             let approvals = store.approvals(&session.id)?;
             if json {
+                let messages: Vec<&Message> = messages.iter().map(|(_, m)| m).collect();
                 let value = serde_json::json!({
                     "session": session,
                     "messages": messages,
+                    "checkpoints": checkpoints,
+                    "children": children,
                     "approvals": approvals,
                 });
                 println!(
@@ -57,8 +62,14 @@ pub fn sessions(args: SessionsArgs) -> Result<ExitCode> {
                     escape_for_terminal(&session.model, Layout::OneLine),
                     escape_for_terminal(&session.workspace, Layout::OneLine)
                 );
-                for message in &messages {
+                for (seq, message) in &messages {
                     print_message(message);
+                    for checkpoint in checkpoints.iter().filter(|c| c.up_to_seq == *seq) {
+                        print_checkpoint(checkpoint);
+                    }
+                }
+                for child in &children {
+                    print_child(&store, child, 1)?;
                 }
                 for approval in &approvals {
                     println!(
@@ -73,6 +84,50 @@ pub fn sessions(args: SessionsArgs) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A sub-agent's session nested under its parent's (and its own children under it).
+fn print_child(store: &Store, child: &SessionInfo, depth: usize) -> Result<()> {
+    let indent = "  ".repeat(depth);
+    println!(
+        "\n{indent}↳ sub-agent session {} · {} · {} msgs",
+        child.id,
+        escape_for_terminal(&child.model, Layout::OneLine),
+        child.message_count
+    );
+    for message in store.messages(&child.id)? {
+        let line = match &message {
+            Message::User { text } => format!("task: {}", preview(text, 200)),
+            Message::Assistant {
+                text, tool_calls, ..
+            } if tool_calls.is_empty() => format!("answer: {}", preview(text, 200)),
+            Message::Assistant { tool_calls, .. } => tool_calls
+                .iter()
+                .map(|call| format!("→ {}", tool_call_line(&call.name, &call.arguments)))
+                .collect::<Vec<_>>()
+                .join("; "),
+            Message::Tool(result) => format!("← {}", preview(&result.content, 120)),
+        };
+        println!("{indent}  {line}");
+    }
+    for grandchild in store.child_sessions(&child.id)? {
+        print_child(store, &grandchild, depth + 1)?;
+    }
+    Ok(())
+}
+
+/// The mark where a compaction checkpoint ends: later requests carried its summary
+/// instead of the messages above it.
+fn print_checkpoint(checkpoint: &Checkpoint) {
+    println!(
+        "\n── checkpoint {} · messages 1–{} compacted by {} · ~{} → ~{} tokens ──",
+        checkpoint.created_at,
+        checkpoint.up_to_seq,
+        escape_for_terminal(&checkpoint.model, Layout::OneLine),
+        checkpoint.tokens_before,
+        checkpoint.tokens_after
+    );
+    println!("  summary: {}", preview(&checkpoint.summary, 400));
 }
 
 fn print_message(message: &Message) {
