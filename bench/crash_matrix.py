@@ -4,12 +4,19 @@ multi-step turn with side effects, then resumed; prints one JSON object:
   {"trials": N, "acknowledged": .., "lost_acknowledged_messages": 0,
    "side_effects_run_twice": 0, "resumed": N, "run_ms": ..}
 
-It runs the same test the suite runs on a small sample
-(crates/hearth/tests/crash_matrix.rs), with HEARTH_CRASH_TRIALS set, and prints the
-summary that test writes. The test fails (and this script exits non-zero) at the first
-trial that loses an acknowledged message, runs a side effect twice or cannot resume.
+With --serve, `hearth serve` instead: the turn started through the HTTP API, the gateway
+killed, restarted and the session continued through the API; prints
+  {"target": "serve", "trials": N, "answered": .., "session_started_seen": ..,
+   "lost_acknowledged_messages": 0, "side_effects_run_twice": 0, "resumed": N,
+   "turn_ms": ..}
 
-Usage: python3 bench/crash_matrix.py [--trials 1000]
+It runs the same test the suite runs on a small sample
+(crates/hearth/tests/crash_matrix.rs, or crash_matrix_serve.rs), with
+HEARTH_CRASH_TRIALS (or HEARTH_SERVE_CRASH_TRIALS) set, and prints the summary that
+test writes. The test fails (and this script exits non-zero) at the first trial that
+loses an acknowledged message, runs a side effect twice or cannot resume.
+
+Usage: python3 bench/crash_matrix.py [--trials 1000] [--serve]
 """
 import argparse, json, os, subprocess, sys
 
@@ -18,12 +25,22 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trials", type=int, default=1000)
+    parser.add_argument("--trials", type=int, default=None,
+                        help="kills (default 1000, or 200 with --serve)")
+    parser.add_argument("--serve", action="store_true",
+                        help="kill `hearth serve` mid-turn instead of `hearth run`")
     args = parser.parse_args()
-    env = dict(os.environ, HEARTH_CRASH_TRIALS=str(args.trials))
+    if args.serve:
+        trials = args.trials or 200
+        env = dict(os.environ, HEARTH_SERVE_CRASH_TRIALS=str(trials))
+        test = "crash_matrix_serve::"
+    else:
+        trials = args.trials or 1000
+        env = dict(os.environ, HEARTH_CRASH_TRIALS=str(trials))
+        test = "crash_matrix::"
     command = (
         "source scripts/llama-cpu.sh && cargo test -q -p hearth --test all "
-        "crash_matrix -- --nocapture --test-threads 1"
+        f"{test} -- --nocapture --test-threads 1"
     )
     result = subprocess.run(["bash", "-c", command], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -2,7 +2,9 @@
 # from npm and the official Python MCP SDK, which the end-to-end tests in
 # crates/hearth/tests/skills_mcp.rs drive Hearth against, and the official `openai` Python
 # SDK, which crates/hearth-gateway/tests/openai_sdk.rs drives the gateway's /v1 endpoint
-# with. Installed under target/ (git-ignored).
+# with, and PyYAML, which the AgentDojo suite's MCP server (crates/hearth/tests/mcp_peers/
+# agentdojo_server.py, for crates/hearth/tests/injection.rs and bench/injection.py) reads
+# the suites' environments with. Installed under target/ (git-ignored).
 # Idempotent and quiet: nothing is fetched when the pinned versions are already there.
 if ((testing == 1)); then
   mcp_peers_dir="$(pwd)/target/test-peers"
@@ -10,7 +12,7 @@ if ((testing == 1)); then
     "@modelcontextprotocol/server-everything@2026.8.31"
     "@modelcontextprotocol/server-filesystem@2026.8.31"
   )
-  mcp_pip_packages=("mcp==2.3.0" "openai==3.63.0")
+  mcp_pip_packages=("mcp==2.3.0" "openai==3.63.0" "pyyaml==6.0.3")
   mkdir -p "$mcp_peers_dir"
   if ! command -v npm >/dev/null 2>&1; then apt_install nodejs npm; fi
   if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then apt_install python3-venv; fi

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use hearth_protocol::ToolSpec;
 /// The wrapper shared with `web_fetch` (one neutraliser for all text from outside).
 pub use hearth_tools::wrap_untrusted;
-use hearth_tools::{truncate_middle, Tool, ToolContext, ToolOutput};
+use hearth_tools::{truncate_middle, DeclaredHints, Tool, ToolContext, ToolOutput};
 use rmcp::model::{CallToolResult, ContentBlock, ResourceContents};
 
 use crate::client::{McpClient, McpToolInfo};
@@ -24,6 +24,8 @@ pub struct McpTool {
     /// The name the server knows the tool by.
     remote_name: String,
     spec: ToolSpec,
+    /// The server's annotations (`readOnlyHint` and the rest), for the injection policy.
+    hints: DeclaredHints,
 }
 
 impl McpTool {
@@ -38,7 +40,19 @@ impl McpTool {
             client,
             remote_name,
             spec,
+            hints: declared_hints(info),
         }
+    }
+}
+
+/// A tool's MCP annotations as hints; a tool without annotations gets none (so the
+/// injection policy takes it for one that may change state, as the MCP spec says).
+pub fn declared_hints(info: &McpToolInfo) -> DeclaredHints {
+    let annotations = info.annotations.as_ref();
+    DeclaredHints {
+        read_only: annotations.and_then(|a| a.read_only_hint),
+        destructive: annotations.and_then(|a| a.destructive_hint),
+        open_world: annotations.and_then(|a| a.open_world_hint),
     }
 }
 
@@ -74,8 +88,22 @@ pub fn exposed_name(server: &str, tool: &str) -> String {
 
 #[async_trait::async_trait]
 impl Tool for McpTool {
+    fn name(&self) -> &str {
+        &self.spec.name
+    }
+
     fn spec(&self) -> ToolSpec {
         self.spec.clone()
+    }
+
+    /// An MCP server is outside the person's control: every answer it gives is
+    /// untrusted, whatever its text (the cancel message aside, which is Hearth's own).
+    fn output_is_untrusted(&self, content: &str) -> bool {
+        content != format!("{}: cancelled", self.spec.name)
+    }
+
+    fn declared_hints(&self) -> Option<DeclaredHints> {
+        Some(self.hints)
     }
 
     async fn call(&self, args: serde_json::Value, ctx: &ToolContext) -> ToolOutput {

@@ -54,12 +54,19 @@ impl RecordedRequest {
 /// to append to its record file). It runs while the record is locked: keep it short.
 pub type RequestObserver = Arc<dyn Fn(&RecordedRequest) + Send + Sync>;
 
+/// Decides each answer from the request itself instead of the script (a scripted model
+/// that reacts to what the client sent, e.g. `agentdojo`'s). With one set, the script's
+/// steps are never taken. It runs while the record is locked: keep it pure and short.
+pub type Responder = Arc<dyn Fn(&RecordedRequest) -> Step + Send + Sync>;
+
 /// How to start a server beyond its script.
 #[derive(Clone, Default)]
 pub struct ServerOptions {
     /// Port on 127.0.0.1; 0 lets the system pick a free one.
     pub port: u16,
     pub on_request: Option<RequestObserver>,
+    /// Answers every request in place of the script (see [`Responder`]).
+    pub responder: Option<Responder>,
 }
 
 impl std::fmt::Debug for ServerOptions {
@@ -68,6 +75,7 @@ impl std::fmt::Debug for ServerOptions {
             .debug_struct("ServerOptions")
             .field("port", &self.port)
             .field("on_request", &self.on_request.is_some())
+            .field("responder", &self.responder.is_some())
             .finish()
     }
 }
@@ -76,10 +84,13 @@ impl std::fmt::Debug for ServerOptions {
 pub(crate) struct Shared {
     state: Mutex<ScriptState>,
     observer: Option<RequestObserver>,
+    responder: Option<Responder>,
     /// Which real server the OpenAI answers imitate.
     pub personality: Personality,
     /// Cancelled on shutdown: ends delays, hangs and stalled streams.
     pub stop: CancellationToken,
+    /// The paths of Ollama native API requests (`/api/version`, …), in arrival order.
+    pub native_calls: Mutex<Vec<String>>,
 }
 
 struct ScriptState {
@@ -125,6 +136,12 @@ impl Shared {
                 "request {number_received} ({}): {problem}",
                 request.path
             ));
+        }
+        if let Some(responder) = &self.responder {
+            let step = responder(&request);
+            state.requests.push(request);
+            let number = state.requests.len();
+            return NextStep::Step { step, number };
         }
         state.requests.push(request);
         let number = state.total_steps - state.pending.len() + 1;
@@ -193,8 +210,10 @@ impl ScriptedServer {
                 violations: Vec::new(),
             }),
             observer: options.on_request,
+            responder: options.responder,
             personality,
             stop: CancellationToken::new(),
+            native_calls: Mutex::new(Vec::new()),
         });
         let router = Router::new()
             .route("/v1/chat/completions", post(handler::openai))
@@ -237,6 +256,16 @@ impl ScriptedServer {
     /// Every request received so far, in arrival order.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.shared.lock().requests.clone()
+    }
+
+    /// The paths of the Ollama native API requests received so far (`/api/version`,
+    /// `/api/show`, `/api/ps`), in arrival order, whatever the personality.
+    pub fn native_api_calls(&self) -> Vec<String> {
+        self.shared
+            .native_calls
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
     }
 
     /// What was wrong with the tool-call histories received so far (each line names

@@ -139,6 +139,7 @@ async fn the_observer_sees_each_request_as_it_is_recorded() {
         on_request: Some(Arc::new(move |request: &RecordedRequest| {
             sink.lock().unwrap().push(request.clone());
         })),
+        responder: None,
     };
     let server = ScriptedServer::start_with(Script::new(vec![Step::text("x")]), options)
         .await

@@ -31,7 +31,14 @@ pub use files::{EditFile, ListDir, ReadFile, WriteFile};
 pub use registry::ToolRegistry;
 pub use search::{Glob, Grep};
 pub use text::truncate_middle;
-pub use tool::{default_http_client, ContextError, FileAccess, Tool, ToolContext, ToolOutput};
-pub use untrusted::{neutralise_tag, neutralise_wrapper_tags, wrap_untrusted};
-pub use web::{AddressPolicy, HostTable, WebFetch};
+pub use tool::{
+    default_http_client, ContextError, DeclaredHints, FileAccess, Tool, ToolContext, ToolOutput,
+};
+pub use untrusted::{
+    contains_untrusted_block, neutralise_tag, neutralise_wrapper_tags, wrap_untrusted,
+};
+pub use web::{
+    fetch_target, host_is_within, hosts_named_in, url_host_port, AddressPolicy, AllowEntry,
+    EgressAllowList, HostTable, WebFetch,
+};
 pub use workspace::PathError;

@@ -19,6 +19,10 @@ const HTTP_MAX_REDIRECTS: usize = 5;
 /// an error [`ToolOutput`], never a panic.
 #[async_trait::async_trait]
 pub trait Tool: Send + Sync {
+    /// The name the model calls the tool by: the same as `spec().name`, without
+    /// building the spec (the registry looks tools up by it on every call).
+    fn name(&self) -> &str;
+
     /// Name, short description and JSON Schema of the arguments, as offered to the model.
     fn spec(&self) -> ToolSpec;
 
@@ -30,6 +34,41 @@ pub trait Tool: Send + Sync {
     /// writes, runs a command or is unknown says false and runs alone, in call order.
     fn is_read_only(&self) -> bool {
         false
+    }
+
+    /// True when this result (`content`, as returned) carries text from outside the
+    /// person's control: a web page, an MCP server's answer, a memory of outside origin.
+    /// Such a result taints the turn it enters (`hearth_agent::TurnTaint`), after
+    /// which the injection policy guards actions that can leak or persist. Decided on
+    /// the stored content too, so a resumed session recomputes the same taint. The
+    /// default: false (the person's own workspace and commands).
+    fn output_is_untrusted(&self, content: &str) -> bool {
+        let _ = content;
+        false
+    }
+
+    /// What a tool from outside Hearth says about its own calls (an MCP server's tool
+    /// annotations), which the injection policy reads: `None` for Hearth's own tools,
+    /// which the policy knows by name.
+    fn declared_hints(&self) -> Option<DeclaredHints> {
+        None
+    }
+}
+
+/// A tool's word about its calls, as MCP's tool annotations give it (`readOnlyHint`,
+/// `destructiveHint`, `openWorldHint`): hints from the tool's server, each `None` when
+/// the server said nothing. Missing means the MCP spec's default: not read-only.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeclaredHints {
+    pub read_only: Option<bool>,
+    pub destructive: Option<bool>,
+    pub open_world: Option<bool>,
+}
+
+impl DeclaredHints {
+    /// Whether the tool said it changes nothing (`readOnlyHint: true`).
+    pub fn is_read_only(&self) -> bool {
+        self.read_only == Some(true)
     }
 }
 

@@ -22,6 +22,12 @@ pub fn wrap_untrusted(source: &str, text: &str) -> String {
     )
 }
 
+/// Whether `text` holds an `<untrusted-content>` block made by [`wrap_untrusted`]
+/// (copies inside wrapped text are neutralised, so only a wrapper opens one).
+pub fn contains_untrusted_block(text: &str) -> bool {
+    text.contains(concat!("<", "untrusted-content", " source=\""))
+}
+
 /// `source` with quotes, angle brackets, controls, spaces and anything outside ASCII
 /// percent-encoded, so it cannot end the attribute or the tag.
 fn escape_source(source: &str) -> String {

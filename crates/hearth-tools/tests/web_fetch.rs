@@ -431,3 +431,96 @@ async fn lookalike_closing_tags_in_a_page_are_neutralised() {
     assert_eq!(out.matches("</untrusted-content>").count(), 1, "{out}");
     assert!(out.contains(" f\n</untrusted-content>"), "{out}");
 }
+
+fn allow(entries: &[String]) -> hearth_tools::EgressAllowList {
+    hearth_tools::EgressAllowList::parse(entries).unwrap()
+}
+
+#[tokio::test]
+async fn the_allow_list_refuses_other_hosts_and_redirects_to_them_at_the_hop() {
+    let (_dir, ctx) = workspace();
+    let allowed = serve_on(([127, 0, 0, 1], 0).into()).await;
+    let port = allowed.port;
+    let forbidden = serve_on(([127, 0, 0, 2], port).into()).await;
+    let one: IpAddr = "127.0.0.1".parse().unwrap();
+    let two: IpAddr = "127.0.0.2".parse().unwrap();
+    let hosts = WebFetch::fixed_hosts([("allowed.test", vec![one]), ("evil.test", vec![two])]);
+    // Every address is open here: only the allow-list refuses.
+    let tool = WebFetch::with_hosts(AddressPolicy::allow_private(), hosts)
+        .with_allow_list(allow(&[format!("allowed.test:{port}")]));
+    let fetch = |url: String| {
+        let tool = tool.clone();
+        let ctx = ctx.clone();
+        async move { tool.call(json!({ "url": url }), &ctx).await }
+    };
+
+    let page = fetch(format!("http://allowed.test:{port}/page")).await;
+    assert!(!page.is_error, "{}", page.content);
+    let hop = fetch(format!("http://allowed.test:{port}/to-other-name")).await;
+    assert!(
+        hop.is_error
+            && hop.content.contains(&format!(
+                "evil.test:{port} is not on the egress allow-list ([network] allow = allowed.test:{port})"
+            )),
+        "{}",
+        hop.content
+    );
+    let direct = fetch(format!("http://evil.test:{port}/page")).await;
+    assert!(
+        direct.is_error && direct.content.contains("[network] allow"),
+        "{}",
+        direct.content
+    );
+    let other_port = fetch(format!("http://allowed.test:{}/page", port.wrapping_add(1))).await;
+    assert!(
+        other_port.content.contains("not on the egress allow-list"),
+        "{}",
+        other_port.content
+    );
+    assert_eq!(forbidden.connections.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn loopback_is_reached_only_through_an_exact_allow_list_entry() {
+    let (_dir, ctx) = workspace();
+    let server = serve_on(([127, 0, 0, 1], 0).into()).await;
+    let port = server.port;
+    let url = format!("http://127.0.0.1:{port}/page");
+
+    let refused = WebFetch::default().call(json!({ "url": url }), &ctx).await;
+    assert!(
+        refused.is_error && refused.content.contains("127.0.0.1 is a loopback address"),
+        "{}",
+        refused.content
+    );
+    assert_eq!(server.connections.load(Ordering::SeqCst), 0);
+
+    let opened = WebFetch::default().with_allow_list(allow(&[format!("127.0.0.1:{port}")]));
+    let page = opened.call(json!({ "url": url }), &ctx).await;
+    assert!(
+        !page.is_error && page.content.contains("Fish & Chips"),
+        "{}",
+        page.content
+    );
+    assert_eq!(server.connections.load(Ordering::SeqCst), 1);
+
+    // A wildcard entry never opens a non-public address, even for a name it matches.
+    let hosts = WebFetch::fixed_hosts([("box.lan.test", vec!["127.0.0.1".parse().unwrap()])]);
+    let wildcard = WebFetch::with_hosts(AddressPolicy::default(), hosts)
+        .with_allow_list(allow(&["*.lan.test".to_string()]));
+    let named = wildcard
+        .call(
+            json!({ "url": format!("http://box.lan.test:{port}/page") }),
+            &ctx,
+        )
+        .await;
+    assert!(
+        named.is_error
+            && named
+                .content
+                .contains("resolves to 127.0.0.1, a loopback address"),
+        "{}",
+        named.content
+    );
+    assert_eq!(server.connections.load(Ordering::SeqCst), 1);
+}

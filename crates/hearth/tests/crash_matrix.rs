@@ -17,7 +17,8 @@ use crate::common::*;
 /// Trials the suite runs by default.
 const SAMPLE: usize = 12;
 
-fn script() -> Vec<Step> {
+/// Three side effects over two model steps, then an answer (shared with the serve matrix).
+pub(crate) fn script() -> Vec<Step> {
     let effect = |id: &str| {
         ScriptedCall::new(
             format!("call_{id}"),
@@ -33,7 +34,7 @@ fn script() -> Vec<Step> {
 }
 
 /// How often each effect ran.
-fn effect_counts(env: &TestEnv) -> [usize; 3] {
+pub(crate) fn effect_counts(env: &TestEnv) -> [usize; 3] {
     let text = std::fs::read_to_string(env.workspace().join("effects.txt")).unwrap_or_default();
     ["one", "two", "three"].map(|id| text.lines().filter(|line| *line == id).count())
 }

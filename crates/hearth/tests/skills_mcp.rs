@@ -308,8 +308,11 @@ async fn a_server_that_dies_is_reported_and_restarted_and_slow_calls_time_out() 
         Step::text("survived"),
     ])
     .await;
+    // The peer's tools have no annotations, so the injection policy would put every
+    // call after the first MCP answer to the person; this test is about restarts.
     env.write_config(&format!(
-        "[mcp.servers.flaky]\ncommand = {}\nargs = [{:?}]\ncall_timeout_secs = 2\n",
+        "[security]\ntrusted_tools = [\"flaky__*\"]\n\n\
+         [mcp.servers.flaky]\ncommand = {}\nargs = [{:?}]\ncall_timeout_secs = 2\n",
         toml_string(&python()),
         peer_script("flaky_server.py")
     ));

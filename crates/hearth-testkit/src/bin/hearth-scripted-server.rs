@@ -1,5 +1,7 @@
 //! `hearth-scripted-server`: runs the scripted model server from a JSON script file
 //! for benchmarks and shell tests, optionally appending each request to a JSONL file.
+//! With `--agentdojo-index` it serves one of the AgentDojo scripted models instead
+//! (`bench/injection.py`).
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -9,15 +11,25 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use clap::Parser;
-use hearth_testkit::{RecordedRequest, Script, ScriptedServer, ServerOptions};
+use hearth_testkit::{agentdojo, RecordedRequest, Script, ScriptedServer, ServerOptions};
 
 /// Serve a scripted model (OpenAI Chat Completions and Anthropic Messages) on 127.0.0.1.
 #[derive(Debug, Parser)]
 #[command(name = "hearth-scripted-server", version)]
 struct Arguments {
     /// The script: {"steps": [...]} as described in the hearth-testkit docs.
-    #[arg(long, value_name = "FILE.json")]
-    script: PathBuf,
+    #[arg(
+        long,
+        value_name = "FILE.json",
+        required_unless_present = "agentdojo_index"
+    )]
+    script: Option<PathBuf>,
+    /// Serve an AgentDojo scripted model over this task_index.json instead of a script.
+    #[arg(long, value_name = "task_index.json", conflicts_with = "script")]
+    agentdojo_index: Option<PathBuf>,
+    /// Which AgentDojo model: the honest one or the obedient victim.
+    #[arg(long, value_enum, default_value = "honest")]
+    agentdojo_role: AgentDojoRole,
     /// Port to listen on; 0 picks a free one.
     #[arg(long, default_value_t = 0)]
     port: u16,
@@ -38,9 +50,27 @@ async fn main() -> ExitCode {
     }
 }
 
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum AgentDojoRole {
+    Honest,
+    Victim,
+}
+
 /// Serves the script until Ctrl-C or SIGTERM.
 async fn serve(arguments: Arguments) -> anyhow::Result<()> {
-    let script = Script::load(&arguments.script)?;
+    let (script, responder) = match (&arguments.script, &arguments.agentdojo_index) {
+        (Some(path), _) => (Script::load(path)?, None),
+        (None, Some(index)) => {
+            let index = std::sync::Arc::new(agentdojo::TaskIndex::load(index)?);
+            let role = match arguments.agentdojo_role {
+                AgentDojoRole::Honest => agentdojo::Role::Honest,
+                AgentDojoRole::Victim => agentdojo::Role::Victim,
+            };
+            let model = agentdojo::AgentDojoModel::new(index, role);
+            (Script::default(), Some(model.responder()))
+        }
+        (None, None) => anyhow::bail!("give --script FILE.json or --agentdojo-index FILE"),
+    };
     let on_request = match &arguments.record {
         Some(path) => Some(record_to(path)?),
         None => None,
@@ -48,6 +78,7 @@ async fn serve(arguments: Arguments) -> anyhow::Result<()> {
     let options = ServerOptions {
         port: arguments.port,
         on_request,
+        responder,
     };
     // Handlers first: whoever reads "listening" may send SIGTERM at once.
     use tokio::signal::unix::{signal, SignalKind};

@@ -1,8 +1,9 @@
 //! The HTTP client `web_fetch` uses: names resolved by [`CheckedResolver`], which hands
 //! the connector only addresses the [`AddressPolicy`] allows (so what is checked is
 //! exactly what is connected to: no window for DNS rebinding), IP literals and schemes
-//! checked on the first URL and on every redirect hop, and no proxy (a proxy would
-//! resolve the target itself, out of the policy's sight).
+//! checked on the first URL and on every redirect hop, the [`EgressAllowList`] too
+//! (host and port, every hop), and no proxy (a proxy would resolve the target itself,
+//! out of the policy's sight).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -13,6 +14,7 @@ use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::Url;
 
 use super::address::AddressPolicy;
+use super::allow_list::{url_host_port, EgressAllowList};
 
 /// Redirects followed at most before giving up.
 pub const MAX_REDIRECTS: usize = 5;
@@ -21,12 +23,12 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Why `web_fetch` refused a URL before connecting to it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FetchRefusal {
-    #[error("{address} is {reason}; web_fetch refuses loopback, private and link-local addresses")]
+    #[error("{address} is {reason}; web_fetch refuses loopback, private and link-local addresses unless an exact [network] allow entry names them (e.g. \"127.0.0.1:8080\")")]
     AddressLiteral {
         address: IpAddr,
         reason: &'static str,
     },
-    #[error("{host} resolves to {address}, {reason}; web_fetch refuses loopback, private and link-local addresses")]
+    #[error("{host} resolves to {address}, {reason}; web_fetch refuses loopback, private and link-local addresses unless an exact [network] allow entry names the host")]
     ResolvedAddress {
         host: String,
         address: IpAddr,
@@ -38,6 +40,12 @@ pub enum FetchRefusal {
     RedirectScheme { scheme: String },
     #[error("redirected too many times (more than {MAX_REDIRECTS})")]
     TooManyRedirects,
+    #[error("{host}:{port} is not on the egress allow-list ([network] allow = {allowed}); web_fetch reaches only the hosts listed there, and the person can add one in config.toml")]
+    NotAllowed {
+        host: String,
+        port: u16,
+        allowed: String,
+    },
 }
 
 /// Where names come from: the system resolver, or a fixed table (tests, which map
@@ -54,6 +62,7 @@ pub enum HostTable {
 #[derive(Debug, Clone)]
 struct CheckedResolver {
     policy: Arc<AddressPolicy>,
+    allow: Arc<EgressAllowList>,
     hosts: HostTable,
 }
 
@@ -62,12 +71,19 @@ impl Resolve for CheckedResolver {
         let host = name.as_str().to_string();
         let policy = self.policy.clone();
         let hosts = self.hosts.clone();
+        // A name the allow-list names exactly may resolve to a non-public address.
+        let opened = self.allow.opens_addresses_of(&host);
         Box::pin(async move {
             let found = lookup(&hosts, &host).await?;
             let mut allowed = Vec::new();
             let mut refusal = None;
             for address in found {
-                match policy.check(address) {
+                let checked = if opened {
+                    Ok(())
+                } else {
+                    policy.check(address)
+                };
+                match checked {
                     Ok(()) => allowed.push(SocketAddr::new(address, 0)),
                     Err(reason) => {
                         refusal.get_or_insert(FetchRefusal::ResolvedAddress {
@@ -111,36 +127,53 @@ async fn lookup(hosts: &HostTable, host: &str) -> Result<Vec<IpAddr>, FetchRefus
     }
 }
 
-/// Checks what the resolver never sees: the scheme and an IP literal host (the
-/// connector dials those directly). `url` crate parsing has already turned decimal,
-/// octal and hex IPv4 spellings (`http://2130706433/`) into plain addresses.
-pub fn check_url(url: &Url, policy: &AddressPolicy) -> Result<(), FetchRefusal> {
+/// Checks what the resolver never sees: the scheme, the allow-list (host and port,
+/// when it has entries) and an IP literal host (the connector dials those directly;
+/// an allow-list entry for the address opens it). `url` crate parsing has already
+/// turned decimal, octal and hex IPv4 spellings (`http://2130706433/`) into plain
+/// addresses.
+pub fn check_url(
+    url: &Url,
+    policy: &AddressPolicy,
+    allow: &EgressAllowList,
+) -> Result<(), FetchRefusal> {
     if !matches!(url.scheme(), "http" | "https") {
         return Err(FetchRefusal::RedirectScheme {
             scheme: url.scheme().to_string(),
         });
     }
-    let host = url.host_str().unwrap_or("");
-    let literal = host.trim_start_matches('[').trim_end_matches(']');
-    let Ok(address) = literal.parse::<IpAddr>() else {
+    let (host, port) = url_host_port(url).unwrap_or_default();
+    if !allow.is_empty() && allow.permitting(&host, port).is_none() {
+        return Err(FetchRefusal::NotAllowed {
+            host,
+            port,
+            allowed: allow.describe(),
+        });
+    }
+    let Ok(address) = host.parse::<IpAddr>() else {
         return Ok(());
     };
+    if allow.opens_addresses_of(&host) {
+        return Ok(());
+    }
     policy
         .check(address)
         .map_err(|reason| FetchRefusal::AddressLiteral { address, reason })
 }
 
-/// A client for `web_fetch` under `policy`, resolving names through `hosts`.
+/// A client for `web_fetch` under `policy` and `allow`, resolving names through `hosts`.
 pub fn build_client(
     policy: Arc<AddressPolicy>,
+    allow: Arc<EgressAllowList>,
     hosts: HostTable,
 ) -> Result<reqwest::Client, reqwest::Error> {
     let redirect_policy = policy.clone();
+    let redirect_allow = allow.clone();
     let redirects = reqwest::redirect::Policy::custom(move |attempt| {
         if attempt.previous().len() > MAX_REDIRECTS {
             return attempt.error(FetchRefusal::TooManyRedirects);
         }
-        match check_url(attempt.url(), &redirect_policy) {
+        match check_url(attempt.url(), &redirect_policy, &redirect_allow) {
             Ok(()) => attempt.follow(),
             Err(refusal) => attempt.error(refusal),
         }
@@ -149,7 +182,11 @@ pub fn build_client(
         .no_proxy()
         .connect_timeout(CONNECT_TIMEOUT)
         .redirect(redirects)
-        .dns_resolver(Arc::new(CheckedResolver { policy, hosts }))
+        .dns_resolver(Arc::new(CheckedResolver {
+            policy,
+            allow,
+            hosts,
+        }))
         .user_agent(concat!("hearth/", env!("CARGO_PKG_VERSION")))
         .build()
 }

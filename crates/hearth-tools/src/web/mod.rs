@@ -3,6 +3,7 @@
 //! public addresses are fetched unless the caller's [`AddressPolicy`] opens more.
 
 mod address;
+mod allow_list;
 mod client;
 mod html;
 
@@ -20,6 +21,9 @@ use crate::untrusted::wrap_untrusted;
 use crate::{parse_args, Tool, ToolContext, ToolOutput};
 
 pub use address::AddressPolicy;
+pub use allow_list::{
+    fetch_target, host_is_within, hosts_named_in, url_host_port, AllowEntry, EgressAllowList,
+};
 pub use client::HostTable;
 
 /// Bytes of a response body read at most; the rest is not downloaded.
@@ -38,6 +42,8 @@ const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Debug, Clone, Default)]
 pub struct WebFetch {
     policy: Arc<AddressPolicy>,
+    /// `[network] allow`: when it has entries, the only hosts reachable.
+    allow: Arc<EgressAllowList>,
     hosts: HostTable,
     /// Built on first use; an error says why the client could not be built.
     client: Arc<OnceLock<Result<reqwest::Client, String>>>,
@@ -54,9 +60,18 @@ impl WebFetch {
     pub fn with_hosts(policy: AddressPolicy, hosts: HostTable) -> Self {
         Self {
             policy: Arc::new(policy),
+            allow: Arc::default(),
             hosts,
             client: Arc::default(),
         }
+    }
+
+    /// The same tool limited to `allow` (`[network] allow`), checked on the first URL
+    /// and every redirect hop; its exact entries also open non-public addresses.
+    pub fn with_allow_list(mut self, allow: EgressAllowList) -> Self {
+        self.allow = Arc::new(allow);
+        self.client = Arc::default();
+        self
     }
 
     /// A fixed host table from `(name, addresses)` pairs.
@@ -71,7 +86,7 @@ impl WebFetch {
     fn client(&self) -> Result<&reqwest::Client, ToolOutput> {
         self.client
             .get_or_init(|| {
-                client::build_client(self.policy.clone(), self.hosts.clone())
+                client::build_client(self.policy.clone(), self.allow.clone(), self.hosts.clone())
                     .map_err(|err| err.to_string())
             })
             .as_ref()
@@ -107,6 +122,16 @@ impl Tool for WebFetch {
         true
     }
 
+    fn name(&self) -> &str {
+        "web_fetch"
+    }
+
+    /// Every page, error page and redirect it reports is text from outside, and all
+    /// of it is wrapped; its own refusals and connection errors are not.
+    fn output_is_untrusted(&self, content: &str) -> bool {
+        crate::untrusted::contains_untrusted_block(content)
+    }
+
     fn spec(&self) -> ToolSpec {
         ToolSpec {
             name: "web_fetch".to_string(),
@@ -126,7 +151,7 @@ impl Tool for WebFetch {
             Ok(url) => url,
             Err(err) => return err,
         };
-        if let Err(refusal) = client::check_url(&url, &self.policy) {
+        if let Err(refusal) = client::check_url(&url, &self.policy, &self.allow) {
             return ToolOutput::error(format!("web_fetch: {url} refused: {refusal}"));
         }
         let client = match self.client() {

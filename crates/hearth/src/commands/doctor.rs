@@ -12,6 +12,7 @@ use hearth_store::Store;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::{AgentArgs, DoctorArgs};
+use crate::terminal_text::{escape_for_terminal, Layout};
 use crate::wiring::resolve;
 use hearth_runtime::config::Config;
 use hearth_runtime::home::Home;
@@ -34,6 +35,22 @@ impl Checks {
     fn warn(&mut self, what: &str, detail: impl std::fmt::Display) {
         println!("! {what}: {detail}");
     }
+}
+
+/// Every outbound destination (`hearth_runtime::egress`), and the injection policy.
+fn print_destinations(config: &Config) {
+    println!("outbound destinations (nothing else is contacted):");
+    for destination in hearth_runtime::egress::destinations(config) {
+        println!(
+            "  {}: {}",
+            escape_for_terminal(&destination.who, Layout::OneLine),
+            escape_for_terminal(&destination.target, Layout::OneLine)
+        );
+    }
+    println!(
+        "prompt-injection policy: [security] injection = \"{}\"",
+        config.security.injection
+    );
 }
 
 pub async fn doctor(args: DoctorArgs) -> Result<ExitCode> {
@@ -91,15 +108,7 @@ pub async fn doctor(args: DoctorArgs) -> Result<ExitCode> {
         return Ok(finish(checks));
     };
 
-    println!("outbound destinations (nothing else is contacted):");
-    println!("  openai    {}", config.openai.base_url);
-    println!("  anthropic {}", config.anthropic.base_url);
-    let web_reach = if config.web_allow_private_addresses {
-        "any http(s) URL the model asks for, loopback and private addresses included ([web] allow_private_addresses)"
-    } else {
-        "any public http(s) URL the model asks for (loopback, private and link-local refused)"
-    };
-    println!("  web_fetch: {web_reach} (sandboxed commands have no network)");
+    print_destinations(&config);
 
     let resolved = resolve(&AgentArgs {
         model: None,
@@ -167,15 +176,20 @@ pub async fn doctor(args: DoctorArgs) -> Result<ExitCode> {
         }
     }
     if let (false, Ok(model)) = (args.offline, resolved.model(None)) {
-        report_ollama_window(&mut checks, &config, &model).await;
+        report_ollama_window(&mut checks, &config, &resolved.env, &model).await;
     }
     Ok(finish(checks))
 }
 
 /// For an `openai:` model served by Ollama: the window its requests get, and a warning
 /// with the fix when a turn with tool results will not fit.
-async fn report_ollama_window(checks: &mut Checks, config: &Config, model: &ModelRef) {
-    let Some(info) = hearth_runtime::providers::ollama_window(config, model).await else {
+async fn report_ollama_window(
+    checks: &mut Checks,
+    config: &Config,
+    env: &hearth_runtime::Environment,
+    model: &ModelRef,
+) {
+    let Some(info) = hearth_runtime::providers::ollama_server_now(config, env, model).await else {
         return;
     };
     let window = info.context_length;
