@@ -15,6 +15,21 @@ pub trait MemoryHook: Send + Sync + 'static {
     /// Called for each user message and each assistant message with text, after it is
     /// stored in the session.
     fn capture(&self, session_id: &str, message: &Message);
+
+    /// Called after a compaction with the messages it summarised away (user and
+    /// assistant text was captured when said; tool results were not) and the summary,
+    /// so what only they held stays findable. The default does nothing.
+    fn capture_compacted(&self, session_id: &str, compacted: &[Message], summary: &str) {
+        let _ = (session_id, compacted, summary);
+    }
+
+    /// Whether a stored user message (the person's words and the recall block
+    /// [`with_recall`] appended) carries memories of outside origin: such a message
+    /// taints the turn (`crate::TurnTaint`). The default: false.
+    fn recall_is_untrusted(&self, user_message: &str) -> bool {
+        let _ = user_message;
+        false
+    }
 }
 
 /// The user message as stored and sent: the person's words first (so titles and

@@ -15,9 +15,13 @@ use tokio::sync::mpsc::unbounded_channel;
 use tokio_util::sync::CancellationToken;
 
 use crate::budget::{Budget, BudgetExceeded};
+use crate::call_screen::InjectionGuard;
+use crate::compaction::{CompactionError, CompactionSettings, TokenEstimate, Trigger};
 use crate::dispatch;
+use crate::history::History;
 use crate::loop_guard::{LoopGuard, REPEAT_LIMIT};
 use crate::memory_hook::{with_recall, MemoryHook};
+use crate::now_line::{with_now, NowLine};
 
 /// The result of a call cut off by the output token limit (never run).
 pub const TRUNCATED_CALL_RESULT: &str = "not run: the answer reached the output token limit ([limits] max_output_tokens) before this call's arguments were complete";
@@ -34,6 +38,14 @@ pub struct AgentSettings {
     pub profile: ModelProfile,
     /// Spending limits checked before each model call.
     pub budget: Budget,
+    /// When and how the older history is summarised (`[context]`).
+    pub compaction: CompactionSettings,
+    /// `[security] injection`: which calls are refused or asked once untrusted
+    /// content is in the context (see `injection_policy`).
+    pub injection: InjectionGuard,
+    /// The `[now: …]` line appended to each user message (see `now_line`); `None`:
+    /// none.
+    pub now_line: Option<NowLine>,
 }
 
 impl Default for AgentSettings {
@@ -44,6 +56,9 @@ impl Default for AgentSettings {
             stream: true,
             profile: ModelProfile::default(),
             budget: Budget::default(),
+            compaction: CompactionSettings::default(),
+            injection: InjectionGuard::default(),
+            now_line: None,
         }
     }
 }
@@ -67,6 +82,9 @@ pub enum AgentError {
     /// The next model call would pass a `[budget]` limit, so it was not made.
     #[error(transparent)]
     Budget(#[from] BudgetExceeded),
+    /// The history had to be compacted before the next call, and that failed.
+    #[error(transparent)]
+    Compaction(#[from] CompactionError),
 }
 
 /// Everything turns need: a provider for a model, the tools, the store and the
@@ -112,16 +130,17 @@ impl Agent {
         cancel: &CancellationToken,
     ) -> Result<TurnOutcome, AgentError> {
         self.store.repair(session_id).await?;
-        let mut history = self.store.messages(session_id).await?;
+        let mut history = History::from(self.store.resume_context(session_id).await?);
         let recalled = self.recall(user_text).await;
-        let user = Message::user(with_recall(user_text, recalled));
-        self.store.append(session_id, &user).await?;
+        let said = with_now(user_text, self.settings.now_line.as_ref());
+        let user = Message::user(with_recall(&said, recalled));
+        let seq = self.store.append(session_id, &user).await?;
         emit(AgentEvent::SessionStarted {
             session_id: session_id.to_string(),
             model: self.model.to_string(),
         });
         self.capture(session_id, Message::user(user_text)).await;
-        history.push(user);
+        history.push(seq, user);
 
         let tool_context = ToolContext {
             cancel: cancel.clone(),
@@ -130,8 +149,37 @@ impl Agent {
         let mut guard = LoopGuard::default();
         let mut usage = Usage::default();
         let mut last_text = String::new();
+        let mut estimate = TokenEstimate::default();
         for step in 1..=self.settings.max_steps {
-            let request = self.request(&history);
+            let mut request = self.request(&history);
+            if self
+                .compaction_threshold()
+                .is_some_and(|threshold| estimate.tokens(&request) > threshold)
+            {
+                let compacted = self
+                    .compact_history(
+                        session_id,
+                        &mut history,
+                        Trigger::Threshold,
+                        estimate,
+                        cancel,
+                    )
+                    .await;
+                match compacted {
+                    Ok(_) => request = self.request(&history),
+                    Err(AgentError::Model(ModelError::Cancelled)) => {
+                        return Ok(self.finish(
+                            session_id,
+                            last_text,
+                            TurnEnd::Cancelled,
+                            step,
+                            usage,
+                            emit,
+                        ));
+                    }
+                    Err(error) => return Err(error),
+                }
+            }
             if let Some(exceeded) = self.over_budget(session_id, &request).await? {
                 return Err(exceeded.into());
             }
@@ -164,7 +212,12 @@ impl Agent {
                     response.provider_state.clone(),
                 )
             };
-            self.store
+            estimate.correct(
+                TokenEstimate::raw(&request),
+                self.reported_input(&response.usage),
+            );
+            let seq = self
+                .store
                 .append_with_usage(
                     session_id,
                     &assistant,
@@ -192,7 +245,7 @@ impl Agent {
             if !response.text.is_empty() {
                 self.capture(session_id, assistant.clone()).await;
             }
-            history.push(assistant);
+            history.push(seq, assistant);
             if !response.text.is_empty() {
                 last_text = response.text.clone();
             }
@@ -207,16 +260,21 @@ impl Agent {
             for call in &response.tool_calls {
                 emit(AgentEvent::ToolCall { call: call.clone() });
             }
+            let refused = self
+                .screen_calls(user_text, &history, &response.tool_calls)
+                .await;
             let (results, looping) = self
                 .run_tool_calls(
                     session_id,
                     &tool_context,
-                    &response.tool_calls,
+                    (&response.tool_calls, &refused),
                     &mut guard,
                     emit,
                 )
                 .await?;
-            history.extend(results.into_iter().map(Message::Tool));
+            for (seq, result) in results {
+                history.push(seq, Message::Tool(result));
+            }
             if cancel.is_cancelled() {
                 return Ok(self.finish(
                     session_id,
@@ -253,33 +311,38 @@ impl Agent {
 
     /// Runs one answer's tool calls (see [`dispatch`]), writing each result ahead as
     /// it arrives, in call order; the next batch starts once the last one's results are
-    /// durable. Returns the results and whether the loop guard saw a repeating failure.
+    /// durable. A call in `refused` (by id) gets that text as its result instead of
+    /// running. Returns the results and whether the loop guard saw a repeating failure.
     async fn run_tool_calls(
         &self,
         session_id: &str,
         tool_context: &ToolContext,
-        calls: &[ToolCall],
+        (calls, refused): (&[ToolCall], &std::collections::HashMap<String, String>),
         guard: &mut LoopGuard,
         emit: &mut (dyn FnMut(AgentEvent) + Send),
-    ) -> Result<(Vec<ToolResult>, bool), StoreError> {
+    ) -> Result<(Vec<(i64, ToolResult)>, bool), StoreError> {
         let mut results = Vec::new();
         let mut store_error = None;
         let mut looping = false;
         for batch in dispatch::concurrent_batches(&self.tools, calls) {
             let (finished, mut handed_over) = unbounded_channel();
-            let running = dispatch::run_batch(&self.tools, tool_context, batch, finished);
+            let running = dispatch::run_batch(&self.tools, tool_context, batch, refused, finished);
             let writing = async {
                 while let Some((call, mut result)) = handed_over.recv().await {
                     result.content = self.redactor.redact(&result.content);
                     let stored = Message::Tool(result.clone());
-                    if let Err(err) = self.store.append(session_id, &stored).await {
-                        store_error.get_or_insert(err);
-                    }
+                    let seq = match self.store.append(session_id, &stored).await {
+                        Ok(seq) => seq,
+                        Err(err) => {
+                            store_error.get_or_insert(err);
+                            0
+                        }
+                    };
                     looping |= guard.record(call, &result);
                     emit(AgentEvent::ToolResult {
                         result: result.clone(),
                     });
-                    results.push(result);
+                    results.push((seq, result));
                 }
             };
             tokio::join!(running, writing);
@@ -355,16 +418,13 @@ impl Agent {
         ))
     }
 
-    /// The request for the next model call: the stable prefix and the replayed history.
-    fn request(&self, history: &[Message]) -> ModelRequest {
+    /// The request for the next model call: the stable prefix and the replayed history
+    /// (the latest compaction summary first, if any).
+    pub(crate) fn request(&self, history: &History) -> ModelRequest {
         ModelRequest {
             model: self.model.model.clone(),
             system: self.system_prompt.clone(),
-            messages: history
-                .iter()
-                .filter(|message| message.is_replayed())
-                .cloned()
-                .collect(),
+            messages: history.replayed(),
             tools: self.tools.specs(),
             max_tokens: self
                 .settings
@@ -393,6 +453,16 @@ impl Agent {
         budget
             .check(&self.store, session_id, &self.settings.profile, tokens)
             .await
+    }
+
+    /// The input tokens a call's usage reports, cached ones included.
+    fn reported_input(&self, usage: &Usage) -> u64 {
+        match self.settings.profile.cached_input {
+            hearth_models::CachedInputCounting::PartOfInput => usage.input_tokens,
+            hearth_models::CachedInputCounting::Separate => {
+                usage.input_tokens + usage.cached_tokens + usage.cache_creation_tokens
+            }
+        }
     }
 
     /// One model call. Text deltas and retries are forwarded as events.

@@ -1,4 +1,4 @@
-//! The native JSON API: sessions, messages streamed as server-sent events, cancel and
+//! The native JSON API: sessions (list, create, rename, delete), messages streamed as server-sent events, cancel and
 //! approvals. `/health` is the one open route.
 
 use std::convert::Infallible;
@@ -10,13 +10,13 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use futures_util::stream::Stream;
+use futures_util::stream::{Stream, StreamExt};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::approvals::ApprovalAnswer;
-use crate::hub::{NewSession, TurnHandle};
+use crate::hub::{NewSession, TurnEvent, TurnHandle};
 use crate::{AppState, GatewayError, BODY_LIMIT};
 
 /// Routes that need no token.
@@ -30,10 +30,13 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/sessions", get(list_sessions).post(create_session))
         .route(
             "/api/sessions/{id}",
-            get(session_transcript).delete(delete_session),
+            get(session_transcript)
+                .patch(rename_session)
+                .delete(delete_session),
         )
         .route("/api/sessions/{id}/messages", post(send_message))
         .route("/api/sessions/{id}/cancel", post(cancel_turn))
+        .route("/api/sessions/{id}/compact", post(compact_session))
         .route("/api/approvals/{id}", post(answer_approval))
 }
 
@@ -110,6 +113,21 @@ async fn delete_session(
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RenameBody {
+    title: String,
+}
+
+async fn rename_session(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<RenameBody>,
+) -> Result<Response, GatewayError> {
+    let session = state.sessions.rename_session(&id, &body.title).await?;
+    Ok(Json(session).into_response())
+}
+
+#[derive(Deserialize)]
 struct MessageBody {
     text: String,
 }
@@ -121,8 +139,13 @@ async fn send_message(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<MessageBody>,
 ) -> Result<Response, GatewayError> {
-    let turn = state.sessions.start_turn(&id, &body.text).await?;
-    Ok(Sse::new(turn_stream(turn))
+    let mut turn = state.sessions.start_turn(&id, &body.text).await?;
+    // The answer acknowledges the message, so it leaves only once the message is
+    // durable: the turn's first event (`session_started`) follows the write, or tells
+    // why the turn could not start. A crash before then loses nothing acknowledged.
+    let first = turn.events.recv().await;
+    let stream = futures_util::stream::iter(first.map(sse_event)).chain(turn_stream(turn));
+    Ok(Sse::new(stream)
         .keep_alive(KeepAlive::default())
         .into_response())
 }
@@ -130,12 +153,15 @@ async fn send_message(
 fn turn_stream(turn: TurnHandle) -> impl Stream<Item = Result<Event, Infallible>> {
     futures_util::stream::unfold(turn, |mut turn| async move {
         let event = turn.events.recv().await?;
-        let data = serde_json::to_string(&event).unwrap_or_else(|err| {
-            json!({ "type": "error", "message": format!("unserialisable event: {err}") })
-                .to_string()
-        });
-        Some((Ok(Event::default().data(data)), turn))
+        Some((sse_event(event), turn))
     })
+}
+
+fn sse_event(event: TurnEvent) -> Result<Event, Infallible> {
+    let data = serde_json::to_string(&event).unwrap_or_else(|err| {
+        json!({ "type": "error", "message": format!("unserialisable event: {err}") }).to_string()
+    });
+    Ok(Event::default().data(data))
 }
 
 async fn cancel_turn(
@@ -144,6 +170,16 @@ async fn cancel_turn(
 ) -> Result<Response, GatewayError> {
     let cancelled = state.sessions.cancel(&id).await?;
     Ok(Json(json!({ "cancelled": cancelled })).into_response())
+}
+
+/// Summarises the session's older history now; `checkpoint` is null when there was
+/// nothing old enough to compact.
+async fn compact_session(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, GatewayError> {
+    let checkpoint = state.sessions.compact(&id).await?;
+    Ok(Json(json!({ "checkpoint": checkpoint })).into_response())
 }
 
 #[derive(Deserialize)]

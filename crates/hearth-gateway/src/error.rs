@@ -29,6 +29,10 @@ pub enum GatewayError {
     TurnRunning { id: String },
     #[error("no pending approval {id}: it was answered, timed out, or never asked")]
     ApprovalNotFound { id: String },
+    #[error("no memory #{id}: it was forgotten, or never stored")]
+    MemoryNotFound { id: i64 },
+    #[error("memory: {0}")]
+    Memory(String),
     #[error("{0}")]
     BadRequest(String),
     #[error("the request body is over the limit of {limit} bytes")]
@@ -62,18 +66,19 @@ impl GatewayError {
         match self {
             GatewayError::Unauthorized => StatusCode::UNAUTHORIZED,
             GatewayError::ForeignOrigin { .. } => StatusCode::FORBIDDEN,
-            GatewayError::SessionNotFound { .. } | GatewayError::ApprovalNotFound { .. } => {
-                StatusCode::NOT_FOUND
-            }
+            GatewayError::SessionNotFound { .. }
+            | GatewayError::ApprovalNotFound { .. }
+            | GatewayError::MemoryNotFound { .. } => StatusCode::NOT_FOUND,
             GatewayError::TurnRunning { .. } => StatusCode::CONFLICT,
             GatewayError::BadRequest(_) => StatusCode::BAD_REQUEST,
             GatewayError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             GatewayError::Timeout { .. } => StatusCode::REQUEST_TIMEOUT,
             GatewayError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             GatewayError::Runtime(RuntimeError::InvalidModel(_)) => StatusCode::BAD_REQUEST,
-            GatewayError::Runtime(_) | GatewayError::Store(_) | GatewayError::Internal(_) => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+            GatewayError::Runtime(_)
+            | GatewayError::Store(_)
+            | GatewayError::Memory(_)
+            | GatewayError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -85,14 +90,16 @@ impl GatewayError {
             GatewayError::SessionNotFound { .. } => "session_not_found",
             GatewayError::TurnRunning { .. } => "turn_running",
             GatewayError::ApprovalNotFound { .. } => "approval_not_found",
+            GatewayError::MemoryNotFound { .. } => "memory_not_found",
             GatewayError::BadRequest(_) => "bad_request",
             GatewayError::BodyTooLarge { .. } => "body_too_large",
             GatewayError::Timeout { .. } => "timeout",
             GatewayError::ShuttingDown => "shutting_down",
             GatewayError::Runtime(RuntimeError::InvalidModel(_)) => "invalid_model",
-            GatewayError::Runtime(_) | GatewayError::Store(_) | GatewayError::Internal(_) => {
-                "internal"
-            }
+            GatewayError::Runtime(_)
+            | GatewayError::Store(_)
+            | GatewayError::Memory(_)
+            | GatewayError::Internal(_) => "internal",
         }
     }
 }

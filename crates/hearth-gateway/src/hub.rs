@@ -10,7 +10,7 @@ use std::time::Duration;
 use hearth_agent::Agent;
 use hearth_protocol::{AgentEvent, Message};
 use hearth_runtime::Resolved;
-use hearth_store::{SessionInfo, Store};
+use hearth_store::{AsyncStore, SessionInfo, Store};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
@@ -47,6 +47,14 @@ impl TurnEvent {
 pub struct BusEvent {
     pub session_id: String,
     pub event: TurnEvent,
+}
+
+/// A session's tokens and cost so far, for the status view.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SessionUsage {
+    pub session: SessionInfo,
+    pub usage: hearth_protocol::Usage,
+    pub cost_usd: f64,
 }
 
 /// The events of a turn this caller started; `None` after the last one.
@@ -113,7 +121,7 @@ struct SessionSlot {
     running: Option<CancellationToken>,
 }
 
-/// Agents kept between turns (each holds a store thread and its tools); past this,
+/// Agents kept between turns (each holds its provider and tools); past this,
 /// idle sessions' agents are dropped and rebuilt on their next turn, which forgets
 /// their "always" approvals.
 const RESIDENT_AGENTS: usize = 64;
@@ -138,12 +146,18 @@ pub struct SessionHub {
     /// The model of new sessions that name none (the front end's choice, else config).
     default_model: Option<String>,
     store: Arc<Store>,
+    /// The one store thread every session's agent writes through (started on the
+    /// first turn): a thread per agent cost a thread start, an exit and its malloc
+    /// arena for every session, and the connection serialises the writes anyway.
+    async_store: std::sync::OnceLock<AsyncStore>,
     approvals: Arc<ApprovalHub>,
     slots: Mutex<HashMap<String, SessionSlot>>,
     bus: broadcast::Sender<BusEvent>,
     tasks: TaskTracker,
     /// Cancelled when the gateway begins to shut down: no new turns, sockets close.
     closing: CancellationToken,
+    /// Tools added to every session's agent (the channels' `channel_send`).
+    session_tools: std::sync::OnceLock<crate::channels::SessionTools>,
 }
 
 impl SessionHub {
@@ -157,12 +171,20 @@ impl SessionHub {
             runtime,
             default_model,
             store,
+            async_store: std::sync::OnceLock::new(),
             approvals,
             slots: Mutex::new(HashMap::new()),
             bus: broadcast::channel(BUS_CAPACITY).0,
             tasks: TaskTracker::new(),
             closing: CancellationToken::new(),
+            session_tools: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Adds tools to every agent built from now on, each given the session's approver
+    /// (decisions recorded in the session). Set once.
+    pub fn set_session_tools(&self, tools: crate::channels::SessionTools) {
+        let _ = self.session_tools.set(tools);
     }
 
     /// Every turn's events, for as long as the receiver is kept.
@@ -224,6 +246,42 @@ impl SessionHub {
         .await
     }
 
+    /// Sets the session's title (trimmed; refused when empty).
+    pub async fn rename_session(&self, id: &str, title: &str) -> Result<SessionInfo, GatewayError> {
+        let title = title.trim().to_string();
+        if title.is_empty() {
+            return Err(GatewayError::BadRequest("title: the title is empty".into()));
+        }
+        let session = self.session(id).await?;
+        self.with_store(move |store| {
+            store.set_title(&session.id, &title)?;
+            store.session(&session.id)
+        })
+        .await
+    }
+
+    /// Tokens and cost of the `limit` most recently active sessions.
+    pub async fn sessions_usage(&self, limit: usize) -> Result<Vec<SessionUsage>, GatewayError> {
+        self.with_store(move |store| {
+            let mut sessions = store.list_sessions()?;
+            sessions.sort_by(|a, b| b.updated_at.cmp(&a.updated_at));
+            sessions.truncate(limit);
+            sessions
+                .into_iter()
+                .map(|session| {
+                    let usage = store.session_usage(&session.id)?;
+                    let cost_usd = store.session_cost_usd(&session.id)?;
+                    Ok(SessionUsage {
+                        session,
+                        usage,
+                        cost_usd,
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
     /// Deletes a session that is not running a turn.
     pub async fn delete_session(&self, id: &str) -> Result<(), GatewayError> {
         let session = self.session(id).await?;
@@ -253,6 +311,35 @@ impl SessionHub {
             }
             None => Ok(false),
         }
+    }
+
+    /// Compacts session `id`'s older history now (`POST /api/sessions/{id}/compact`);
+    /// refused while it runs a turn, and no turn starts until it is done.
+    pub async fn compact(
+        &self,
+        id: &str,
+    ) -> Result<Option<hearth_store::Checkpoint>, GatewayError> {
+        let session = self.session(id).await?;
+        let cancel = self.closing.child_token();
+        {
+            let mut slots = self.slots();
+            let slot = slots.entry(session.id.clone()).or_default();
+            if slot.running.is_some() {
+                return Err(GatewayError::TurnRunning { id: session.id });
+            }
+            slot.running = Some(cancel.clone());
+        }
+        let compacted = match self.agent_for(&session).await {
+            Ok(agent) => agent
+                .compact(&session.id, &cancel)
+                .await
+                .map_err(|err| GatewayError::Internal(err.to_string())),
+            Err(err) => Err(err),
+        };
+        if let Some(slot) = self.slots().get_mut(&session.id) {
+            slot.running = None;
+        }
+        compacted
     }
 
     /// Starts a turn with `text` in session `id` and returns its events. Refused with
@@ -340,14 +427,29 @@ impl SessionHub {
             hub: self.approvals.clone(),
             turn: slot_turn,
         });
-        let (runtime, store) = (self.runtime.clone(), self.store.clone());
+        // Remembered for the build below: an Ollama model's own sampling settings.
+        if let Ok(model) = self.runtime.model(Some(&session.model)) {
+            self.runtime.ollama_server(&model).await;
+        }
+        let (runtime, store) = (self.runtime.clone(), self.async_store()?);
         let session_info = session.clone();
-        let agent = tokio::task::spawn_blocking(move || {
+        let tools_approver: Arc<dyn hearth_tools::Approver> =
+            Arc::new(hearth_runtime::approvals::RecordingApprover::new(
+                approver.clone(),
+                self.store.clone(),
+                &session.id,
+            ));
+        let mut agent = tokio::task::spawn_blocking(move || {
             let model = runtime.model(Some(&session_info.model))?;
-            runtime.agent(model, store, &session_info.id, approver)
+            runtime.agent_on(model, store, &session_info.id, approver)
         })
         .await
         .map_err(|err| GatewayError::Internal(err.to_string()))??;
+        if let Some(tools) = self.session_tools.get() {
+            for tool in tools(tools_approver) {
+                agent.tools.register(tool);
+            }
+        }
         let agent = Arc::new(agent);
         if let Some(slot) = self.slots().get_mut(&session.id) {
             slot.agent = Some(agent.clone());
@@ -378,6 +480,16 @@ impl SessionHub {
             .values()
             .filter(|slot| slot.running.is_some())
             .count()
+    }
+
+    /// The shared store thread, started on first use.
+    fn async_store(&self) -> Result<AsyncStore, GatewayError> {
+        if let Some(store) = self.async_store.get() {
+            return Ok(store.clone());
+        }
+        let started = AsyncStore::spawn(self.store.clone())?;
+        // Two first turns at once: one thread is kept, the other ends with its handle.
+        Ok(self.async_store.get_or_init(|| started).clone())
     }
 
     fn slots(&self) -> MutexGuard<'_, HashMap<String, SessionSlot>> {

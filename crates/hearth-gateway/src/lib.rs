@@ -23,11 +23,16 @@
 mod api;
 mod approvals;
 mod auth;
+mod channels;
 mod error;
 mod events_ws;
+pub mod heartbeat;
 mod hub;
+mod memory_api;
 pub(crate) mod openai;
+pub mod scheduler;
 mod serve;
+mod web;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -40,9 +45,11 @@ use hearth_store::Store;
 
 pub use approvals::{ApprovalAnswer, ApprovalHub, ApprovalRequested};
 pub use auth::{GatewayToken, TokenError, TOKEN_ENV, TOKEN_FILE};
+pub use channels::{start_channels, HubTurnRunner, RunningChannels};
 pub use error::GatewayError;
 pub use hub::{BusEvent, NewSession, SessionHub, TurnEvent, TurnHandle};
 pub use serve::{is_loopback_listen, serve};
+pub use web::CONTENT_SECURITY_POLICY_VALUE;
 
 /// Largest request body accepted (larger answers 413).
 pub const BODY_LIMIT: usize = 1024 * 1024;
@@ -64,6 +71,9 @@ pub struct GatewaySettings {
     pub shutdown_grace: Duration,
     /// The model of sessions created without one (`None`: as configured).
     pub default_model: Option<String>,
+    /// Page origins accepted besides the gateway's own loopback ones (`--origin`,
+    /// `[gateway] origins`), e.g. `http://192.168.1.5:8420` for a phone on the LAN.
+    pub extra_origins: Vec<String>,
 }
 
 impl GatewaySettings {
@@ -75,6 +85,7 @@ impl GatewaySettings {
             header_read_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(10),
             default_model: None,
+            extra_origins: Vec::new(),
         }
     }
 }
@@ -88,7 +99,7 @@ pub struct AppState {
     pub approvals: Arc<ApprovalHub>,
     pub token: Arc<GatewayToken>,
     pub settings: Arc<GatewaySettings>,
-    /// Origins a browser page may call from: the gateway's own.
+    /// Origins a browser page may call from: the gateway's own and the extra ones.
     origins: Arc<Vec<String>>,
 }
 
@@ -112,7 +123,9 @@ impl AppState {
             approvals.clone(),
             settings.default_model.clone(),
         ));
-        let origins = Arc::new(auth::own_origins(settings.listen));
+        let mut origins = auth::own_origins(settings.listen);
+        origins.extend(settings.extra_origins.iter().cloned());
+        let origins = Arc::new(origins);
         Self {
             runtime,
             sessions,
@@ -124,11 +137,12 @@ impl AppState {
     }
 }
 
-/// Every route: `/health` open, the rest behind the token and the Origin check, with
-/// the body limit and the request timeout.
+/// Every route: `/health` and the web UI (`/`, `/assets/*`) open, the rest behind the
+/// token and the Origin check, with the body limit and the request timeout.
 pub fn router(state: AppState) -> Router {
     let protected = api::routes()
         .merge(events_ws::routes())
+        .merge(memory_api::routes())
         .merge(openai::routes())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -136,6 +150,7 @@ pub fn router(state: AppState) -> Router {
         ));
     Router::new()
         .merge(api::open_routes())
+        .merge(web::routes())
         .merge(protected)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

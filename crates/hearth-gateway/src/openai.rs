@@ -260,7 +260,7 @@ async fn chat_completions(
     };
     let (session_id, text) =
         pick_session(&state, &index, &headers, &request, earlier, &last.1).await?;
-    let turn = state.sessions.start_turn(&session_id, &text).await?;
+    let mut turn = state.sessions.start_turn(&session_id, &text).await?;
     // The full id (the header may have named a unique prefix).
     let session_id = turn.session_id.clone();
     let answered = Answered {
@@ -271,7 +271,11 @@ async fn chat_completions(
     let id = format!("chatcmpl-{}", uuid::Uuid::now_v7().simple());
     let mut response = if request.stream {
         let include_usage = request.stream_options.is_some_and(|o| o.include_usage);
-        Sse::new(stream_chunks(turn, answered, id, include_usage))
+        // The response head acknowledges the message, so it leaves only once the
+        // message is durable: after the turn's first event (`session_started` follows
+        // the write, or an error tells why the turn could not start).
+        let first = turn.events.recv().await;
+        Sse::new(stream_chunks(turn, first, answered, id, include_usage))
             .keep_alive(KeepAlive::default())
             .into_response()
     } else {
@@ -557,6 +561,7 @@ impl ChunkStream {
 /// the finish reason, the usage when asked for, and `[DONE]`.
 fn stream_chunks(
     turn: TurnHandle,
+    first_event: Option<TurnEvent>,
     answered: Answered,
     id: String,
     include_usage: bool,
@@ -574,6 +579,11 @@ fn stream_chunks(
     };
     let first = state.chunk(json!({"role": "assistant", "content": ""}), None);
     state.pending.push_back(first);
+    state.on_event(first_event.unwrap_or_else(|| {
+        TurnEvent::Agent(AgentEvent::Error {
+            message: "the turn ended without an answer".into(),
+        })
+    }));
     stream::unfold(state, |mut state| async move {
         loop {
             if let Some(event) = state.pending.pop_front() {

@@ -4,5 +4,14 @@
 mod api;
 mod approvals;
 mod common;
+mod compact;
+mod email;
+mod heartbeat;
+mod matrix;
 mod openai_sdk;
+mod request_bodies;
+mod scheduler;
+mod telegram;
+mod telegram_schedule;
 mod turns;
+mod web;

@@ -100,6 +100,42 @@ async fn a_page_from_another_origin_is_refused_over_http_and_websocket() {
     gateway.stop().await;
 }
 
+/// `--origin` / `[gateway] origins`: a phone on the LAN opens the UI on the machine's
+/// address; that origin passes once listed, any other still gets 403.
+#[tokio::test]
+async fn a_listed_lan_origin_passes_and_an_unlisted_one_is_refused() {
+    let lan = "http://192.168.1.5:8420";
+    let gateway = Harness::start_with(vec![], Default::default(), |settings| {
+        settings.extra_origins = vec![lan.to_string()];
+    })
+    .await;
+    let status = |origin: &'static str| {
+        let request = gateway.get("/api/sessions").header("Origin", origin);
+        async move { request.send().await.unwrap().status() }
+    };
+    assert_eq!(status(lan).await, 200);
+    assert_eq!(status("http://192.168.1.6:8420").await, 403);
+    assert_eq!(status("http://192.168.1.5:8421").await, 403);
+    let websocket = RawWebSocket::open(
+        gateway.addr,
+        &format!("Origin: {lan}\r\nSec-WebSocket-Protocol: hearth.events, bearer.{TOKEN}\r\n"),
+    )
+    .await;
+    assert_eq!(websocket.status, 101, "{}", websocket.response_head);
+    gateway.stop().await;
+
+    // The default stays loopback-only: the same LAN origin is refused.
+    let default = Harness::start(vec![]).await;
+    let refused = default
+        .get("/api/sessions")
+        .header("Origin", lan)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    default.stop().await;
+}
+
 #[tokio::test]
 async fn bad_input_answers_400_413_and_404_with_json_errors() {
     let gateway = Harness::start(vec![]).await;

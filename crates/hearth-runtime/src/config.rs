@@ -12,7 +12,21 @@ use toml::Spanned;
 
 use hearth_tools::ApprovalPolicy;
 
+mod channels;
+mod context_settings;
+mod gateway_settings;
+mod heartbeat;
 mod model_profiles;
+mod security;
+mod subagent_settings;
+
+pub use channels::{
+    ChannelsConfig, EmailConfig, EmailTlsMode, MatrixConfig, MatrixLogin, TelegramConfig,
+};
+pub use context_settings::ContextConfig;
+pub use gateway_settings::parse_origin;
+pub use heartbeat::{HeartbeatConfig, ProbeConfig, DEFAULT_CHECKLIST};
+pub use security::SecurityConfig;
 
 /// Providers Hearth knows, by the prefix of a `provider:model` id.
 pub use hearth_models::KNOWN_PROVIDERS;
@@ -37,6 +51,27 @@ struct ConfigFile {
     models: BTreeMap<String, Spanned<ModelFile>>,
     #[serde(default)]
     budget: BudgetFile,
+    /// `[context]`: compaction of long sessions.
+    #[serde(default)]
+    context: context_settings::ContextFile,
+    /// `[subagents]`: spawn_agent's limits.
+    #[serde(default)]
+    subagents: subagent_settings::SubAgentsFile,
+    /// `[security]`: the prompt-injection policy.
+    #[serde(default)]
+    security: security::SecurityFile,
+    /// `[network]`: the egress allow-list.
+    #[serde(default)]
+    network: security::NetworkFile,
+    /// `[channels.telegram]`: chat channels `hearth serve` runs.
+    #[serde(default)]
+    channels: channels::ChannelsFile,
+    /// `[heartbeat]`: periodic checks by probes, waking the model only on news.
+    #[serde(default)]
+    heartbeat: heartbeat::HeartbeatFile,
+    /// `[gateway]`: `hearth serve`'s extra allowed page origins.
+    #[serde(default)]
+    gateway: gateway_settings::GatewayFile,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -51,6 +86,11 @@ struct ModelFile {
     input_usd_per_mtok: Option<Spanned<f64>>,
     output_usd_per_mtok: Option<Spanned<f64>>,
     cached_input_usd_per_mtok: Option<Spanned<f64>>,
+    /// Sampling sent with this model's requests (over an Ollama model's own values).
+    temperature: Option<Spanned<f64>>,
+    top_p: Option<Spanned<f64>>,
+    /// The tools offered to this model (all of them when absent; see `crate::model_tools`).
+    tools: Option<Spanned<Vec<String>>>,
 }
 
 /// `[budget]`: spending limits in USD.
@@ -129,8 +169,22 @@ pub struct Config {
     pub web_allow_private_addresses: bool,
     /// `[models."provider:NAME"]` window and price settings, by `provider:NAME`.
     pub model_profiles: BTreeMap<String, hearth_models::ProfileOverrides>,
+    /// `[models."provider:NAME"] tools`: the tools offered to a model, by `provider:NAME`.
+    pub model_tools: BTreeMap<String, Vec<String>>,
     /// `[budget]`: the most a day's and a session's model calls may cost.
     pub budget: hearth_agent::Budget,
+    /// `[context]`: when and how long histories are compacted.
+    pub context: ContextConfig,
+    /// `[subagents]`: how many children at once, how deep, how much of their answer.
+    pub subagents: hearth_agent::SubAgentSettings,
+    /// `[security]` and `[network]`: the injection policy and the egress allow-list.
+    pub security: SecurityConfig,
+    /// `[channels]`: the chat channels `hearth serve` runs.
+    pub channels: ChannelsConfig,
+    /// `[heartbeat]`: how often, the checklist and the probes.
+    pub heartbeat: HeartbeatConfig,
+    /// `[gateway] origins`: page origins `hearth serve` accepts besides its own.
+    pub gateway_origins: Vec<String>,
 }
 
 /// Anything wrong with the configuration, said so a person can fix it.
@@ -138,10 +192,24 @@ pub struct Config {
 #[error("{0}")]
 pub struct ConfigError(pub String);
 
+/// The largest `config.toml` read: parsing is bounded in memory whatever the file holds.
+pub const MAX_CONFIG_BYTES: usize = 1 << 20;
+
+/// The file's text, reading at most one byte past [`MAX_CONFIG_BYTES`] (so `parse`
+/// refuses an oversized file without holding it).
+fn read_bounded(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(MAX_CONFIG_BYTES as u64 + 1)
+        .read_to_string(&mut text)?;
+    Ok(text)
+}
+
 impl Config {
     /// Loads `path` (a missing file is an empty config), then applies the environment.
     pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let text = match std::fs::read_to_string(path) {
+        let text = match read_bounded(path) {
             Ok(text) => text,
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => String::new(),
             Err(err) => {
@@ -159,6 +227,13 @@ impl Config {
         path: &Path,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
+        if text.len() > MAX_CONFIG_BYTES {
+            return Err(ConfigError(format!(
+                "{}: the file is over {MAX_CONFIG_BYTES} bytes, far more than any config needs; \
+                 is it the right file?",
+                path.display()
+            )));
+        }
         let file: ConfigFile = toml::from_str(text).map_err(|err| {
             let at = err
                 .span()
@@ -211,7 +286,14 @@ impl Config {
                 .map_err(|why| ConfigError(format!("{}: {why}", path.display())))?,
             web_allow_private_addresses: file.web.allow_private_addresses.unwrap_or(false),
             model_profiles: model_profiles::overrides(&file.models, &at)?,
+            model_tools: model_profiles::tool_lists(&file.models, &at)?,
             budget: model_profiles::budget(file.budget.daily_usd, file.budget.session_usd, &at)?,
+            context: context_settings::context(file.context, &at)?,
+            subagents: subagent_settings::subagents(file.subagents),
+            security: security::security(file.security, file.network, &at)?,
+            channels: channels::channels(file.channels, &at)?,
+            heartbeat: heartbeat::heartbeat(file.heartbeat, &at)?,
+            gateway_origins: gateway_settings::origins(file.gateway, &at)?,
         };
         apply_model_settings(&mut config, file.models, &at)?;
         config.apply_env(env)?;
@@ -287,13 +369,23 @@ fn apply_model_settings(
             "openai" => &mut config.openai,
             "anthropic" => &mut config.anthropic,
             // A local model's window and prices are read by `model_profiles`.
-            _ if table.get_ref().idle_timeout_secs.is_none() => continue,
+            _ if table.get_ref().idle_timeout_secs.is_none()
+                && model_profiles::sampling(table.get_ref(), &id, at)?.is_empty() =>
+            {
+                continue
+            }
             _ => {
                 return Err(ConfigError(format!(
-                    "{where_}: [models.\"{id}\"]: local models run in-process and have no idle timeout; settings here are for openai: and anthropic: models"
+                    "{where_}: [models.\"{id}\"]: local models run in-process and have no idle timeout or sampling settings; settings here are for openai: and anthropic: models"
                 )))
             }
         };
+        let sampling = model_profiles::sampling(table.get_ref(), &id, at)?;
+        if !sampling.is_empty() {
+            settings
+                .model_sampling
+                .insert(model.model.clone(), sampling);
+        }
         if let Some(secs) = &table.get_ref().idle_timeout_secs {
             let value = *secs.get_ref();
             if value == 0 || value > MAX_IDLE_TIMEOUT_SECS {
@@ -336,6 +428,9 @@ fn unknown_provider(provider: &str) -> String {
 fn line_of(text: &str, offset: usize) -> usize {
     text.get(..offset).unwrap_or(text).matches('\n').count() + 1
 }
+
+#[cfg(test)]
+mod parse_properties;
 
 #[cfg(test)]
 mod tests {

@@ -11,15 +11,20 @@
 
 pub mod approvals;
 pub mod config;
+pub mod egress;
 mod environment;
 mod error;
 pub mod home;
 pub mod memory;
+pub mod model_tools;
+pub mod now_line;
 mod overrides;
 pub mod profiles;
 pub mod providers;
 mod runtime;
+pub mod schedule_tools;
 pub mod skills;
+pub mod status;
 mod warning;
 
 pub use environment::Environment;

@@ -76,6 +76,13 @@ impl MemoryHook for LoopMemory {
         }
     }
 
+    /// The recall block (after the person's words) holds a memory of outside origin.
+    fn recall_is_untrusted(&self, user_message: &str) -> bool {
+        user_message
+            .find("<recalled-memory>")
+            .is_some_and(|at| hearth_memory::tools::mentions_untrusted_memory(&user_message[at..]))
+    }
+
     fn capture(&self, session_id: &str, message: &Message) {
         let (speaker, text, provenance) = match message {
             // The person's words, not the skill bodies `$name` pulled in.
@@ -100,5 +107,85 @@ impl MemoryHook for LoopMemory {
         if let Err(err) = self.memory.capture(turn) {
             tracing::warn!("memory capture failed: {err}");
         }
+    }
+
+    /// What compaction summarised away stays findable: the user's and the agent's
+    /// words were captured when said, so this adds the tool results (as outside text)
+    /// and the summary (the agent's).
+    fn capture_compacted(&self, session_id: &str, compacted: &[Message], summary: &str) {
+        let results = compacted.iter().filter_map(|message| match message {
+            Message::Tool(result) if !result.content.trim().is_empty() => Some((
+                format!("tool {}", result.name),
+                result.content.clone(),
+                Provenance::Untrusted,
+            )),
+            _ => None,
+        });
+        let summary = (
+            "compaction summary".to_string(),
+            summary.to_string(),
+            Provenance::Agent,
+        );
+        for (speaker, text, provenance) in results.chain(std::iter::once(summary)) {
+            let turn = CapturedTurn {
+                session_id: session_id.to_string(),
+                speaker,
+                text,
+                timestamp: None,
+                provenance,
+            };
+            if let Err(err) = self.memory.capture(turn) {
+                tracing::warn!("memory capture of compacted messages failed: {err}");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hearth_protocol::{ToolCall, ToolResult};
+    use hearth_tools::{Tool, ToolContext};
+
+    /// A fact only a compacted tool result held is found by `memory_search` (keyword
+    /// search: no embedding model is loaded here).
+    #[tokio::test]
+    async fn a_fact_only_in_a_compacted_tool_result_is_found_by_memory_search() {
+        let dir = tempfile::tempdir().unwrap();
+        let memory = Arc::new(Memory::open(&dir.path().join("memory.db"), None).unwrap());
+        let workspace = dir.path().join("ws");
+        std::fs::create_dir(&workspace).unwrap();
+        let hook = LoopMemory::new(Arc::clone(&memory), workspace.clone());
+        let call = ToolCall {
+            id: "call_1".into(),
+            name: "read_file".into(),
+            arguments: r#"{"path":"router.txt"}"#.into(),
+        };
+        let compacted = [
+            Message::user("What is in router.txt?"),
+            Message::assistant("", vec![call.clone()]),
+            Message::Tool(ToolResult::ok(
+                &call,
+                "1\tThe router's admin password is plum-tulip-42.",
+            )),
+        ];
+        hook.capture_compacted(
+            "session-1",
+            &compacted,
+            "- The user asked about router.txt.",
+        );
+        let search = hearth_memory::tools::MemorySearch { memory };
+        let output = search
+            .call(
+                serde_json::json!({"query": "router admin password"}),
+                &ToolContext::new(&workspace).unwrap(),
+            )
+            .await;
+        assert!(!output.is_error, "{}", output.content);
+        assert!(
+            output.content.contains("plum-tulip-42"),
+            "{}",
+            output.content
+        );
     }
 }

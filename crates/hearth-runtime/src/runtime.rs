@@ -4,7 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use hearth_agent::{Agent, AgentSettings, ContextBuilder};
+use hearth_agent::{
+    Agent, AgentSettings, CallGuard, ChildTemplate, CompactionModel, CompactionSettings,
+    ContextBuilder, ExecExposure, InjectionGuard, InjectionPolicy, ModelSource, SpawnAgent,
+};
 use hearth_memory::tools::{MemoryGet, MemorySearch, MemoryWrite};
 use hearth_memory::Memory;
 use hearth_models::ModelRef;
@@ -77,7 +80,10 @@ pub fn resolve(overrides: &Overrides, env: Environment) -> Result<Resolved, Runt
     if workspace == home.root {
         return Err(RuntimeError::WorkspaceIsHome { path: home.root });
     }
-    let sandbox = sandbox_policy(mode, &workspace, config.network, &home);
+    // Sandboxed commands cannot be limited per host (see `crate::egress`): with an
+    // allow-list set, their network stays off.
+    let network = crate::egress::sandbox_network(config.network, &config.security.allow);
+    let sandbox = sandbox_policy(mode, &workspace, network, &home);
     let settings = AgentSettings {
         max_steps: overrides.max_steps.unwrap_or(config.max_steps).max(1),
         max_output_tokens: config.max_output_tokens,
@@ -194,12 +200,16 @@ impl Resolved {
     /// The tool set of the default profile: the workspace tools plus `exec` behind the gate.
     pub fn tools(&self, approver: Arc<dyn Approver>) -> Result<ToolRegistry, RuntimeError> {
         let mut tools = ToolRegistry::with_builtins();
-        if self.config.web_allow_private_addresses {
-            tools.register(Arc::new(hearth_tools::WebFetch::new(
-                hearth_tools::AddressPolicy::allow_private(),
-            )));
-        }
-        let gate = ExecGate::new(self.sandbox.clone(), self.approval, approver)
+        let addresses = if self.config.web_allow_private_addresses {
+            hearth_tools::AddressPolicy::allow_private()
+        } else {
+            hearth_tools::AddressPolicy::default()
+        };
+        tools.register(Arc::new(
+            hearth_tools::WebFetch::new(addresses)
+                .with_allow_list(self.config.security.allow.clone()),
+        ));
+        let gate = ExecGate::new(self.sandbox.clone(), self.approval, approver.clone())
             .with_env(self.command_env()?)
             .with_mechanism(self.env.sandbox.clone());
         tools.register(Arc::new(ExecTool::new(gate)));
@@ -220,7 +230,28 @@ impl Resolved {
         for tool in &self.mcp_tools {
             tools.register(tool.clone());
         }
+        crate::schedule_tools::ScheduleAccess::new(self.home.state_db(), approver, self.approval)
+            .register(&mut tools);
         Ok(tools)
+    }
+
+    /// The specs of exactly the tools [`Resolved::agent`] offers `model`, in order: its
+    /// tool list (see [`crate::model_tools`]) and `spawn_agent` where allowed. For
+    /// `hearth context`, which builds no agent.
+    pub fn agent_tool_specs(
+        &self,
+        model: &ModelRef,
+        approver: Arc<dyn Approver>,
+    ) -> Result<Vec<hearth_protocol::ToolSpec>, RuntimeError> {
+        let offered = crate::model_tools::offered_tools(&self.config, &self.env, model);
+        let tools = crate::model_tools::restrict(self.tools(approver)?, offered.as_deref());
+        let mut specs = tools.specs();
+        let spawns = self.config.subagents.max_depth > 0
+            && crate::model_tools::includes(offered.as_deref(), hearth_agent::SPAWN_AGENT);
+        if spawns {
+            specs.push(SpawnAgent::offered_spec());
+        }
+        Ok(specs)
     }
 
     /// `$HEARTH_HOME/memory.db` with the local embedder, loaded when first needed
@@ -333,6 +364,17 @@ impl Resolved {
         })
     }
 
+    /// The Ollama server behind `model`, if it runs on one (probed once a day per
+    /// server and model, remembered in `$HEARTH_HOME/cache`). Call it before
+    /// [`Resolved::agent`]: the agent's provider then sends the model's own sampling
+    /// settings, which Ollama's `/v1` would otherwise replace with 1.0.
+    pub async fn ollama_server(
+        &self,
+        model: &ModelRef,
+    ) -> Option<hearth_models::ollama::OllamaInfo> {
+        crate::providers::ollama_server(&self.config, &self.env, model).await
+    }
+
     /// A full agent for `model` in `session_id`, for any number of turns: each turn's
     /// cancellation token reaches its tools (`Agent::run_turn`). Every approval
     /// decision is recorded in the session.
@@ -343,26 +385,139 @@ impl Resolved {
         session_id: &str,
         approver: Arc<dyn Approver>,
     ) -> Result<Agent, RuntimeError> {
+        self.agent_on(model, AsyncStore::spawn(store)?, session_id, approver)
+    }
+
+    /// [`Resolved::agent`] on a store thread the caller already runs, so a front end
+    /// with many sessions (the gateway) keeps one store thread for all of them.
+    pub fn agent_on(
+        &self,
+        model: ModelRef,
+        store: AsyncStore,
+        session_id: &str,
+        approver: Arc<dyn Approver>,
+    ) -> Result<Agent, RuntimeError> {
         let provider = crate::providers::build(&self.config, &self.env, &model, &self.secrets())?;
-        let approver = Arc::new(RecordingApprover::new(approver, store.clone(), session_id));
+        let approver = Arc::new(RecordingApprover::new(
+            approver,
+            store.store().clone(),
+            session_id,
+        ));
         let profile = crate::profiles::model_profile(&self.config, &self.env, &model);
+        let compaction = self.compaction_settings(&model)?;
+        let offered = crate::model_tools::offered_tools(&self.config, &self.env, &model);
+        let mut tools =
+            crate::model_tools::restrict(self.tools(approver.clone())?, offered.as_deref());
+        let settings = AgentSettings {
+            profile,
+            compaction,
+            injection: self.injection_guard(approver),
+            now_line: Some(crate::now_line::system_now_line()),
+            ..self.settings.clone()
+        };
+        let system_prompt = self.context_builder().build().text;
+        let redactor = self.redactor()?;
+        // `spawn_agent`: children get this agent's parts (its tools at most).
+        let template = ChildTemplate {
+            provider: provider.clone(),
+            model: model.clone(),
+            tools: tools.clone(),
+            store: store.clone(),
+            system_prompt: system_prompt.clone(),
+            settings: settings.clone(),
+            redactor: redactor.clone(),
+            models: Some(self.model_source()),
+            workspace: self.workspace.clone(),
+            subagents: self.config.subagents,
+        };
+        if crate::model_tools::includes(offered.as_deref(), hearth_agent::SPAWN_AGENT) {
+            if let Some(spawn) = SpawnAgent::new(session_id, template) {
+                tools.register(Arc::new(spawn));
+            }
+        }
         Ok(Agent {
             provider,
             model,
-            redactor: self.redactor()?,
+            redactor,
             memory: Some(Arc::new(LoopMemory::new(
                 self.memory()?,
                 self.workspace.clone(),
             ))),
-            tools: self.tools(approver)?,
+            tools,
             // The loop gives the tools each turn's own token instead of this one.
             tool_context: self.tool_context(CancellationToken::new())?,
-            store: AsyncStore::spawn(store)?,
-            system_prompt: self.context_builder().build().text,
-            settings: AgentSettings {
-                profile,
-                ..self.settings.clone()
+            store,
+            system_prompt,
+            settings,
+        })
+    }
+
+    /// Providers and profiles of the other models a sub-agent may ask for.
+    fn model_source(&self) -> ModelSource {
+        let (config, env, secrets) = (self.config.clone(), self.env.clone(), self.secrets());
+        Arc::new(move |model: &ModelRef| {
+            let provider = crate::providers::build(&config, &env, model, &secrets)
+                .map_err(|err| err.to_string())?;
+            Ok((
+                provider,
+                crate::profiles::model_profile(&config, &env, model),
+            ))
+        })
+    }
+
+    /// `[security] injection` for this agent's sandbox and allow-list, asking
+    /// `approver` in `ask` mode.
+    pub fn injection_guard(&self, approver: Arc<dyn Approver>) -> InjectionGuard {
+        let mut guards = InjectionPolicy::default_guards();
+        for tool in &self.config.security.guarded_tools {
+            guards.insert(
+                tool.clone(),
+                CallGuard::Always {
+                    what: "is listed in [security] guarded_tools".to_string(),
+                },
+            );
+        }
+        InjectionGuard {
+            policy: InjectionPolicy {
+                mode: self.config.security.injection,
+                allow: self.config.security.allow.clone(),
+                exec: ExecExposure {
+                    network: self.sandbox.network,
+                    unsandboxed: self.sandbox.mode == hearth_sandbox::SandboxMode::FullAccess,
+                },
+                guards,
+                trusted: self.config.security.trusted_tools.clone(),
+                destinations: self.config.security.destinations.clone(),
             },
+            approver: Some(approver),
+        }
+    }
+
+    /// `[context]` for an agent on `model`: a `compaction_model` other than `model`
+    /// gets its own provider.
+    fn compaction_settings(&self, model: &ModelRef) -> Result<CompactionSettings, RuntimeError> {
+        let context = &self.config.context;
+        let summariser = match context
+            .compaction_model
+            .as_deref()
+            .map(crate::config::validate_model_id)
+        {
+            Some(Ok(other)) if &other != model => Some(CompactionModel {
+                provider: crate::providers::build(
+                    &self.config,
+                    &self.env,
+                    &other,
+                    &self.secrets(),
+                )?,
+                model: other,
+            }),
+            _ => None,
+        };
+        Ok(CompactionSettings {
+            compact_at: context.compact_at,
+            keep_recent_turns: context.keep_recent_turns,
+            model: summariser,
+            ..CompactionSettings::default()
         })
     }
 }

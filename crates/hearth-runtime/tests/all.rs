@@ -1,4 +1,6 @@
 //! hearth-runtime's one integration-test binary: the runtime over real files, a real
 //! sandbox and a table for an environment.
 
+mod model_tools;
 mod runtime;
+mod schedule_tools;

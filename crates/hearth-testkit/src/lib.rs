@@ -13,6 +13,15 @@
 //! violations it recorded (see [`ScriptedServer::violations`]) panics, failing the
 //! test that owned it.
 //!
+//! [`TelegramServer`] is a scripted Telegram Bot API server (see `telegram.rs`) for the
+//! channel tests: no Telegram server can run here.
+//!
+//! [`MailServers`] runs a real Dovecot (IMAP, LMTP) and an aiosmtpd SMTP relay on
+//! loopback for the email channel's tests (see `mail_servers.rs`).
+//!
+//! [`agentdojo`] holds the two scripted models of the prompt-injection suite (an honest
+//! one and an obedient victim over AgentDojo's tasks), served through a [`Responder`].
+//!
 //! [`snapshot::assert_matches`] is the one snapshot helper of the workspace's tests
 //! (`HEARTH_UPDATE_SNAPSHOTS=1` rewrites the files), and [`model_absent`] the one way a
 //! test says its model file is missing (a failure when `CI` is set).
@@ -76,11 +85,13 @@
 //! `Step::tool_call("call_1", "read_file", r#"{"path":"a"}"#)`,
 //! `Step::http_error(429, "slow down").with_retry_after(1)`.
 
+pub mod agentdojo;
 mod answer;
 mod anthropic;
 mod flood;
 mod handler;
 mod history_check;
+mod mail_servers;
 mod model_absent;
 mod ollama_native;
 mod openai;
@@ -90,10 +101,20 @@ mod script;
 mod server;
 pub mod snapshot;
 mod stream;
+pub mod synapse;
+mod telegram;
 
+pub use mail_servers::{
+    mail_servers_absent, MailServers, MAIL_AUTHSERV_ID, MAIL_DOMAIN, MAIL_PASSWORD,
+};
 pub use model_absent::model_absent;
-pub use ollama_native::{OLLAMA_MODEL_CONTEXT_LENGTH, OLLAMA_VERSION};
+pub use ollama_native::{
+    OLLAMA_MODEL_CONTEXT_LENGTH, OLLAMA_MODEL_TEMPERATURE, OLLAMA_MODEL_TOP_P, OLLAMA_VERSION,
+};
 pub use personality::{Personality, LM_STUDIO_NULL_CONTENT_ERROR, OPENROUTER_UPSTREAM_PROVIDER};
 pub use provider_stop::StopKind;
 pub use script::{Script, ScriptError, ScriptUsage, ScriptedCall, Step};
-pub use server::{RecordedRequest, RequestObserver, ScriptedServer, ServerOptions, Wire};
+pub use server::{
+    RecordedRequest, RequestObserver, Responder, ScriptedServer, ServerOptions, Wire,
+};
+pub use telegram::{TelegramRequest, TelegramServer};

@@ -51,8 +51,14 @@ pub enum Command {
     Models(crate::commands::models::ModelsArgs),
     /// Run `hearth serve` as a systemd user service: install, uninstall, status.
     Service(crate::commands::service::ServiceArgs),
+    /// Chat channels (Telegram): pair a sender, list channels and admitted senders.
+    Channels(crate::commands::channels::ChannelsArgs),
     /// Run the gateway: the agent's HTTP/WebSocket API, until SIGINT or SIGTERM.
     Serve(crate::commands::serve::ServeArgs),
+    /// Scheduled jobs: add, list, run, pause, resume, remove; their run history.
+    Schedule(crate::commands::schedule::ScheduleArgs),
+    /// The heartbeat (`[heartbeat]` in config.toml): run one tick, list past ticks.
+    Heartbeat(crate::commands::heartbeat::HeartbeatArgs),
 }
 
 /// Options shared by the commands that run the agent.

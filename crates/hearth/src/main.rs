@@ -53,7 +53,10 @@ fn main() -> ExitCode {
             Command::Memory(args) => commands::memory::memory(args).await,
             Command::Models(args) => commands::models::models(args).await,
             Command::Service(args) => commands::service::service(args),
+            Command::Channels(args) => commands::channels::channels(args),
             Command::Serve(args) => commands::serve::serve(args).await,
+            Command::Schedule(args) => commands::schedule::schedule(args).await,
+            Command::Heartbeat(args) => commands::heartbeat::heartbeat(args).await,
         }
     });
     match result {

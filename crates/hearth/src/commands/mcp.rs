@@ -163,6 +163,8 @@ async fn serve(agent_args: AgentArgs) -> Result<ExitCode> {
     let model = resolved.model(agent_args.model.as_deref())?;
     resolved.report_skill_problems();
     resolved.start_mcp().await;
+    // Remembered for the agents built later: an Ollama model's own sampling settings.
+    resolved.ollama_server(&model).await;
     let store = resolved.open_store()?;
     let tool_context = resolved.tool_context(CancellationToken::new())?;
     let memory = resolved.memory()?;

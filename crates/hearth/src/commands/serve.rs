@@ -24,6 +24,10 @@ pub struct ServeArgs {
     /// token can drive the agent).
     #[arg(long)]
     pub allow_remote: bool,
+    /// Also accept pages from this origin (repeatable), e.g. http://192.168.1.5:8420 for
+    /// the web UI opened on a LAN address; added to `[gateway] origins`.
+    #[arg(long = "origin", value_name = "URL", value_parser = hearth_runtime::config::parse_origin)]
+    pub origins: Vec<String>,
     /// Print the gateway token (creating it if needed) and exit.
     #[arg(long)]
     pub print_token: bool,
@@ -73,13 +77,74 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode> {
     let mut settings = GatewaySettings::new(listen);
     settings.approval_timeout = Duration::from_secs(args.approval_timeout);
     settings.default_model = Some(model.to_string());
-    let gateway = hearth_gateway::Gateway::new(resolved, store, token, settings);
+    settings.extra_origins = resolved.config.gateway_origins.clone();
+    settings.extra_origins.extend(args.origins.iter().cloned());
+    let origins_note = args.allow_remote && settings.extra_origins.is_empty();
+    let gateway = hearth_gateway::Gateway::new(resolved, store.clone(), token, settings);
+    // Chat channels (`[channels.telegram]`): stop when the gateway begins to close.
+    let channels = hearth_gateway::start_channels(&gateway, store.clone())
+        .context("cannot start the chat channels")?;
+    for name in &channels.names {
+        eprintln!("channel {name} started");
+    }
     let shutdown = shutdown_signal()?;
     eprintln!("listening on http://{listen}");
+    eprintln!("open http://{listen}/#token={}", token_for_url(&gateway));
+    if origins_note {
+        eprintln!(
+            "hearth: pages opened on other addresses than loopback are refused (403); pages \
+             opened on other addresses need --origin http://HOST:PORT (or [gateway] origins)"
+        );
+    }
+    // Scheduled jobs (`hearth schedule`): runs due times through the gateway's sessions;
+    // stops when the gateway begins to close.
+    let store_for_heartbeat = store.clone();
+    let scheduler = hearth_gateway::scheduler::start(
+        gateway.sessions.clone(),
+        store,
+        std::sync::Arc::new(hearth_gateway::scheduler::SystemClock),
+        // `--deliver telegram:CHAT` goes through the channels started above.
+        hearth_gateway::scheduler::SchedulerSettings {
+            channels: channels.directory.clone(),
+            ..hearth_gateway::scheduler::SchedulerSettings::default()
+        },
+    )
+    .await
+    .context("cannot start the scheduler")?;
+    // `[heartbeat]`: probes every `every`, the model woken only on news.
+    let heartbeat = hearth_gateway::heartbeat::start(
+        hearth_gateway::heartbeat::Heartbeat::new(
+            &gateway.runtime,
+            gateway.sessions.clone(),
+            store_for_heartbeat,
+        )
+        .context("cannot start the heartbeat")?,
+    );
     hearth_gateway::serve(listener, gateway, shutdown)
         .await
         .context("the gateway stopped")?;
+    scheduler.shut_down().await;
+    if let Some(heartbeat) = heartbeat {
+        heartbeat.shut_down(Duration::from_secs(10)).await;
+    }
+    channels.wait(Duration::from_secs(10)).await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The token as it goes in the web UI's URL fragment (percent-encoded past URL-safe
+/// characters; the generated token is hex already).
+fn token_for_url(gateway: &hearth_gateway::Gateway) -> String {
+    gateway
+        .token
+        .as_str()
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                char::from(b).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
 }
 
 /// Completes on the first SIGINT or SIGTERM.

@@ -1,0 +1,8 @@
+//! The loop's integration tests, one test binary (each `tests/*.rs` file is a module):
+//! compaction, sub-agents and the injection policy against the scripted model server,
+//! and a runtime that is never blocked.
+
+mod compaction;
+mod injection;
+mod runtime_not_blocked;
+mod subagents;
