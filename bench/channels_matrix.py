@@ -29,33 +29,8 @@ from channels import figures, model_time_p50, rss_kb, start_model
 ROOT = channels.ROOT
 VENV = os.path.join(ROOT, "target", "matrix-peers", "venv")
 PYTHON = os.path.join(VENV, "bin", "python")
-QUIET_LIMITS = """
-enable_registration: false
-suppress_key_server_warning: true
-presence:
-  enabled: false
-rc_message: {per_second: 100000, burst_count: 1000000}
-rc_login:
-  address: {per_second: 100000, burst_count: 1000000}
-  account: {per_second: 100000, burst_count: 1000000}
-  failed_attempts: {per_second: 100000, burst_count: 1000000}
-rc_joins:
-  local: {per_second: 100000, burst_count: 1000000}
-  remote: {per_second: 100000, burst_count: 1000000}
-rc_joins_per_room: {per_second: 100000, burst_count: 1000000}
-rc_room_creation: {per_second: 100000, burst_count: 1000000}
-rc_invites:
-  per_room: {per_second: 100000, burst_count: 1000000}
-  per_user: {per_second: 100000, burst_count: 1000000}
-  per_issuer: {per_second: 100000, burst_count: 1000000}
-"""
-REGISTER = """
-import sys, yaml
-from synapse._scripts.register_new_matrix_user import request_registration
-config = yaml.safe_load(open(sys.argv[1]))
-for user in sys.argv[3:]:
-    request_registration(user, "pw-" + user, sys.argv[2], config["registration_shared_secret"], exists_ok=True, _print=lambda *a: None)
-"""
+# The test Synapse's config and user registration, shared with hearth_testkit::synapse.
+SYNAPSE_SCRIPTS = os.path.join(ROOT, "crates", "hearth-testkit", "synapse")
 
 
 def free_port():
@@ -67,14 +42,10 @@ def free_port():
 def start_synapse(tmp):
     data = os.path.join(tmp, "synapse")
     os.makedirs(data)
-    config = os.path.join(data, "homeserver.yaml")
-    subprocess.run([PYTHON, "-m", "synapse.app.homeserver", "--server-name", "localhost",
-                    "--config-path", config, "--generate-config", "--report-stats=no",
-                    "--data-directory", data], cwd=data, check=True, capture_output=True)
     port = free_port()
-    text = open(config).read().replace("port: 8008", f"port: {port}").replace("    - ::1\n", "")
-    text = text.replace('trusted_key_servers:\n  - server_name: "matrix.org"', "trusted_key_servers: []")
-    open(config, "w").write(text + QUIET_LIMITS)
+    subprocess.run([PYTHON, os.path.join(SYNAPSE_SCRIPTS, "configure.py"), data, str(port)],
+                   check=True)
+    config = os.path.join(data, "homeserver.yaml")
     proc = subprocess.Popen([PYTHON, "-m", "synapse.app.homeserver", "-c", config], cwd=data,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 90
@@ -90,7 +61,8 @@ def start_synapse(tmp):
             raise SystemExit("Synapse did not start")
         time.sleep(0.1)
     url = f"http://127.0.0.1:{port}"
-    subprocess.run([PYTHON, "-c", REGISTER, config, url, "bot", "owner"], check=True)
+    subprocess.run([PYTHON, os.path.join(SYNAPSE_SCRIPTS, "register.py"), config, url,
+                    "bot pw-bot", "owner pw-owner"], check=True)
     return proc, port
 
 

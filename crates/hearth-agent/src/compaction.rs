@@ -132,7 +132,9 @@ impl TokenEstimate {
     pub fn of_messages(&self, messages: &[(i64, Message)]) -> u64 {
         let chars: usize = messages
             .iter()
-            .map(|(_, message)| serde_json::to_string(message).map_or(0, |json| json.len()))
+            .map(|(_, message)| {
+                serde_json::to_string(&message.for_model()).map_or(0, |json| json.len())
+            })
             .sum();
         (hearth_models::profile::estimate_tokens(chars) as f64 * self.correction).ceil() as u64
     }
@@ -354,7 +356,7 @@ pub(crate) fn summary_request(
 /// One message as the summariser reads it.
 fn render_message(message: &Message) -> String {
     match message {
-        Message::User { text } => format!("## User\n{}", shorten(text)),
+        Message::User { text, .. } => format!("## User\n{}", shorten(text)),
         Message::Assistant {
             text, tool_calls, ..
         } => {
@@ -407,11 +409,11 @@ mod tests {
             (2, Message::assistant("Noted: Miso.", vec![])),
         ];
         let request = summary_request(&model, Some("Earlier: the user likes tea."), &old, 2000);
-        let Message::User { text } = &request.messages[0] else {
+        let Message::User { text, .. } = &request.messages[0] else {
             panic!("the summary request is one user message");
         };
         let summary = crate::history::summary_message("- The user's cat is Miso.");
-        let Message::User { text: summary } = summary else {
+        let Message::User { text: summary, .. } = summary else {
             panic!("the summary is a user message");
         };
         let rendered = format!(

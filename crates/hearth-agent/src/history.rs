@@ -47,7 +47,7 @@ impl History {
                     .iter()
                     .map(|(_, message)| message)
                     .filter(|message| message.is_replayed())
-                    .cloned(),
+                    .map(Message::for_model),
             )
             .collect()
     }

@@ -83,7 +83,7 @@ impl TurnRunner for HubTurnRunner {
                         RunnerEvent::Interrupted
                     }
                     TurnEvent::Agent(AgentEvent::Final { text, .. }) => RunnerEvent::Final { text },
-                    TurnEvent::Agent(AgentEvent::Error { message }) => {
+                    TurnEvent::Agent(AgentEvent::Error { message, .. }) => {
                         RunnerEvent::Error { message }
                     }
                     TurnEvent::Agent(_) => continue,

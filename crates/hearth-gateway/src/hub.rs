@@ -396,12 +396,15 @@ impl SessionHub {
                     .run_turn(&session.id, text, &mut emit, &sink.cancel)
                     .await
                     .map(|_| ())
-                    .map_err(|err| err.to_string())
+                    .map_err(|err| err.to_event())
             }
-            Err(err) => Err(err.to_string()),
+            Err(err) => Err(AgentEvent::Error {
+                message: err.to_string(),
+                failure: None,
+            }),
         };
-        if let Err(message) = outcome {
-            sink.emit(TurnEvent::Agent(AgentEvent::Error { message }));
+        if let Err(error) = outcome {
+            sink.emit(TurnEvent::Agent(error));
         }
         let mut slots = self.slots();
         if let Some(slot) = slots.get_mut(&session.id) {

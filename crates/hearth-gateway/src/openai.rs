@@ -422,7 +422,7 @@ impl PendingCompletion {
                     }
                     return Ok(body);
                 }
-                TurnEvent::Agent(AgentEvent::Error { message }) => {
+                TurnEvent::Agent(AgentEvent::Error { message, .. }) => {
                     return Err(turn_failed(message));
                 }
                 _ => {}
@@ -538,7 +538,7 @@ impl ChunkStream {
                 }
                 self.finish();
             }
-            TurnEvent::Agent(AgentEvent::Error { message }) => {
+            TurnEvent::Agent(AgentEvent::Error { message, .. }) => {
                 let body = json!({"error": {
                     "message": format!("the agent's turn failed: {message}"),
                     "type": "server_error", "param": null, "code": "turn_failed",
@@ -582,6 +582,7 @@ fn stream_chunks(
     state.on_event(first_event.unwrap_or_else(|| {
         TurnEvent::Agent(AgentEvent::Error {
             message: "the turn ended without an answer".into(),
+            failure: None,
         })
     }));
     stream::unfold(state, |mut state| async move {
@@ -597,6 +598,7 @@ fn stream_chunks(
                 None => {
                     state.on_event(TurnEvent::Agent(AgentEvent::Error {
                         message: "the turn ended without an answer".into(),
+                        failure: None,
                     }));
                 }
             }

@@ -3,6 +3,7 @@
 
 mod api;
 mod approvals;
+mod channel_gateway;
 mod common;
 mod compact;
 mod email;

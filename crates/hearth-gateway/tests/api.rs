@@ -1,23 +1,17 @@
 //! Auth, Origin, sessions and bad input over real HTTP.
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::common::{Harness, RawWebSocket, TOKEN};
 
 #[tokio::test]
 async fn health_is_open_and_everything_else_needs_the_token() {
     let gateway = Harness::start(vec![]).await;
-    let health = gateway
-        .client
-        .get(gateway.url("/health"))
-        .send()
-        .await
-        .unwrap();
+    let health = gateway.get_without_token("/health").send().await.unwrap();
     assert_eq!(health.status(), 200);
 
     let missing = gateway
-        .client
-        .get(gateway.url("/api/sessions"))
+        .get_without_token("/api/sessions")
         .send()
         .await
         .unwrap();
@@ -30,8 +24,7 @@ async fn health_is_open_and_everything_else_needs_the_token() {
         .contains("Bearer"));
 
     let wrong = gateway
-        .client
-        .get(gateway.url("/api/sessions"))
+        .get_without_token("/api/sessions")
         .bearer_auth("test-token-0123456789abcdeX")
         .send()
         .await
@@ -151,12 +144,7 @@ async fn bad_input_answers_400_413_and_404_with_json_errors() {
         .unwrap();
     assert_eq!(malformed.status(), 400);
 
-    let wrong_field = gateway
-        .post(&path)
-        .json(&serde_json::json!({ "txt": "hello" }))
-        .send()
-        .await
-        .unwrap();
+    let wrong_field = gateway.post_json(&path, &json!({ "txt": "hello" })).await;
     assert_eq!(wrong_field.status(), 400);
     let body: Value = wrong_field.json().await.unwrap();
     assert!(
@@ -164,21 +152,11 @@ async fn bad_input_answers_400_413_and_404_with_json_errors() {
         "{body}"
     );
 
-    let wrong_type = gateway
-        .post(&path)
-        .json(&serde_json::json!({ "text": 5 }))
-        .send()
-        .await
-        .unwrap();
+    let wrong_type = gateway.post_json(&path, &json!({ "text": 5 })).await;
     assert_eq!(wrong_type.status(), 400);
 
     let huge = "x".repeat(2 * 1024 * 1024);
-    let too_large = gateway
-        .post(&path)
-        .json(&serde_json::json!({ "text": huge }))
-        .send()
-        .await
-        .unwrap();
+    let too_large = gateway.post_json(&path, &json!({ "text": huge })).await;
     assert_eq!(too_large.status(), 413);
     let body: Value = too_large.json().await.unwrap();
     assert_eq!(body["error"]["code"], "body_too_large");
@@ -191,11 +169,11 @@ async fn bad_input_answers_400_413_and_404_with_json_errors() {
             .await
             .unwrap(),
         gateway
-            .post(&format!("/api/sessions/{unknown}/messages"))
-            .json(&serde_json::json!({ "text": "hi" }))
-            .send()
-            .await
-            .unwrap(),
+            .post_json(
+                &format!("/api/sessions/{unknown}/messages"),
+                &json!({ "text": "hi" }),
+            )
+            .await,
         gateway
             .post(&format!("/api/sessions/{unknown}/cancel"))
             .send()
@@ -208,26 +186,17 @@ async fn bad_input_answers_400_413_and_404_with_json_errors() {
     }
 
     let no_approval = gateway
-        .post("/api/approvals/nope")
-        .json(&serde_json::json!({ "decision": "approve" }))
-        .send()
-        .await
-        .unwrap();
+        .post_json("/api/approvals/nope", &json!({ "decision": "approve" }))
+        .await;
     assert_eq!(no_approval.status(), 404);
     let bad_decision = gateway
-        .post("/api/approvals/nope")
-        .json(&serde_json::json!({ "decision": "maybe" }))
-        .send()
-        .await
-        .unwrap();
+        .post_json("/api/approvals/nope", &json!({ "decision": "maybe" }))
+        .await;
     assert_eq!(bad_decision.status(), 400);
 
     let bad_model = gateway
-        .post("/api/sessions")
-        .json(&serde_json::json!({ "model": "no-provider" }))
-        .send()
-        .await
-        .unwrap();
+        .post_json("/api/sessions", &json!({ "model": "no-provider" }))
+        .await;
     assert_eq!(bad_model.status(), 400);
     gateway.stop().await;
 }
@@ -236,31 +205,19 @@ async fn bad_input_answers_400_413_and_404_with_json_errors() {
 async fn sessions_are_created_listed_and_deleted() {
     let gateway = Harness::start(vec![]).await;
     let created = gateway
-        .post("/api/sessions")
-        .json(&serde_json::json!({ "title": "groceries" }))
-        .send()
-        .await
-        .unwrap();
+        .post_json("/api/sessions", &json!({ "title": "groceries" }))
+        .await;
     assert_eq!(created.status(), 201);
     let session: Value = created.json().await.unwrap();
     assert_eq!(session["title"], "groceries");
     assert_eq!(session["model"], "openai:scripted-model");
     let id = session["id"].as_str().unwrap();
 
-    let list: Value = gateway
-        .get("/api/sessions")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = gateway.get_json("/api/sessions").await;
     assert_eq!(list["sessions"][0]["id"], id);
 
     let deleted = gateway
-        .client
-        .delete(gateway.url(&format!("/api/sessions/{id}")))
-        .bearer_auth(TOKEN)
+        .delete(&format!("/api/sessions/{id}"))
         .send()
         .await
         .unwrap();

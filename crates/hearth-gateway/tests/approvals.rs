@@ -1,29 +1,9 @@
 //! Approvals over the API: an exec call under `untrusted` asks through the turn's
 //! events and waits for `POST /api/approvals/{id}`; every decision is recorded.
 
-use hearth_runtime::Overrides;
-use hearth_sandbox::SandboxMode;
-use hearth_testkit::Step;
-use hearth_tools::ApprovalPolicy;
 use serde_json::Value;
 
-use crate::common::Harness;
-
-fn untrusted() -> Overrides {
-    Overrides {
-        approval: Some(ApprovalPolicy::Untrusted),
-        sandbox: Some(SandboxMode::FullAccess),
-        ..Overrides::default()
-    }
-}
-
-fn exec_then_answer(command: &str) -> Vec<Step> {
-    let arguments = serde_json::json!({ "command": command }).to_string();
-    vec![
-        Step::tool_call("call_1", "exec", arguments),
-        Step::text("all done"),
-    ]
-}
+use crate::common::{exec_then_answer, untrusted, Harness};
 
 /// Reads the SSE stream until the approval question and returns its id.
 async fn approval_id(response: &mut reqwest::Response) -> (String, Vec<u8>) {
@@ -53,8 +33,12 @@ async fn answer(gateway: &Harness, id: &str, decision: &str) -> u16 {
 
 #[tokio::test]
 async fn an_approved_command_runs_and_the_decision_is_recorded() {
-    let gateway =
-        Harness::start_with(exec_then_answer("touch approved.txt"), untrusted(), |_| {}).await;
+    let gateway = Harness::start_with(
+        exec_then_answer("touch approved.txt", "all done"),
+        untrusted(),
+        |_| {},
+    )
+    .await;
     let session = gateway.new_session().await;
     let mut response = gateway.send(&session, "make the file").await;
     let (id, _) = approval_id(&mut response).await;
@@ -79,8 +63,12 @@ async fn an_approved_command_runs_and_the_decision_is_recorded() {
 
 #[tokio::test]
 async fn a_denied_command_does_not_run_and_the_model_is_told() {
-    let gateway =
-        Harness::start_with(exec_then_answer("touch denied.txt"), untrusted(), |_| {}).await;
+    let gateway = Harness::start_with(
+        exec_then_answer("touch denied.txt", "all done"),
+        untrusted(),
+        |_| {},
+    )
+    .await;
     let session = gateway.new_session().await;
     let mut response = gateway.send(&session, "make the file").await;
     let (id, _) = approval_id(&mut response).await;
@@ -103,7 +91,7 @@ async fn a_denied_command_does_not_run_and_the_model_is_told() {
 #[tokio::test]
 async fn no_answer_within_the_timeout_is_a_deny() {
     let gateway = Harness::start_with(
-        exec_then_answer("touch late.txt"),
+        exec_then_answer("touch late.txt", "all done"),
         untrusted(),
         |settings| {
             settings.approval_timeout = std::time::Duration::from_millis(300);

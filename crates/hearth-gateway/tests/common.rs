@@ -2,18 +2,54 @@
 //! scripted model server; helpers for SSE bodies and a minimal WebSocket client.
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use hearth_gateway::{AppState, GatewaySettings, GatewayToken};
 use hearth_runtime::{Environment, Overrides};
+use hearth_sandbox::SandboxMode;
 use hearth_testkit::{Script, ScriptedServer, Step};
+use hearth_tools::ApprovalPolicy;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 
 pub const TOKEN: &str = "test-token-0123456789abcdef";
+
+/// The environment of a gateway over `home` whose model is the scripted `server`.
+pub fn scripted_model_env(home: &Path, server: &ScriptedServer) -> Environment {
+    let vars: Vec<(&str, OsString)> = vec![
+        ("HEARTH_HOME", home.into()),
+        ("HOME", home.into()),
+        ("HEARTH_MODEL", "openai:scripted-model".into()),
+        ("OPENAI_BASE_URL", server.openai_base_url().into()),
+        ("OPENAI_API_KEY", "sk-test".into()),
+    ];
+    Environment::from_vars(|name| {
+        vars.iter()
+            .find(|(var, _)| *var == name)
+            .map(|(_, value)| value.clone())
+    })
+}
+
+/// Every command asks first (`untrusted`), and an approved one runs unsandboxed.
+pub fn untrusted() -> Overrides {
+    Overrides {
+        approval: Some(ApprovalPolicy::Untrusted),
+        sandbox: Some(SandboxMode::FullAccess),
+        ..Overrides::default()
+    }
+}
+
+/// The model runs `command` with `exec`, then answers `answer`.
+pub fn exec_then_answer(command: &str, answer: &str) -> Vec<Step> {
+    let arguments = serde_json::json!({ "command": command }).to_string();
+    vec![
+        Step::tool_call("call_1", "exec", arguments),
+        Step::text(answer),
+    ]
+}
 
 pub struct Harness {
     pub home: tempfile::TempDir,
@@ -38,18 +74,7 @@ impl Harness {
     ) -> Harness {
         let home = tempfile::tempdir().unwrap();
         let server = ScriptedServer::start(Script::new(steps)).await.unwrap();
-        let vars: Vec<(&str, OsString)> = vec![
-            ("HEARTH_HOME", home.path().into()),
-            ("HOME", home.path().into()),
-            ("HEARTH_MODEL", "openai:scripted-model".into()),
-            ("OPENAI_BASE_URL", server.openai_base_url().into()),
-            ("OPENAI_API_KEY", "sk-test".into()),
-        ];
-        let env = Environment::from_vars(|name| {
-            vars.iter()
-                .find(|(var, _)| *var == name)
-                .map(|(_, value)| value.clone())
-        });
+        let env = scripted_model_env(home.path(), &server);
         let runtime = hearth_runtime::resolve(&overrides, env).unwrap();
         let store = runtime.open_store().unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -87,6 +112,29 @@ impl Harness {
 
     pub fn post(&self, path: &str) -> reqwest::RequestBuilder {
         self.client.post(self.url(path)).bearer_auth(TOKEN)
+    }
+
+    pub fn patch(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.patch(self.url(path)).bearer_auth(TOKEN)
+    }
+
+    pub fn delete(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.delete(self.url(path)).bearer_auth(TOKEN)
+    }
+
+    /// A GET without the token.
+    pub fn get_without_token(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.get(self.url(path))
+    }
+
+    /// The JSON a GET with the token answers.
+    pub async fn get_json(&self, path: &str) -> Value {
+        self.get(path).send().await.unwrap().json().await.unwrap()
+    }
+
+    /// The response to `body` POSTed as JSON with the token.
+    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.post(path).json(body).send().await.unwrap()
     }
 
     /// A new session's id.

@@ -4,38 +4,27 @@
 //! Hearth reads it by IMAP, Hearth's reply goes out by SMTP and lands in the user's
 //! mailbox, where the test reads it by IMAP.
 
-use std::ffi::OsString;
 use std::time::Duration;
 
-use hearth_gateway::{AppState, GatewaySettings, GatewayToken, RunningChannels};
-use hearth_runtime::{Environment, Overrides};
-use hearth_sandbox::SandboxMode;
+use hearth_runtime::Overrides;
 use hearth_testkit::{
-    mail_servers_absent, MailServers, Script, ScriptedServer, Step, MAIL_AUTHSERV_ID, MAIL_DOMAIN,
-    MAIL_PASSWORD,
+    mail_servers_absent, MailServers, Step, MAIL_AUTHSERV_ID, MAIL_DOMAIN, MAIL_PASSWORD,
 };
-use hearth_tools::ApprovalPolicy;
-use tokio::sync::oneshot;
+
+use crate::channel_gateway::{ChannelConfig, ChannelGateway};
+use crate::common::{exec_then_answer, untrusted};
 
 const WAIT: Duration = Duration::from_secs(30);
 
-struct Running {
-    state: AppState,
-    channels: RunningChannels,
-    shutdown: oneshot::Sender<()>,
-    served: tokio::task::JoinHandle<std::io::Result<()>>,
-}
-
+/// The gateway with `[channels.email]` as `bot` on the shared mail servers, `owner`
+/// allowed.
 struct EmailHarness {
-    home: tempfile::TempDir,
-    model: ScriptedServer,
+    gateway: ChannelGateway,
     servers: &'static MailServers,
     /// Logins; the addresses are `LOGIN@hearth.test`.
     bot: String,
     owner: String,
     stranger: String,
-    overrides: Overrides,
-    running: Option<Running>,
 }
 
 fn address(login: &str) -> String {
@@ -54,20 +43,32 @@ fn shared_servers() -> Option<&'static MailServers> {
 }
 
 impl EmailHarness {
-    async fn start(
+    /// On the shared servers, with the default overrides and config; `None`: skipped.
+    async fn start(steps: Vec<Step>) -> Option<Self> {
+        Self::start_with(steps, Overrides::default(), "").await
+    }
+
+    /// On the shared servers; `None`: skipped.
+    async fn start_with(
+        steps: Vec<Step>,
+        overrides: Overrides,
+        extra_config: &str,
+    ) -> Option<Self> {
+        Some(Self::start_on(shared_servers()?, steps, overrides, extra_config).await)
+    }
+
+    async fn start_on(
         servers: &'static MailServers,
         steps: Vec<Step>,
         overrides: Overrides,
         extra_config: &str,
     ) -> Self {
-        let home = tempfile::tempdir().unwrap();
-        let model = ScriptedServer::start(Script::new(steps)).await.unwrap();
         let bot = servers.add_user("bot").unwrap();
         let owner = servers.add_user("owner").unwrap();
         let stranger = servers.add_user("stranger").unwrap();
-        std::fs::write(
-            home.path().join("config.toml"),
-            format!(
+        let config = ChannelConfig {
+            channel: "email",
+            config_toml: format!(
                 "[channels.email]\nimap = \"{}\"\nsmtp = \"{}\"\nusername = \"{bot}\"\n\
                  password = \"secret:email\"\naddress = \"{}\"\nallowed_senders = [\"{}\"]\n\
                  tls = \"none\"\npoll_timeout_secs = 5\n{extra_config}",
@@ -76,78 +77,15 @@ impl EmailHarness {
                 address(&bot),
                 address(&owner),
             ),
-        )
-        .unwrap();
-        hearth_secrets::SecretStore::new(&home.path().join("secrets.json"))
-            .set("email", MAIL_PASSWORD)
-            .unwrap();
-        let mut harness = Self {
-            home,
-            model,
+            secret: ("email", MAIL_PASSWORD),
+        };
+        Self {
+            gateway: ChannelGateway::start(config, steps, overrides).await,
             servers,
             bot,
             owner,
             stranger,
-            overrides,
-            running: None,
-        };
-        harness.start_gateway().await;
-        harness
-    }
-
-    async fn start_gateway(&mut self) {
-        let vars: Vec<(&str, OsString)> = vec![
-            ("HEARTH_HOME", self.home.path().into()),
-            ("HOME", self.home.path().into()),
-            ("HEARTH_MODEL", "openai:scripted-model".into()),
-            ("OPENAI_BASE_URL", self.model.openai_base_url().into()),
-            ("OPENAI_API_KEY", "sk-test".into()),
-        ];
-        let env = Environment::from_vars(|name| {
-            vars.iter()
-                .find(|(var, _)| *var == name)
-                .map(|(_, value)| value.clone())
-        });
-        let runtime = hearth_runtime::resolve(&self.overrides, env).unwrap();
-        let store = runtime.open_store().unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let settings = GatewaySettings::new(listener.local_addr().unwrap());
-        let state = AppState::new(
-            runtime,
-            store.clone(),
-            GatewayToken::from_value("test-token-0123456789abcdef"),
-            settings,
-        );
-        let channels = hearth_gateway::start_channels(&state, store).unwrap();
-        assert_eq!(channels.names, vec!["email".to_string()]);
-        let (shutdown, stop) = oneshot::channel::<()>();
-        let served = tokio::spawn(hearth_gateway::serve(listener, state.clone(), async {
-            let _ = stop.await;
-        }));
-        self.running = Some(Running {
-            state,
-            channels,
-            shutdown,
-            served,
-        });
-    }
-
-    async fn stop_gateway(&mut self) {
-        let Some(running) = self.running.take() else {
-            return;
-        };
-        let _ = running.shutdown.send(());
-        tokio::time::timeout(Duration::from_secs(30), running.served)
-            .await
-            .expect("the gateway stopped")
-            .unwrap()
-            .unwrap();
-        running.channels.wait(Duration::from_secs(10)).await;
-        drop(running.state);
-    }
-
-    fn store(&self) -> hearth_store::Store {
-        hearth_store::Store::open(&self.home.path().join("state.db")).unwrap()
+        }
     }
 
     /// `from` (envelope and header) writes to the bot.
@@ -178,25 +116,20 @@ impl EmailHarness {
         }
     }
 
-    /// The last user message of each model request.
-    fn model_inputs(&self) -> Vec<String> {
-        self.model
-            .requests()
-            .iter()
-            .filter_map(|request| {
-                request.body["messages"]
-                    .as_array()?
-                    .iter()
-                    .rev()
-                    .find(|message| message["role"] == "user")
-                    .and_then(|message| message["content"].as_str().map(str::to_string))
-            })
-            .collect()
+    /// Waits until `count` mails in the bot's mailbox are flagged \Seen (acknowledged).
+    async fn bot_has_seen(&self, count: usize) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while self.servers.seen(&self.bot).await.unwrap().len() < count {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "mail never flagged \\Seen"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
-    async fn stop(mut self) {
-        self.stop_gateway().await;
-        assert_eq!(self.model.take_violations(), Vec::<String>::new());
+    async fn stop(self) {
+        self.gateway.stop().await;
     }
 }
 
@@ -292,16 +225,14 @@ fn id_of(mail: &str) -> String {
 
 #[tokio::test]
 async fn an_allowed_senders_mail_is_answered_in_its_thread_and_the_thread_is_one_session() {
-    let Some(servers) = shared_servers() else {
+    let Some(harness) = EmailHarness::start(vec![
+        Step::text("first answer"),
+        Step::text("second answer"),
+    ])
+    .await
+    else {
         return;
     };
-    let harness = EmailHarness::start(
-        servers,
-        vec![Step::text("first answer"), Step::text("second answer")],
-        Overrides::default(),
-        "",
-    )
-    .await;
     let owner = harness.owner.clone();
     harness
         .user_writes(
@@ -322,7 +253,7 @@ async fn an_allowed_senders_mail_is_answered_in_its_thread_and_the_thread_is_one
         .unwrap()
         .starts_with("text/plain"));
     assert_eq!(header(reply, "Auto-Submitted").unwrap(), "auto-replied");
-    let input = &harness.model_inputs()[0];
+    let input = &harness.gateway.model_inputs()[0];
     assert!(
         input.starts_with(&format!(
             "<untrusted-content source=\"email:{}\">",
@@ -354,14 +285,14 @@ async fn an_allowed_senders_mail_is_answered_in_its_thread_and_the_thread_is_one
             && references.ends_with("<child-1@client.test>"),
         "{references}"
     );
-    let requests = harness.model.requests();
+    let requests = harness.gateway.model.requests();
     let history = requests[1].body.to_string();
     assert!(history.contains("hello agent") && history.contains("first answer"));
     assert!(
-        !harness.model_inputs()[1].contains("> first answer"),
+        !harness.gateway.model_inputs()[1].contains("> first answer"),
         "the quote was passed on"
     );
-    let store = harness.store();
+    let store = harness.gateway.store();
     assert!(store
         .channel_session("email", &address(&owner), "root-1@client.test")
         .unwrap()
@@ -370,30 +301,16 @@ async fn an_allowed_senders_mail_is_answered_in_its_thread_and_the_thread_is_one
     assert_eq!(inbox.len(), 2);
     assert!(inbox.iter().all(|message| message.state == "answered"));
     // Both mails are acknowledged on the server (flagged \Seen) once stored.
-    let bot = harness.bot.clone();
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while servers.seen(&bot).await.unwrap().len() < 2 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "mail never flagged \\Seen"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    harness.bot_has_seen(2).await;
     harness.stop().await;
 }
 
 #[tokio::test]
 async fn a_stranger_gets_one_pairing_code_and_is_answered_once_paired() {
-    let Some(servers) = shared_servers() else {
+    let Some(harness) = EmailHarness::start(vec![Step::text("welcome aboard")]).await else {
         return;
     };
-    let harness = EmailHarness::start(
-        servers,
-        vec![Step::text("welcome aboard")],
-        Overrides::default(),
-        "",
-    )
-    .await;
+    let servers = harness.servers;
     let stranger = harness.stranger.clone();
     harness
         .user_writes(
@@ -414,7 +331,7 @@ async fn a_stranger_gets_one_pairing_code_and_is_answered_once_paired() {
     harness
         .user_writes(&stranger, &Mail::new("s-2@client.test", "hi?", "hello??"))
         .await;
-    let store = harness.store();
+    let store = harness.gateway.store();
     let deadline = tokio::time::Instant::now() + WAIT;
     while store
         .channel_inbox("email")
@@ -436,7 +353,7 @@ async fn a_stranger_gets_one_pairing_code_and_is_answered_once_paired() {
         "a second code was sent"
     );
     assert!(
-        harness.model.requests().is_empty(),
+        harness.gateway.model.requests().is_empty(),
         "a stranger reached the model"
     );
 
@@ -453,12 +370,7 @@ async fn a_stranger_gets_one_pairing_code_and_is_answered_once_paired() {
         .await;
     let mails = harness.mails_of(&stranger, 2).await;
     assert_eq!(body(&mails[1]), "welcome aboard");
-    let seen: String = harness
-        .model
-        .requests()
-        .iter()
-        .map(|request| request.body.to_string())
-        .collect();
+    let seen = harness.gateway.all_model_bytes();
     assert!(seen.contains("now may I?"));
     assert!(!seen.contains("secret plan") && !seen.contains("hello??"));
     harness.stop().await;
@@ -474,7 +386,7 @@ async fn restarts_of_dovecot_and_of_the_gateway_lose_and_repeat_nothing() {
             return;
         }
     };
-    let mut harness = EmailHarness::start(
+    let mut harness = EmailHarness::start_on(
         servers,
         vec![
             Step::text("reply one"),
@@ -493,7 +405,7 @@ async fn restarts_of_dovecot_and_of_the_gateway_lose_and_repeat_nothing() {
 
     // Dovecot goes away and comes back; the channel reconnects.
     servers.stop_imap().unwrap();
-    let store = harness.store();
+    let store = harness.gateway.store();
     let deadline = tokio::time::Instant::now() + WAIT;
     while store.channel_statuses().unwrap()[0].connection != "reconnecting" {
         assert!(
@@ -509,18 +421,18 @@ async fn restarts_of_dovecot_and_of_the_gateway_lose_and_repeat_nothing() {
     harness.mails_of(&owner, 2).await;
 
     // The gateway goes away; a mail arrives meanwhile; a new gateway resumes.
-    harness.stop_gateway().await;
+    harness.gateway.stop_gateway().await;
     harness
         .user_writes(
             &owner,
             &Mail::new("m-3@client.test", "three", "message three"),
         )
         .await;
-    harness.start_gateway().await;
+    harness.gateway.start_gateway().await;
     let mails = harness.mails_of(&owner, 3).await;
     let bodies: Vec<String> = mails.iter().map(|mail| body(mail)).collect();
     assert_eq!(bodies, vec!["reply one", "reply two", "reply three"]);
-    let inputs = harness.model_inputs();
+    let inputs = harness.gateway.model_inputs();
     assert_eq!(inputs.len(), 3);
     for (input, expected) in inputs
         .iter()
@@ -528,18 +440,10 @@ async fn restarts_of_dovecot_and_of_the_gateway_lose_and_repeat_nothing() {
     {
         assert!(input.contains(expected), "{input}");
     }
-    let inbox = harness.store().channel_inbox("email").unwrap();
+    let inbox = harness.gateway.store().channel_inbox("email").unwrap();
     assert_eq!(inbox.len(), 3);
     assert!(inbox.iter().all(|message| message.state == "answered"));
-    let bot = harness.bot.clone();
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while servers.seen(&bot).await.unwrap().len() < 3 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "mail never flagged \\Seen"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    harness.bot_has_seen(3).await;
     harness.stop().await;
     assert_eq!(
         servers.mailbox(&owner).await.unwrap().len(),
@@ -550,17 +454,17 @@ async fn restarts_of_dovecot_and_of_the_gateway_lose_and_repeat_nothing() {
 
 #[tokio::test]
 async fn a_forged_from_is_ignored_when_authentication_is_required() {
-    let Some(servers) = shared_servers() else {
-        return;
-    };
     let config = format!("require_authenticated = true\nauthserv_id = \"{MAIL_AUTHSERV_ID}\"\n");
-    let harness = EmailHarness::start(
-        servers,
+    let Some(harness) = EmailHarness::start_with(
         vec![Step::text("hello owner")],
         Overrides::default(),
         &config,
     )
-    .await;
+    .await
+    else {
+        return;
+    };
+    let servers = harness.servers;
     let owner = harness.owner.clone();
     let bot = address(&harness.bot);
     // Sent from elsewhere with the owner's From and a forged result claiming our server.
@@ -589,18 +493,13 @@ async fn a_forged_from_is_ignored_when_authentication_is_required() {
         header(&mails[0], "In-Reply-To").unwrap(),
         "<genuine@client.test>"
     );
-    let seen: String = harness
-        .model
-        .requests()
-        .iter()
-        .map(|request| request.body.to_string())
-        .collect();
+    let seen = harness.gateway.all_model_bytes();
     assert!(seen.contains("genuine words"));
     assert!(
         !seen.contains("forged instructions"),
         "a forged mail reached the model"
     );
-    let inbox = harness.store().channel_inbox("email").unwrap();
+    let inbox = harness.gateway.store().channel_inbox("email").unwrap();
     assert_eq!(inbox.len(), 1, "the forged mail was taken in");
     harness.stop().await;
     assert_eq!(servers.mailbox(&owner).await.unwrap().len(), 1);
@@ -608,16 +507,11 @@ async fn a_forged_from_is_ignored_when_authentication_is_required() {
 
 #[tokio::test]
 async fn model_markup_arrives_as_plain_text() {
-    let Some(servers) = shared_servers() else {
+    let Some(harness) =
+        EmailHarness::start(vec![Step::text("<b>bold</b> & <script>alert(1)</script>")]).await
+    else {
         return;
     };
-    let harness = EmailHarness::start(
-        servers,
-        vec![Step::text("<b>bold</b> & <script>alert(1)</script>")],
-        Overrides::default(),
-        "",
-    )
-    .await;
     let owner = harness.owner.clone();
     harness
         .user_writes(
@@ -637,25 +531,15 @@ async fn model_markup_arrives_as_plain_text() {
 
 #[tokio::test]
 async fn an_approval_is_answered_by_a_reply_of_approve_in_the_thread() {
-    let Some(servers) = shared_servers() else {
-        return;
-    };
-    let arguments = serde_json::json!({ "command": "touch approved.txt" }).to_string();
-    let overrides = Overrides {
-        approval: Some(ApprovalPolicy::Untrusted),
-        sandbox: Some(SandboxMode::FullAccess),
-        ..Overrides::default()
-    };
-    let harness = EmailHarness::start(
-        servers,
-        vec![
-            Step::tool_call("call_1", "exec", arguments),
-            Step::text("the file is there"),
-        ],
-        overrides,
+    let Some(harness) = EmailHarness::start_with(
+        exec_then_answer("touch approved.txt", "the file is there"),
+        untrusted(),
         "",
     )
-    .await;
+    .await
+    else {
+        return;
+    };
     let owner = harness.owner.clone();
     harness
         .user_writes(
@@ -674,7 +558,12 @@ async fn an_approval_is_answered_by_a_reply_of_approve_in_the_thread() {
         header(question, "In-Reply-To").unwrap(),
         "<ask@client.test>"
     );
-    assert!(!harness.home.path().join("workspace/approved.txt").exists());
+    assert!(!harness
+        .gateway
+        .home
+        .path()
+        .join("workspace/approved.txt")
+        .exists());
 
     let question_id = id_of(question);
     let mut answer = Mail::new(
@@ -694,6 +583,11 @@ async fn an_approval_is_answered_by_a_reply_of_approve_in_the_thread() {
         bodies.contains(&"the file is there".to_string()),
         "{bodies:?}"
     );
-    assert!(harness.home.path().join("workspace/approved.txt").exists());
+    assert!(harness
+        .gateway
+        .home
+        .path()
+        .join("workspace/approved.txt")
+        .exists());
     harness.stop().await;
 }

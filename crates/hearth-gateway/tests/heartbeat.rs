@@ -79,6 +79,14 @@ async fn ticks_wake_the_model_only_on_news() {
         .to_string();
     assert!(prompt.contains("probe inbox changed"), "{prompt}");
     assert!(prompt.contains("2 unread"), "{prompt}");
+    // The output is outside text, so the turn is tainted (the loop's test:
+    // `hearth-agent`'s `outside_text_in_the_turns_message_taints_and_names_no_host`).
+    assert_eq!(
+        hearth_tools::outside_text_source(&prompt),
+        Some("probe:inbox"),
+        "{prompt}"
+    );
+    assert!(!hearth_tools::without_outside_text(&prompt).contains("2 unread"));
     assert!(prompt.contains("Tell me about new mail."), "{prompt}");
     let session = tick.session_id.clone().unwrap();
     assert_eq!(

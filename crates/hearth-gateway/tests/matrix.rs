@@ -3,18 +3,16 @@
 //! `hearth_testkit::synapse`), over real sockets with a real SQLite store. People are
 //! Synapse users driven through the client-server API.
 
-use std::ffi::OsString;
 use std::time::Duration;
 
 use hearth_channels::{Channel, ChatRef, MatrixChannel, MatrixCredentials, MatrixSettings};
-use hearth_gateway::{AppState, GatewaySettings, GatewayToken, RunningChannels};
-use hearth_runtime::{Environment, Overrides};
-use hearth_sandbox::SandboxMode;
+use hearth_runtime::Overrides;
 use hearth_testkit::synapse::{password_of, synapse_absent, Synapse};
-use hearth_testkit::{Script, ScriptedServer, Step};
-use hearth_tools::ApprovalPolicy;
+use hearth_testkit::Step;
 use serde_json::{json, Value};
-use tokio::sync::oneshot;
+
+use crate::channel_gateway::{ChannelConfig, ChannelGateway};
+use crate::common::{exec_then_answer, untrusted};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -187,20 +185,10 @@ fn bodies(contents: &[Value]) -> Vec<String> {
         .collect()
 }
 
-struct Running {
-    state: AppState,
-    channels: RunningChannels,
-    shutdown: oneshot::Sender<()>,
-    served: tokio::task::JoinHandle<std::io::Result<()>>,
-}
-
 /// The gateway with `[channels.matrix]` as `bot`, `owner` allowed, over a home that
 /// outlives restarts.
 struct MatrixHarness {
-    home: tempfile::TempDir,
-    model: ScriptedServer,
-    overrides: Overrides,
-    running: Option<Running>,
+    gateway: ChannelGateway,
     bot: String,
     owner: Person,
     stranger: Person,
@@ -213,88 +201,23 @@ impl MatrixHarness {
 
     async fn start_with(steps: Vec<Step>, overrides: Overrides) -> Option<Self> {
         let (synapse, users) = server_and_users().await?;
-        let home = tempfile::tempdir().unwrap();
-        let model = ScriptedServer::start(Script::new(steps)).await.unwrap();
         let (bot, owner, stranger) = (users[0].clone(), &users[1], &users[2]);
-        std::fs::write(
-            home.path().join("config.toml"),
-            format!(
+        let config = ChannelConfig {
+            channel: "matrix",
+            config_toml: format!(
                 "[channels.matrix]\nhomeserver = \"{}\"\nuser = \"{bot}\"\n\
                  password = \"secret:matrix\"\nallowed_users = [\"{owner}\"]\n\
                  max_file_bytes = 1000\npoll_timeout_secs = 5\n",
                 synapse.base_url()
             ),
-        )
-        .unwrap();
-        hearth_secrets::SecretStore::new(&home.path().join("secrets.json"))
-            .set("matrix", &password_of(&bot))
-            .unwrap();
-        let mut harness = Self {
-            home,
-            model,
-            overrides,
-            running: None,
+            secret: ("matrix", &password_of(&bot)),
+        };
+        Some(Self {
+            gateway: ChannelGateway::start(config, steps, overrides).await,
             owner: Person::login(synapse.base_url(), owner).await,
             stranger: Person::login(synapse.base_url(), stranger).await,
             bot,
-        };
-        harness.start_gateway().await;
-        Some(harness)
-    }
-
-    async fn start_gateway(&mut self) {
-        let vars: Vec<(&str, OsString)> = vec![
-            ("HEARTH_HOME", self.home.path().into()),
-            ("HOME", self.home.path().into()),
-            ("HEARTH_MODEL", "openai:scripted-model".into()),
-            ("OPENAI_BASE_URL", self.model.openai_base_url().into()),
-            ("OPENAI_API_KEY", "sk-test".into()),
-        ];
-        let env = Environment::from_vars(|name| {
-            vars.iter()
-                .find(|(var, _)| *var == name)
-                .map(|(_, value)| value.clone())
-        });
-        let runtime = hearth_runtime::resolve(&self.overrides, env).unwrap();
-        let store = runtime.open_store().unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let settings = GatewaySettings::new(listener.local_addr().unwrap());
-        let state = AppState::new(
-            runtime,
-            store.clone(),
-            GatewayToken::from_value("test-token-0123456789abcdef"),
-            settings,
-        );
-        let channels = hearth_gateway::start_channels(&state, store).unwrap();
-        assert_eq!(channels.names, vec!["matrix".to_string()]);
-        let (shutdown, stop) = oneshot::channel::<()>();
-        let served = tokio::spawn(hearth_gateway::serve(listener, state.clone(), async {
-            let _ = stop.await;
-        }));
-        self.running = Some(Running {
-            state,
-            channels,
-            shutdown,
-            served,
-        });
-    }
-
-    async fn stop_gateway(&mut self) {
-        let Some(running) = self.running.take() else {
-            return;
-        };
-        let _ = running.shutdown.send(());
-        tokio::time::timeout(Duration::from_secs(30), running.served)
-            .await
-            .expect("the gateway stopped")
-            .unwrap()
-            .unwrap();
-        running.channels.wait(Duration::from_secs(10)).await;
-        drop(running.state);
-    }
-
-    fn store(&self) -> hearth_store::Store {
-        hearth_store::Store::open(&self.home.path().join("state.db")).unwrap()
+        })
     }
 
     /// A room the owner made and invited the bot to, once the bot has greeted in it.
@@ -305,34 +228,8 @@ impl MatrixHarness {
         room
     }
 
-    /// The last user message of every model request.
-    fn model_inputs(&self) -> Vec<String> {
-        self.model
-            .requests()
-            .iter()
-            .filter_map(|request| {
-                request.body["messages"]
-                    .as_array()?
-                    .iter()
-                    .rev()
-                    .find(|message| message["role"] == "user")
-                    .and_then(|message| message["content"].as_str())
-                    .map(|text| text.lines().next().unwrap_or("").to_string())
-            })
-            .collect()
-    }
-
-    fn all_model_bytes(&self) -> String {
-        self.model
-            .requests()
-            .iter()
-            .map(|request| request.body.to_string())
-            .collect()
-    }
-
-    async fn stop(mut self) {
-        self.stop_gateway().await;
-        assert_eq!(self.model.take_violations(), Vec::<String>::new());
+    async fn stop(self) {
+        self.gateway.stop().await;
     }
 }
 
@@ -348,8 +245,11 @@ async fn an_invite_from_the_owner_is_joined_and_a_message_answered_through_the_m
     assert_eq!(replies[1]["msgtype"], "m.text");
     assert_eq!(replies[1]["format"], "org.matrix.custom.html");
     assert_eq!(replies[1]["formatted_body"], "hi from the model");
-    assert_eq!(harness.model_inputs(), vec!["hello agent"]);
-    let store = harness.store();
+    assert_eq!(
+        harness.gateway.model_inputs_first_lines(),
+        vec!["hello agent"]
+    );
+    let store = harness.gateway.store();
     let inbox = store.channel_inbox("matrix").unwrap();
     assert_eq!(inbox.len(), 2, "the invite and the message");
     assert!(inbox.iter().all(|message| message.state == "answered"));
@@ -381,7 +281,7 @@ async fn a_strangers_invite_gets_one_pairing_code_and_never_reaches_the_model_un
         .stranger
         .say(&room, "the stranger's secret plan")
         .await;
-    let store = harness.store();
+    let store = harness.gateway.store();
     let deadline = tokio::time::Instant::now() + WAIT;
     while store
         .channel_inbox("matrix")
@@ -404,7 +304,7 @@ async fn a_strangers_invite_gets_one_pairing_code_and_never_reaches_the_model_un
         "a second pairing code within the hour"
     );
     assert!(
-        harness.model.requests().is_empty(),
+        harness.gateway.model.requests().is_empty(),
         "a stranger reached the model"
     );
 
@@ -416,7 +316,7 @@ async fn a_strangers_invite_gets_one_pairing_code_and_never_reaches_the_model_un
     harness.stranger.say(&room, "now may I?").await;
     let replies = harness.stranger.wait_for(&room, &harness.bot, 2).await;
     assert_eq!(replies[1]["body"], "welcome aboard");
-    let seen = harness.all_model_bytes();
+    let seen = harness.gateway.all_model_bytes();
     assert!(seen.contains("now may I?"));
     assert!(
         !seen.contains("secret plan"),
@@ -465,18 +365,9 @@ async fn model_markup_arrives_escaped_in_formatted_body_and_a_long_reply_is_spli
 
 #[tokio::test]
 async fn an_approval_is_answered_with_approve_in_the_room_by_an_admitted_sender_only() {
-    let arguments = json!({ "command": "touch approved.txt" }).to_string();
-    let overrides = Overrides {
-        approval: Some(ApprovalPolicy::Untrusted),
-        sandbox: Some(SandboxMode::FullAccess),
-        ..Overrides::default()
-    };
     let Some(harness) = MatrixHarness::start_with(
-        vec![
-            Step::tool_call("call_1", "exec", arguments),
-            Step::text("the file is there"),
-        ],
-        overrides,
+        exec_then_answer("touch approved.txt", "the file is there"),
+        untrusted(),
     )
     .await
     else {
@@ -505,14 +396,24 @@ async fn an_approval_is_answered_with_approve_in_the_room_by_an_admitted_sender_
         bodies(&replies)[2].contains("hearth channels pair"),
         "{replies:?}"
     );
-    assert!(!harness.home.path().join("workspace/approved.txt").exists());
+    assert!(!harness
+        .gateway
+        .home
+        .path()
+        .join("workspace/approved.txt")
+        .exists());
 
     harness.owner.say(&room, "approve").await;
     let replies = harness.owner.wait_for(&room, &harness.bot, 5).await;
     let texts = bodies(&replies);
     assert!(texts.contains(&"Approved.".to_string()), "{texts:?}");
     assert_eq!(texts.last().unwrap(), "the file is there");
-    assert!(harness.home.path().join("workspace/approved.txt").exists());
+    assert!(harness
+        .gateway
+        .home
+        .path()
+        .join("workspace/approved.txt")
+        .exists());
     harness.stop().await;
 }
 
@@ -533,10 +434,10 @@ async fn a_gateway_restart_mid_conversation_loses_and_repeats_nothing() {
 
     // The gateway goes away; two messages arrive meanwhile; a new gateway on the same
     // home resumes from the stored sync token.
-    harness.stop_gateway().await;
+    harness.gateway.stop_gateway().await;
     harness.owner.say(&room, "message two").await;
     harness.owner.say(&room, "message three").await;
-    harness.start_gateway().await;
+    harness.gateway.start_gateway().await;
     let replies = harness.owner.wait_for(&room, &harness.bot, 4).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let replies_after = harness.owner.messages_from(&room, &harness.bot).await;
@@ -546,10 +447,10 @@ async fn a_gateway_restart_mid_conversation_loses_and_repeats_nothing() {
         ["reply one", "reply two", "reply three"]
     );
     assert_eq!(
-        harness.model_inputs(),
+        harness.gateway.model_inputs_first_lines(),
         vec!["message one", "message two", "message three"]
     );
-    let inbox = harness.store().channel_inbox("matrix").unwrap();
+    let inbox = harness.gateway.store().channel_inbox("matrix").unwrap();
     assert_eq!(inbox.len(), 4, "the invite and three messages");
     assert!(inbox.iter().all(|message| message.state == "answered"));
     harness.stop().await;
@@ -649,7 +550,7 @@ async fn an_encrypted_room_gets_one_notice_and_files_are_saved_to_the_inbox() {
         .await;
     let replies = harness.owner.wait_for(&room, &harness.bot, 3).await;
     assert_eq!(replies[2]["body"], "got your notes");
-    let inbox = harness.home.path().join("workspace/inbox");
+    let inbox = harness.gateway.home.path().join("workspace/inbox");
     let saved: Vec<String> = std::fs::read_dir(&inbox)
         .unwrap()
         .map(|entry| entry.unwrap().file_name().into_string().unwrap())

@@ -2,16 +2,14 @@
 //! scripted model server and the testkit's scripted Telegram Bot API server (no
 //! Telegram server can run here), over real sockets with a real SQLite store.
 
-use std::ffi::OsString;
 use std::time::Duration;
 
-use hearth_gateway::{AppState, GatewaySettings, GatewayToken, RunningChannels};
-use hearth_runtime::{Environment, Overrides};
-use hearth_sandbox::SandboxMode;
-use hearth_testkit::{Script, ScriptedServer, Step, TelegramRequest, TelegramServer};
-use hearth_tools::ApprovalPolicy;
+use hearth_runtime::Overrides;
+use hearth_testkit::{Step, TelegramRequest, TelegramServer};
 use serde_json::Value;
-use tokio::sync::oneshot;
+
+use crate::channel_gateway::{ChannelConfig, ChannelGateway};
+use crate::common::{exec_then_answer, untrusted};
 
 const BOT_TOKEN: &str = "123456:test-bot-token";
 pub(crate) const OWNER: i64 = 7;
@@ -19,20 +17,11 @@ const CHAT: i64 = 42;
 pub(crate) const STRANGER: i64 = 99;
 pub(crate) const WAIT: Duration = Duration::from_secs(20);
 
-/// The gateway with its channels, over a home that outlives restarts.
-pub(crate) struct Running {
-    pub(crate) state: AppState,
-    pub(crate) channels: RunningChannels,
-    shutdown: oneshot::Sender<()>,
-    served: tokio::task::JoinHandle<std::io::Result<()>>,
-}
-
+/// The gateway with `[channels.telegram]` against the scripted Bot API server, `OWNER`
+/// allowed.
 pub(crate) struct TelegramHarness {
-    home: tempfile::TempDir,
-    pub(crate) model: ScriptedServer,
+    pub(crate) gateway: ChannelGateway,
     pub(crate) telegram: TelegramServer,
-    overrides: Overrides,
-    pub(crate) running: Option<Running>,
 }
 
 impl TelegramHarness {
@@ -41,85 +30,18 @@ impl TelegramHarness {
     }
 
     async fn start_with(steps: Vec<Step>, overrides: Overrides) -> Self {
-        let home = tempfile::tempdir().unwrap();
-        let model = ScriptedServer::start(Script::new(steps)).await.unwrap();
         let telegram = TelegramServer::start(BOT_TOKEN).await.unwrap();
-        std::fs::write(
-            home.path().join("config.toml"),
-            format!(
+        let config = ChannelConfig {
+            channel: "telegram",
+            config_toml: format!(
                 "[channels.telegram]\ntoken = \"secret:telegram\"\napi_base = \"{}\"\n\
                  allowed_users = [{OWNER}]\nmax_file_bytes = 1000\npoll_timeout_secs = 5\n",
                 telegram.api_base()
             ),
-        )
-        .unwrap();
-        hearth_secrets::SecretStore::new(&home.path().join("secrets.json"))
-            .set("telegram", BOT_TOKEN)
-            .unwrap();
-        let mut harness = Self {
-            home,
-            model,
-            telegram,
-            overrides,
-            running: None,
+            secret: ("telegram", BOT_TOKEN),
         };
-        harness.start_gateway().await;
-        harness
-    }
-
-    async fn start_gateway(&mut self) {
-        let vars: Vec<(&str, OsString)> = vec![
-            ("HEARTH_HOME", self.home.path().into()),
-            ("HOME", self.home.path().into()),
-            ("HEARTH_MODEL", "openai:scripted-model".into()),
-            ("OPENAI_BASE_URL", self.model.openai_base_url().into()),
-            ("OPENAI_API_KEY", "sk-test".into()),
-        ];
-        let env = Environment::from_vars(|name| {
-            vars.iter()
-                .find(|(var, _)| *var == name)
-                .map(|(_, value)| value.clone())
-        });
-        let runtime = hearth_runtime::resolve(&self.overrides, env).unwrap();
-        let store = runtime.open_store().unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let settings = GatewaySettings::new(listener.local_addr().unwrap());
-        let state = AppState::new(
-            runtime,
-            store.clone(),
-            GatewayToken::from_value("test-token-0123456789abcdef"),
-            settings,
-        );
-        let channels = hearth_gateway::start_channels(&state, store).unwrap();
-        assert_eq!(channels.names, vec!["telegram".to_string()]);
-        let (shutdown, stop) = oneshot::channel::<()>();
-        let served = tokio::spawn(hearth_gateway::serve(listener, state.clone(), async {
-            let _ = stop.await;
-        }));
-        self.running = Some(Running {
-            state,
-            channels,
-            shutdown,
-            served,
-        });
-    }
-
-    async fn stop_gateway(&mut self) {
-        let Some(running) = self.running.take() else {
-            return;
-        };
-        let _ = running.shutdown.send(());
-        tokio::time::timeout(Duration::from_secs(30), running.served)
-            .await
-            .expect("the gateway stopped")
-            .unwrap()
-            .unwrap();
-        running.channels.wait(Duration::from_secs(10)).await;
-        drop(running.state);
-    }
-
-    pub(crate) fn store(&self) -> hearth_store::Store {
-        hearth_store::Store::open(&self.home.path().join("state.db")).unwrap()
+        let gateway = ChannelGateway::start(config, steps, overrides).await;
+        Self { gateway, telegram }
     }
 
     /// Waits until `count` messages were sent to `chat`; returns the texts sent there.
@@ -136,33 +58,8 @@ impl TelegramHarness {
         texts
     }
 
-    /// Every user message the model was sent, last of each request.
-    fn model_inputs(&self) -> Vec<String> {
-        self.model
-            .requests()
-            .iter()
-            .filter_map(|request| {
-                request.body["messages"]
-                    .as_array()?
-                    .iter()
-                    .rev()
-                    .find(|message| message["role"] == "user")
-                    .and_then(|message| message["content"].as_str().map(str::to_string))
-            })
-            .collect()
-    }
-
-    fn all_model_bytes(&self) -> String {
-        self.model
-            .requests()
-            .iter()
-            .map(|request| request.body.to_string())
-            .collect()
-    }
-
-    pub(crate) async fn stop(mut self) {
-        self.stop_gateway().await;
-        assert_eq!(self.model.take_violations(), Vec::<String>::new());
+    pub(crate) async fn stop(self) {
+        self.gateway.stop().await;
     }
 }
 
@@ -201,7 +98,7 @@ async fn an_allowed_message_is_answered_through_the_model_with_typing() {
     assert!(requests
         .iter()
         .any(|request| request.method == "sendChatAction" && request.body["action"] == "typing"));
-    assert!(harness.model_inputs()[0].starts_with("hello agent"));
+    assert!(harness.gateway.model_inputs()[0].starts_with("hello agent"));
     // The update is acknowledged (the next offset) once it is stored.
     let acknowledged = harness
         .telegram
@@ -214,7 +111,7 @@ async fn an_allowed_message_is_answered_through_the_model_with_typing() {
     assert!(acknowledged
         .iter()
         .any(|request| request.body["offset"] == update + 1));
-    let store = harness.store();
+    let store = harness.gateway.store();
     let inbox = store.channel_inbox("telegram").unwrap();
     assert_eq!(inbox.len(), 1);
     assert_eq!(inbox[0].state, "answered");
@@ -243,7 +140,7 @@ async fn a_stranger_gets_one_pairing_code_and_is_answered_once_paired() {
         .to_string();
     // A second message within the hour: no second code.
     harness.telegram.user_says(STRANGER, STRANGER, "hello??");
-    let store = harness.store();
+    let store = harness.gateway.store();
     harness
         .telegram
         .wait_for(WAIT, |_| {
@@ -258,7 +155,7 @@ async fn a_stranger_gets_one_pairing_code_and_is_answered_once_paired() {
         .await;
     assert_eq!(texts_to(&harness.telegram.requests(), STRANGER).len(), 1);
     assert!(
-        harness.model.requests().is_empty(),
+        harness.gateway.model.requests().is_empty(),
         "a stranger reached the model"
     );
 
@@ -270,7 +167,7 @@ async fn a_stranger_gets_one_pairing_code_and_is_answered_once_paired() {
     harness.telegram.user_says(STRANGER, STRANGER, "now may I?");
     let replies = harness.replies(STRANGER, 2).await;
     assert_eq!(replies[1], "welcome aboard");
-    let seen = harness.all_model_bytes();
+    let seen = harness.gateway.all_model_bytes();
     assert!(seen.contains("now may I?"));
     assert!(
         !seen.contains("secret plan"),
@@ -312,18 +209,9 @@ async fn model_markup_arrives_escaped_and_a_long_reply_is_split_at_paragraphs() 
 
 #[tokio::test]
 async fn an_approval_is_answered_with_an_inline_button_by_an_admitted_sender_only() {
-    let arguments = serde_json::json!({ "command": "touch approved.txt" }).to_string();
-    let overrides = Overrides {
-        approval: Some(ApprovalPolicy::Untrusted),
-        sandbox: Some(SandboxMode::FullAccess),
-        ..Overrides::default()
-    };
     let harness = TelegramHarness::start_with(
-        vec![
-            Step::tool_call("call_1", "exec", arguments),
-            Step::text("the file is there"),
-        ],
-        overrides,
+        exec_then_answer("touch approved.txt", "the file is there"),
+        untrusted(),
     )
     .await;
     harness.telegram.user_says(OWNER, CHAT, "make the file");
@@ -368,14 +256,24 @@ async fn an_approval_is_answered_with_an_inline_button_by_an_admitted_sender_onl
         .as_str()
         .unwrap()
         .contains("Only an admitted"));
-    assert!(!harness.home.path().join("workspace/approved.txt").exists());
+    assert!(!harness
+        .gateway
+        .home
+        .path()
+        .join("workspace/approved.txt")
+        .exists());
 
     harness
         .telegram
         .user_presses(OWNER, CHAT, message_id, &approve);
     let replies = harness.replies(CHAT, 2).await;
     assert_eq!(replies.last().unwrap(), "the file is there");
-    assert!(harness.home.path().join("workspace/approved.txt").exists());
+    assert!(harness
+        .gateway
+        .home
+        .path()
+        .join("workspace/approved.txt")
+        .exists());
     let requests = harness.telegram.requests();
     assert!(requests
         .iter()
@@ -398,25 +296,23 @@ async fn restarts_of_the_bot_api_server_and_of_the_gateway_lose_and_repeat_nothi
     // The Bot API server goes away; a message waits there; it comes back.
     harness.telegram.stop();
     harness.telegram.user_says(OWNER, CHAT, "message two");
-    let store = harness.store();
+    let store = harness.gateway.store();
     until(|| store.channel_statuses().unwrap()[0].connection == "reconnecting").await;
     harness.telegram.restart().await.unwrap();
     harness.replies(CHAT, 2).await;
 
     // The gateway goes away; a message arrives meanwhile; a new gateway on the same
     // home resumes from the stored offset.
-    harness.stop_gateway().await;
+    harness.gateway.stop_gateway().await;
     harness.telegram.user_says(OWNER, CHAT, "message three");
-    harness.start_gateway().await;
+    harness.gateway.start_gateway().await;
     let replies = harness.replies(CHAT, 3).await;
     assert_eq!(replies, vec!["reply one", "reply two", "reply three"]);
-    let inputs: Vec<String> = harness
-        .model_inputs()
-        .iter()
-        .map(|input| input.lines().next().unwrap_or("").to_string())
-        .collect();
-    assert_eq!(inputs, vec!["message one", "message two", "message three"]);
-    let inbox = harness.store().channel_inbox("telegram").unwrap();
+    assert_eq!(
+        harness.gateway.model_inputs_first_lines(),
+        vec!["message one", "message two", "message three"]
+    );
+    let inbox = harness.gateway.store().channel_inbox("telegram").unwrap();
     assert_eq!(inbox.len(), 3);
     assert!(inbox.iter().all(|message| message.state == "answered"));
     harness.stop().await;
@@ -438,7 +334,7 @@ async fn documents_are_saved_to_the_inbox_and_too_large_ones_answered_with_the_l
         .telegram
         .user_sends_document(OWNER, CHAT, "../notes.txt", b"remember the milk");
     harness.replies(CHAT, 2).await;
-    let inbox = harness.home.path().join("workspace/inbox");
+    let inbox = harness.gateway.home.path().join("workspace/inbox");
     let saved: Vec<_> = std::fs::read_dir(&inbox)
         .unwrap()
         .map(|entry| entry.unwrap().file_name().into_string().unwrap())
@@ -450,6 +346,7 @@ async fn documents_are_saved_to_the_inbox_and_too_large_ones_answered_with_the_l
         b"remember the milk"
     );
     assert!(harness
+        .gateway
         .all_model_bytes()
         .contains(&format!("inbox/{}", saved[0])));
     harness.stop().await;
@@ -462,7 +359,7 @@ async fn a_reply_that_fails_to_send_is_retried_and_recorded() {
     harness.telegram.user_says(OWNER, CHAT, "are you there");
     let replies = harness.replies(CHAT, 1).await;
     assert_eq!(replies, vec!["eventually"]);
-    let store = harness.store();
+    let store = harness.gateway.store();
     until(|| store.channel_outbox("telegram").unwrap()[0].status == "sent").await;
     let outbox = store.channel_outbox("telegram").unwrap();
     assert_eq!(outbox.len(), 1);
@@ -518,12 +415,7 @@ async fn channel_send_reaches_only_admitted_chats_and_asks_first_answered_by_a_r
         vec!["&lt;i&gt;reminder&lt;/i&gt;: water the plants"]
     );
     assert!(texts_to(&requests, STRANGER).is_empty());
-    let results: String = harness
-        .model
-        .requests()
-        .iter()
-        .map(|request| request.body.to_string())
-        .collect();
+    let results = harness.gateway.all_model_bytes();
     assert!(results.contains("not a chat of anyone allowed"));
     assert!(results.contains("sent to telegram:7"));
     harness.stop().await;
@@ -533,10 +425,10 @@ async fn channel_send_reaches_only_admitted_chats_and_asks_first_answered_by_a_r
 async fn stop_cancels_the_running_turn_and_new_starts_a_fresh_session() {
     let harness = TelegramHarness::start(vec![Step::hang(), Step::text("fresh answer")]).await;
     harness.telegram.user_says(OWNER, CHAT, "think forever");
-    let store = harness.store();
+    let store = harness.gateway.store();
     // The turn is running once its model request (which never gets an answer) is in.
-    until(|| !harness.model.requests().is_empty()).await;
-    assert_eq!(harness.model.requests().len(), 1);
+    until(|| !harness.gateway.model.requests().is_empty()).await;
+    assert_eq!(harness.gateway.model.requests().len(), 1);
     let first_session = store
         .channel_session("telegram", &CHAT.to_string(), "")
         .unwrap();
@@ -555,7 +447,14 @@ async fn stop_cancels_the_running_turn_and_new_starts_a_fresh_session() {
     let replies = harness.replies(CHAT, 3).await;
     assert_eq!(replies.last().unwrap(), "fresh answer");
     // The new session's request carries only the new message.
-    let last = harness.model.requests().last().unwrap().body.to_string();
+    let last = harness
+        .gateway
+        .model
+        .requests()
+        .last()
+        .unwrap()
+        .body
+        .to_string();
     assert!(last.contains("hello again") && !last.contains("think forever"));
     harness.stop().await;
 }

@@ -19,10 +19,10 @@ use jiff::{SignedDuration, Timestamp};
 use crate::telegram::{texts_to, TelegramHarness, OWNER, STRANGER, WAIT};
 
 async fn start_scheduler(harness: &TelegramHarness) -> SchedulerHandle {
-    let running = harness.running.as_ref().unwrap();
+    let running = harness.gateway.running.as_ref().unwrap();
     scheduler::start(
         running.state.sessions.clone(),
-        Arc::new(harness.store()),
+        Arc::new(harness.gateway.store()),
         Arc::new(SystemClock),
         SchedulerSettings {
             delivery_backoff: vec![Duration::from_millis(200); 20],
@@ -107,7 +107,7 @@ async fn an_every_two_seconds_job_arrives_in_the_chat_escaped_and_is_recorded_de
         .collect();
     let harness = TelegramHarness::start(steps).await;
     let scheduler = start_scheduler(&harness).await;
-    let store = harness.store();
+    let store = harness.gateway.store();
     let anchor = Timestamp::from_second(Timestamp::now().as_second()).unwrap();
     let every = ScheduleSpec::Every {
         duration: "2s".into(),
@@ -146,7 +146,7 @@ async fn a_chat_nobody_allowed_and_a_channel_not_running_are_refused_and_recorde
     ])
     .await;
     let scheduler = start_scheduler(&harness).await;
-    let store = harness.store();
+    let store = harness.gateway.store();
     store
         .add_job(&job("leak", soon(), &format!("telegram:{STRANGER}")))
         .unwrap();
@@ -184,7 +184,7 @@ async fn a_chat_nobody_allowed_and_a_channel_not_running_are_refused_and_recorde
 async fn with_the_bot_api_down_the_answer_is_retried_and_delivered_without_a_second_run() {
     let mut harness = TelegramHarness::start(vec![Step::text("delivered late")]).await;
     let scheduler = start_scheduler(&harness).await;
-    let store = harness.store();
+    let store = harness.gateway.store();
     harness.telegram.stop();
     store
         .add_job(&job("late", soon(), &format!("telegram:{OWNER}")))
@@ -209,7 +209,11 @@ async fn with_the_bot_api_down_the_answer_is_retried_and_delivered_without_a_sec
     assert_eq!(runs.len(), 1);
     assert!(runs[0].delivery_attempts >= 2, "{runs:?}");
     assert_eq!(harness.replies(OWNER, 1).await, vec!["delivered late"]);
-    assert_eq!(harness.model.requests().len(), 1, "the job ran once");
+    assert_eq!(
+        harness.gateway.model.requests().len(),
+        1,
+        "the job ran once"
+    );
     scheduler.shut_down().await;
     harness.stop().await;
 }

@@ -1,14 +1,14 @@
 //! The web UI's assets (open, with the security headers and revalidation) and the API
 //! routes the UI adds: rename, memory search/add/forget and status.
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
-use crate::common::{Harness, TOKEN};
+use crate::common::Harness;
 
 #[tokio::test]
 async fn the_page_is_open_and_carries_a_policy_that_forbids_inline_script() {
     let gateway = Harness::start(vec![]).await;
-    let page = gateway.client.get(gateway.url("/")).send().await.unwrap();
+    let page = gateway.get_without_token("/").send().await.unwrap();
     assert_eq!(page.status(), 200);
     let headers = page.headers().clone();
     let header = |name: &str| {
@@ -41,8 +41,7 @@ async fn the_page_is_open_and_carries_a_policy_that_forbids_inline_script() {
     assert!(body.contains(r#"<script type="module" src="/assets/app.js"></script>"#));
 
     let again = gateway
-        .client
-        .get(gateway.url("/"))
+        .get_without_token("/")
         .header("if-none-match", &etag)
         .send()
         .await
@@ -50,8 +49,7 @@ async fn the_page_is_open_and_carries_a_policy_that_forbids_inline_script() {
     assert_eq!(again.status(), 304, "revalidated by ETag");
 
     let script = gateway
-        .client
-        .get(gateway.url("/assets/app.js"))
+        .get_without_token("/assets/app.js")
         .send()
         .await
         .unwrap();
@@ -62,8 +60,7 @@ async fn the_page_is_open_and_carries_a_policy_that_forbids_inline_script() {
         .starts_with("text/javascript"));
     assert!(script.headers().contains_key("content-security-policy"));
     let missing = gateway
-        .client
-        .get(gateway.url("/assets/missing.js"))
+        .get_without_token("/assets/missing.js")
         .send()
         .await
         .unwrap();
@@ -75,15 +72,9 @@ async fn the_page_is_open_and_carries_a_policy_that_forbids_inline_script() {
 async fn a_session_is_renamed_and_an_empty_title_refused() {
     let gateway = Harness::start(vec![]).await;
     let session = gateway.new_session().await;
-    let path = gateway.url(&format!("/api/sessions/{session}"));
-    let renamed = gateway
-        .client
-        .patch(&path)
-        .bearer_auth(TOKEN)
-        .json(&serde_json::json!({ "title": "  Groceries  " }))
-        .send()
-        .await
-        .unwrap();
+    let path = format!("/api/sessions/{session}");
+    let rename = |title: &str| gateway.patch(&path).json(&json!({ "title": title })).send();
+    let renamed = rename("  Groceries  ").await.unwrap();
     assert_eq!(renamed.status(), 200);
     let body: Value = renamed.json().await.unwrap();
     assert_eq!(body["title"], "Groceries");
@@ -91,19 +82,12 @@ async fn a_session_is_renamed_and_an_empty_title_refused() {
         gateway.transcript(&session).await["session"]["title"],
         "Groceries"
     );
-    let empty = gateway
-        .client
-        .patch(&path)
-        .bearer_auth(TOKEN)
-        .json(&serde_json::json!({ "title": " " }))
-        .send()
-        .await
-        .unwrap();
+    let empty = rename(" ").await.unwrap();
     assert_eq!(empty.status(), 400);
     let unauthorised = gateway
         .client
-        .patch(&path)
-        .json(&serde_json::json!({ "title": "x" }))
+        .patch(gateway.url(&path))
+        .json(&json!({ "title": "x" }))
         .send()
         .await
         .unwrap();
@@ -115,24 +99,17 @@ async fn a_session_is_renamed_and_an_empty_title_refused() {
 async fn memory_notes_are_added_found_with_their_source_and_forgotten() {
     let gateway = Harness::start(vec![]).await;
     let added = gateway
-        .post("/api/memory")
-        .json(&serde_json::json!({ "text": "The boat is called Marigold" }))
-        .send()
-        .await
-        .unwrap();
+        .post_json(
+            "/api/memory",
+            &json!({ "text": "The boat is called Marigold" }),
+        )
+        .await;
     assert_eq!(added.status(), 201);
     let item: Value = added.json().await.unwrap();
     let id = item["id"].as_i64().unwrap();
     assert_eq!(item["source"], "user note");
 
-    let found: Value = gateway
-        .get("/api/memory?q=Marigold")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let found: Value = gateway.get_json("/api/memory?q=Marigold").await;
     let items = found["items"].as_array().unwrap();
     assert!(
         items
@@ -142,36 +119,22 @@ async fn memory_notes_are_added_found_with_their_source_and_forgotten() {
     );
 
     let forget = gateway
-        .client
-        .delete(gateway.url(&format!("/api/memory/{id}")))
-        .bearer_auth(TOKEN)
+        .delete(&format!("/api/memory/{id}"))
         .send()
         .await
         .unwrap();
     assert_eq!(forget.status(), 204);
     let again = gateway
-        .client
-        .delete(gateway.url(&format!("/api/memory/{id}")))
-        .bearer_auth(TOKEN)
+        .delete(&format!("/api/memory/{id}"))
         .send()
         .await
         .unwrap();
     assert_eq!(again.status(), 404);
-    let after: Value = gateway
-        .get("/api/memory?q=Marigold")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let after: Value = gateway.get_json("/api/memory?q=Marigold").await;
     assert!(!after.to_string().contains("Marigold"), "{after}");
     let empty = gateway
-        .post("/api/memory")
-        .json(&serde_json::json!({ "text": "  " }))
-        .send()
-        .await
-        .unwrap();
+        .post_json("/api/memory", &json!({ "text": "  " }))
+        .await;
     assert_eq!(empty.status(), 400);
     gateway.stop().await;
 }
@@ -180,14 +143,7 @@ async fn memory_notes_are_added_found_with_their_source_and_forgotten() {
 async fn status_names_the_model_sandbox_destinations_and_session_costs() {
     let gateway = Harness::start(vec![]).await;
     let session = gateway.new_session().await;
-    let status: Value = gateway
-        .get("/api/status")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let status: Value = gateway.get_json("/api/status").await;
     let runtime = &status["runtime"];
     assert_eq!(runtime["model"], "openai:scripted-model", "{status}");
     assert_eq!(runtime["sandbox_mode"], "workspace-write");

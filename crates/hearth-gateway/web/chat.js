@@ -5,9 +5,6 @@
 import { renderMarkdown } from './markdown.js';
 import { call } from './api.js';
 
-const RECALL_MARK = '\n\n<recalled-memory>';
-const NOW_LINE = /\n\n\[now: [^\]\n]*\]$/;
-
 function el(tag, className, text) {
   const node = document.createElement(tag);
   if (className) node.className = className;
@@ -28,17 +25,19 @@ function oneLine(text, max = 80) {
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 }
 
-export function userBubble(text) {
+// A user message: the person's words (`said`, where the stored text adds the loop's
+// `[now: …]` line and recalled memories for the model; else the text), and what was
+// added, folded away.
+export function userBubble(text, said) {
   const stored = String(text ?? '');
-  const cut = stored.indexOf(RECALL_MARK);
-  // The loop appends a `[now: …]` line for the model; the person sees their words.
-  const words = (cut >= 0 ? stored.slice(0, cut) : stored).replace(NOW_LINE, '');
+  const words = said ?? stored;
+  const added = said != null && stored.startsWith(said) ? stored.slice(said.length).trim() : '';
   const bubble = el('div', 'msg user');
   bubble.append(el('div', 'who', 'You'), el('div', 'plain', words));
-  if (cut >= 0) {
-    const recalled = el('details', 'recall');
-    recalled.append(el('summary', null, 'Recalled memory'), el('pre', null, stored.slice(cut + 2)));
-    bubble.append(recalled);
+  if (added) {
+    const details = el('details', 'added');
+    details.append(el('summary', null, 'Added for the model'), el('pre', null, added));
+    bubble.append(details);
   }
   return bubble;
 }
@@ -75,7 +74,7 @@ export function renderTranscript(messages) {
   const rows = new Map();
   for (const message of messages) {
     if (message.role === 'user') {
-      fragment.append(userBubble(message.text));
+      fragment.append(userBubble(message.text, message.said));
     } else if (message.role === 'assistant') {
       if (message.text) {
         const bubble = el('div', 'msg assistant');

@@ -69,7 +69,7 @@ pub fn history(messages: &[Message]) -> Vec<ChatMessage> {
     let mut in_results = false;
     for message in messages {
         match message {
-            Message::User { text } => {
+            Message::User { text, .. } => {
                 out.push(ChatMessage {
                     role: "user",
                     content: text.clone(),

@@ -120,7 +120,7 @@ fn wire_messages(messages: &[Message]) -> Vec<Value> {
     let mut merged: Vec<(&'static str, Vec<Value>)> = Vec::new();
     for message in messages {
         let (role, blocks) = match message {
-            Message::User { text } => ("user", vec![json!({"type": "text", "text": text})]),
+            Message::User { text, .. } => ("user", vec![json!({"type": "text", "text": text})]),
             Message::Assistant {
                 text, tool_calls, ..
             } => {

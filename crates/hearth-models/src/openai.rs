@@ -139,7 +139,7 @@ pub(crate) fn max_tokens_field(model: &str) -> &'static str {
 /// that produced it (see [`openai_reasoning::replay`]).
 fn wire_message(message: &Message, model: &str, in_current_turn: bool) -> Option<Value> {
     let wire = match message {
-        Message::User { text } => json!({"role": "user", "content": text}),
+        Message::User { text, .. } => json!({"role": "user", "content": text}),
         Message::Assistant {
             text,
             tool_calls,

@@ -70,6 +70,22 @@ impl TurnEnd {
     }
 }
 
+/// Why a turn stopped without an answer (the `failure` of the `error` event): what a
+/// program acts on instead of the message's words (the scheduler records a budget stop
+/// as such).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TurnFailure {
+    /// The next model call would have passed a `[budget]` limit, so it was not made.
+    Budget,
+    /// The provider failed in a way retries did not mend.
+    Model,
+    /// The state database could not be read or written.
+    Store,
+    /// The history had to be compacted before the next call, and that failed.
+    Compaction,
+}
+
 /// One line of `hearth run --json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -110,8 +126,12 @@ pub enum AgentEvent {
         steps: u32,
         usage: Usage,
     },
+    /// The turn stopped without an answer; `failure` says why where that is known
+    /// (absent, and not serialised, otherwise).
     Error {
         message: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        failure: Option<TurnFailure>,
     },
 }
 

@@ -11,7 +11,7 @@ mod message;
 mod model;
 mod model_cache;
 
-pub use event::{AgentEvent, StopReason, TurnEnd};
+pub use event::{AgentEvent, StopReason, TurnEnd, TurnFailure};
 pub use message::{Message, ProviderState, ToolCall, ToolResult};
 pub use model::{ModelRequest, ModelResponse, StreamEvent, ToolSpec, Usage};
 pub use model_cache::{model_cache_dir, MODELS_ENV};

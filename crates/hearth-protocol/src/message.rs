@@ -10,7 +10,13 @@ use crate::StopReason;
 #[serde(tag = "role", rename_all = "snake_case")]
 pub enum Message {
     User {
+        /// What the model is sent.
         text: String,
+        /// The person's own words, where `text` adds to them for the model (the loop's
+        /// `[now: …]` line, recalled memories): what a transcript shows as theirs.
+        /// `text` starts with it. Absent when `text` is only their words.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        said: Option<String>,
     },
     Assistant {
         #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -32,7 +38,20 @@ pub enum Message {
 
 impl Message {
     pub fn user(text: impl Into<String>) -> Self {
-        Message::User { text: text.into() }
+        Message::User {
+            text: text.into(),
+            said: None,
+        }
+    }
+
+    /// A user message whose `text` is what the person `said` followed by what the loop
+    /// adds for the model; `said` is kept only where `text` differs from it.
+    pub fn user_with_additions(said: impl Into<String>, text: impl Into<String>) -> Self {
+        let (said, text) = (said.into(), text.into());
+        Message::User {
+            said: (said != text).then_some(said),
+            text,
+        }
     }
 
     pub fn assistant(text: impl Into<String>, tool_calls: Vec<ToolCall>) -> Self {
@@ -41,6 +60,16 @@ impl Message {
             tool_calls,
             provider_stop: None,
             provider_state: None,
+        }
+    }
+
+    /// The message as a model request carries it: `said` left out (only transcripts
+    /// show it; the model is sent `text`), so requests and their size estimates are
+    /// the same as for a message that never had it.
+    pub fn for_model(&self) -> Message {
+        match self {
+            Message::User { text, .. } => Message::user(text.clone()),
+            other => other.clone(),
         }
     }
 
@@ -150,5 +179,25 @@ impl ToolResult {
             content: content.into(),
             is_error: true,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_persons_words_are_kept_beside_the_text_but_never_sent() {
+        let text = "Remind me tomorrow\n\n[now: 2026-12-05 09:12 Europe/Berlin, Saturday]";
+        let message = Message::user_with_additions("Remind me tomorrow", text);
+        assert!(
+            matches!(&message, Message::User { said: Some(said), .. } if said == "Remind me tomorrow")
+        );
+        assert_eq!(message.for_model(), Message::user(text));
+        assert_eq!(
+            Message::user_with_additions("hi", "hi"),
+            Message::user("hi"),
+            "nothing added: no `said`"
+        );
     }
 }

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 use hearth_protocol::{
     AgentEvent, Message, ModelRequest, ModelResponse, ProviderState, StopReason, ToolCall,
-    ToolResult, ToolSpec, TurnEnd, Usage,
+    ToolResult, ToolSpec, TurnEnd, TurnFailure, Usage,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -98,6 +98,7 @@ fn tool_calls_and_results() {
 
 fn message_variant(message: &Message) -> &'static str {
     match message {
+        Message::User { said: Some(_), .. } => "user_with_additions",
         Message::User { .. } => "user",
         Message::Assistant {
             provider_stop: Some(_),
@@ -118,6 +119,10 @@ fn messages_as_stored_in_transcripts() {
     let messages = [
         Message::user("Read main.rs — and say «hi» 👋\nsecond line"),
         Message::user(""),
+        Message::user_with_additions(
+            "Remind me tomorrow",
+            "Remind me tomorrow\n\n[now: 2026-12-05 09:12 Europe/Berlin, Saturday]",
+        ),
         Message::assistant("It prints nothing.", vec![]),
         Message::assistant("", vec![read_call(), broken_call()]),
         Message::assistant("Let me look.", vec![read_call()]),
@@ -131,6 +136,7 @@ fn messages_as_stored_in_transcripts() {
         message_variant,
         &[
             "user",
+            "user_with_additions",
             "assistant_text",
             "assistant_calls",
             "assistant_with_state",
@@ -213,6 +219,31 @@ fn stop_reasons_and_turn_ends() {
     pin("turn_end.jsonl", &ends);
 }
 
+fn turn_failure_variant(failure: &TurnFailure) -> &'static str {
+    match failure {
+        TurnFailure::Budget => "budget",
+        TurnFailure::Model => "model",
+        TurnFailure::Store => "store",
+        TurnFailure::Compaction => "compaction",
+    }
+}
+
+#[test]
+fn turn_failures() {
+    let failures = [
+        TurnFailure::Budget,
+        TurnFailure::Model,
+        TurnFailure::Store,
+        TurnFailure::Compaction,
+    ];
+    covers(
+        &failures,
+        turn_failure_variant,
+        &["budget", "model", "store", "compaction"],
+    );
+    pin("turn_failure.jsonl", &failures);
+}
+
 #[test]
 fn usage_and_its_older_shape() {
     pin("usage.jsonl", &[usage(), Usage::default()]);
@@ -268,6 +299,11 @@ fn agent_events_as_json_lines() {
         },
         AgentEvent::Error {
             message: "the tool result was cut at 64 KiB".into(),
+            failure: None,
+        },
+        AgentEvent::Error {
+            message: "Stopped before a model call: it would pass the daily budget".into(),
+            failure: Some(TurnFailure::Budget),
         },
         AgentEvent::Final {
             session_id,

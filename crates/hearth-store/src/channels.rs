@@ -85,6 +85,48 @@ pub struct OutboxReply {
     pub last_error: String,
 }
 
+/// A type read from one row of a channel table.
+trait ChannelRow: Sized {
+    const TABLE: &'static str;
+    /// The columns [`from_row`](Self::from_row) reads, in its order.
+    const COLUMNS: &'static str;
+    fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self>;
+}
+
+impl ChannelRow for InboxMessage {
+    const TABLE: &'static str = "channel_inbox";
+    const COLUMNS: &'static str = "id, channel, external_id, chat, thread, sender, body, state";
+    fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: row.get(0)?,
+            channel: row.get(1)?,
+            external_id: row.get(2)?,
+            chat: row.get(3)?,
+            thread: row.get(4)?,
+            sender: row.get(5)?,
+            body: row.get(6)?,
+            state: row.get(7)?,
+        })
+    }
+}
+
+impl ChannelRow for OutboxReply {
+    const TABLE: &'static str = "channel_outbox";
+    const COLUMNS: &'static str = "id, channel, chat, thread, body, status, attempts, last_error";
+    fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: row.get(0)?,
+            channel: row.get(1)?,
+            chat: row.get(2)?,
+            thread: row.get(3)?,
+            body: row.get(4)?,
+            status: row.get(5)?,
+            attempts: row.get(6)?,
+            last_error: row.get(7)?,
+        })
+    }
+}
+
 impl Store {
     /// Stores `messages` (a redelivered one, same `external_id`, is skipped) and the
     /// cursor past them in one transaction; returns, for each message in order, its new
@@ -203,35 +245,30 @@ impl Store {
     /// Inbox messages of `channel` not yet answered (`received` or `started`: a turn a
     /// restart interrupted), oldest first.
     pub fn channel_unanswered(&self, channel: &str) -> Result<Vec<InboxMessage>, StoreError> {
-        self.inbox_where("channel = ?1 AND state IN ('received', 'started')", channel)
+        self.channel_rows("channel = ?1 AND state IN ('received', 'started')", channel)
     }
 
     /// Every inbox message of `channel`, oldest first.
     pub fn channel_inbox(&self, channel: &str) -> Result<Vec<InboxMessage>, StoreError> {
-        self.inbox_where("channel = ?1", channel)
+        self.channel_rows("channel = ?1", channel)
     }
 
-    fn inbox_where(&self, condition: &str, channel: &str) -> Result<Vec<InboxMessage>, StoreError> {
+    /// The rows of `T`'s table that match `condition` (`?1` is the channel), oldest first.
+    fn channel_rows<T: ChannelRow>(
+        &self,
+        condition: &str,
+        channel: &str,
+    ) -> Result<Vec<T>, StoreError> {
         let connection = self.connection();
         let mut statement = connection
             .prepare(&format!(
-                "SELECT id, channel, external_id, chat, thread, sender, body, state
-                 FROM channel_inbox WHERE {condition} ORDER BY id"
+                "SELECT {} FROM {} WHERE {condition} ORDER BY id",
+                T::COLUMNS,
+                T::TABLE
             ))
             .at(self.path())?;
         let rows = statement
-            .query_map([channel], |row| {
-                Ok(InboxMessage {
-                    id: row.get(0)?,
-                    channel: row.get(1)?,
-                    external_id: row.get(2)?,
-                    chat: row.get(3)?,
-                    thread: row.get(4)?,
-                    sender: row.get(5)?,
-                    body: row.get(6)?,
-                    state: row.get(7)?,
-                })
-            })
+            .query_map([channel], T::from_row)
             .and_then(|rows| rows.collect())
             .at(self.path());
         rows
@@ -517,12 +554,12 @@ impl Store {
 
     /// The replies of `channel` still to send, oldest first.
     pub fn pending_replies(&self, channel: &str) -> Result<Vec<OutboxReply>, StoreError> {
-        self.outbox_where("channel = ?1 AND status = 'pending'", channel)
+        self.channel_rows("channel = ?1 AND status = 'pending'", channel)
     }
 
     /// Every reply of `channel`, oldest first.
     pub fn channel_outbox(&self, channel: &str) -> Result<Vec<OutboxReply>, StoreError> {
-        self.outbox_where("channel = ?1", channel)
+        self.channel_rows("channel = ?1", channel)
     }
 
     /// The outbox rows with these ids, in the order given (ids not found are left out):
@@ -530,56 +567,20 @@ impl Store {
     pub fn outbox_replies(&self, ids: &[i64]) -> Result<Vec<OutboxReply>, StoreError> {
         let connection = self.connection();
         let mut statement = connection
-            .prepare(
-                "SELECT id, channel, chat, thread, body, status, attempts, last_error
-                 FROM channel_outbox WHERE id = ?1",
-            )
+            .prepare(&format!(
+                "SELECT {} FROM {} WHERE id = ?1",
+                OutboxReply::COLUMNS,
+                OutboxReply::TABLE
+            ))
             .at(self.path())?;
         let mut rows = Vec::new();
         for id in ids {
             let row = statement
-                .query_row([id], |row| {
-                    Ok(OutboxReply {
-                        id: row.get(0)?,
-                        channel: row.get(1)?,
-                        chat: row.get(2)?,
-                        thread: row.get(3)?,
-                        body: row.get(4)?,
-                        status: row.get(5)?,
-                        attempts: row.get(6)?,
-                        last_error: row.get(7)?,
-                    })
-                })
+                .query_row([id], OutboxReply::from_row)
                 .optional()
                 .at(self.path())?;
             rows.extend(row);
         }
         Ok(rows)
-    }
-
-    fn outbox_where(&self, condition: &str, channel: &str) -> Result<Vec<OutboxReply>, StoreError> {
-        let connection = self.connection();
-        let mut statement = connection
-            .prepare(&format!(
-                "SELECT id, channel, chat, thread, body, status, attempts, last_error
-                 FROM channel_outbox WHERE {condition} ORDER BY id"
-            ))
-            .at(self.path())?;
-        let rows = statement
-            .query_map([channel], |row| {
-                Ok(OutboxReply {
-                    id: row.get(0)?,
-                    channel: row.get(1)?,
-                    chat: row.get(2)?,
-                    thread: row.get(3)?,
-                    body: row.get(4)?,
-                    status: row.get(5)?,
-                    attempts: row.get(6)?,
-                    last_error: row.get(7)?,
-                })
-            })
-            .and_then(|rows| rows.collect())
-            .at(self.path());
-        rows
     }
 }

@@ -190,7 +190,7 @@ impl Store {
         usage: Option<(&str, &Usage, f64)>,
     ) -> Result<i64, StoreError> {
         let derived_title = match message {
-            Message::User { text } => title::title_from_user_text(text),
+            Message::User { text, .. } => title::title_from_user_text(text),
             _ => None,
         };
         let mut connection = self.connection();

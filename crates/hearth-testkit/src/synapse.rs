@@ -36,29 +36,8 @@ fn venv() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/matrix-peers/venv")
 }
 
-/// Rate limits high enough never to matter, registration closed, no federation keys.
-const TEST_SETTINGS: &str = "
-enable_registration: false
-suppress_key_server_warning: true
-presence:
-  enabled: false
-rc_message: {per_second: 100000, burst_count: 1000000}
-rc_registration: {per_second: 100000, burst_count: 1000000}
-rc_login:
-  address: {per_second: 100000, burst_count: 1000000}
-  account: {per_second: 100000, burst_count: 1000000}
-  failed_attempts: {per_second: 100000, burst_count: 1000000}
-rc_joins:
-  local: {per_second: 100000, burst_count: 1000000}
-  remote: {per_second: 100000, burst_count: 1000000}
-rc_joins_per_room: {per_second: 100000, burst_count: 1000000}
-rc_room_creation: {per_second: 100000, burst_count: 1000000}
-rc_invites:
-  per_room: {per_second: 100000, burst_count: 1000000}
-  per_user: {per_second: 100000, burst_count: 1000000}
-  per_issuer: {per_second: 100000, burst_count: 1000000}
-rc_admin_redaction: {per_second: 100000, burst_count: 1000000}
-";
+/// Writes the test config (`../synapse/configure.py`, shared with the Matrix bench).
+const CONFIGURE: &str = include_str!("../synapse/configure.py");
 
 /// Runs Synapse until stdin closes, then removes its directory.
 const LAUNCHER: &str = "
@@ -73,15 +52,8 @@ sys.argv = ['synapse', '-c', config]
 runpy.run_module('synapse.app.homeserver', run_name='__main__')
 ";
 
-/// Registers `user password` pairs (one per argument) with the shared secret.
-const REGISTER: &str = "
-import sys, yaml
-from synapse._scripts.register_new_matrix_user import request_registration
-config = yaml.safe_load(open(sys.argv[1]))
-for pair in sys.argv[3:]:
-    user, password = pair.split(' ', 1)
-    request_registration(user, password, sys.argv[2], config['registration_shared_secret'], exists_ok=True)
-";
+/// Registers `user password` pairs (`../synapse/register.py`, shared with the bench).
+const REGISTER: &str = include_str!("../synapse/register.py");
 
 impl Synapse {
     /// The shared server, started on first use. `Err` says why it cannot run (the venv
@@ -151,34 +123,21 @@ impl Synapse {
         let dir = std::env::temp_dir().join(format!("hearth-synapse-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).map_err(|err| format!("{}: {err}", dir.display()))?;
-        let config = dir.join("homeserver.yaml");
-        let generated = Command::new(&python)
-            .args(["-m", "synapse.app.homeserver", "--server-name", "localhost"])
-            .arg("--config-path")
-            .arg(&config)
-            .args(["--generate-config", "--report-stats=no"])
-            .arg("--data-directory")
+        let port = free_port()?;
+        let configured = Command::new(&python)
+            .arg("-c")
+            .arg(CONFIGURE)
             .arg(&dir)
-            .current_dir(&dir)
+            .arg(port.to_string())
             .output()
             .map_err(|err| format!("cannot run Synapse: {err}"))?;
-        if !generated.status.success() {
+        if !configured.status.success() {
             return Err(format!(
-                "Synapse could not generate its config: {}",
-                String::from_utf8_lossy(&generated.stderr)
+                "Synapse's test config could not be written: {}",
+                String::from_utf8_lossy(&configured.stderr)
             ));
         }
-        let port = free_port()?;
-        let yaml = std::fs::read_to_string(&config).map_err(|err| err.to_string())?;
-        let yaml = yaml
-            .replace("port: 8008", &format!("port: {port}"))
-            .replace("    - ::1\n", "")
-            .replace(
-                "trusted_key_servers:\n  - server_name: \"matrix.org\"",
-                "trusted_key_servers: []",
-            );
-        std::fs::write(&config, format!("{yaml}\n{TEST_SETTINGS}"))
-            .map_err(|err| err.to_string())?;
+        let config = dir.join("homeserver.yaml");
         let log = std::fs::File::create(dir.join("stdout.log")).map_err(|err| err.to_string())?;
         let log_err = log.try_clone().map_err(|err| err.to_string())?;
         let mut child = Command::new(&python)

@@ -101,7 +101,7 @@ impl EventPrinter {
                     );
                 }
             }
-            AgentEvent::Error { message } => {
+            AgentEvent::Error { message, .. } => {
                 self.end_line(out);
                 eprintln!("hearth: {}", escape_for_terminal(message, Layout::Lines));
             }

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use hearth_protocol::AgentEvent;
+use hearth_protocol::{AgentEvent, TurnFailure};
 use hearth_store::{Job, RunOutcome, RunResult, Store, StoreError};
 use jiff::Timestamp;
 use tokio_util::sync::CancellationToken;
@@ -159,12 +159,10 @@ async fn read_turn(
                     text,
                 };
             }
-            AgentEvent::Error { message } => {
-                // A `[budget]` stop names its config key; anything else is an error.
-                let outcome = if message.contains("[budget]") {
-                    RunOutcome::Budget
-                } else {
-                    RunOutcome::Error
+            AgentEvent::Error { message, failure } => {
+                let outcome = match failure {
+                    Some(TurnFailure::Budget) => RunOutcome::Budget,
+                    _ => RunOutcome::Error,
                 };
                 return TurnOutcome {
                     result: RunResult {

@@ -85,9 +85,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
         Ok(outcome) => Ok(exit_for(outcome.end, &session.id, outcome.steps)),
         Err(err) => {
             let message = err.to_string();
-            printer.print(&AgentEvent::Error {
-                message: message.clone(),
-            });
+            printer.print(&err.to_event());
             if args.json {
                 eprintln!("hearth: {}", escape_for_terminal(&message, Layout::Lines));
             }

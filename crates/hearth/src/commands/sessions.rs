@@ -97,7 +97,7 @@ fn print_child(store: &Store, child: &SessionInfo, depth: usize) -> Result<()> {
     );
     for message in store.messages(&child.id)? {
         let line = match &message {
-            Message::User { text } => format!("task: {}", preview(text, 200)),
+            Message::User { text, .. } => format!("task: {}", preview(text, 200)),
             Message::Assistant {
                 text, tool_calls, ..
             } if tool_calls.is_empty() => format!("answer: {}", preview(text, 200)),
@@ -132,7 +132,7 @@ fn print_checkpoint(checkpoint: &Checkpoint) {
 
 fn print_message(message: &Message) {
     match message {
-        Message::User { text } => {
+        Message::User { text, .. } => {
             println!("\nuser: {}", escape_for_terminal(text, Layout::Lines))
         }
         Message::Assistant {

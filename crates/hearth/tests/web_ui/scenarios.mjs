@@ -215,6 +215,11 @@ try {
   step = 'a session opens with its transcript, is renamed and deleted';
   await elsewhere.click();
   await transcript.getByText('Answer from elsewhere').waitFor();
+  const asked = transcript.locator('.msg.user').first();
+  const words = await asked.locator('.plain').textContent();
+  expect(words === 'Started through the API', `the stored message shows the person's words only: ${words}`);
+  const added = await asked.locator('details.added pre').textContent();
+  expect(added.startsWith('[now: '), `the time line the model was sent is folded away: ${added}`);
   await page.getByRole('button', { name: 'Rename', exact: true }).click();
   await page.getByLabel('Title').fill('Renamed in the page');
   await page.getByRole('button', { name: 'Save title', exact: true }).click();
