@@ -23,19 +23,33 @@ use serde_json::Value;
 use crate::taint::TurnTaint;
 
 /// Argument names taken for destinations when `[security.destinations]` says nothing
-/// about a tool (compared case-insensitively).
-pub const DESTINATION_ARGUMENTS: [&str; 10] = [
+/// about a tool (compared case-insensitively): who or where a call reaches (a mail's
+/// recipients, an event's participants, a chat's channel, the user a call invites or
+/// adds, a payment's account, a URL).
+pub const DESTINATION_ARGUMENTS: [&str; 19] = [
     "to",
     "cc",
     "bcc",
     "recipient",
     "recipients",
+    "participants",
+    "attendees",
+    "invitees",
+    "email",
+    "emails",
+    "channel",
+    "channels",
+    "user",
+    "users",
     "url",
     "urls",
     "iban",
     "account",
     "accounts",
 ];
+
+/// Argument names whose whole value is an address a call contacts, whatever its shape.
+const LINK_ARGUMENTS: [&str; 5] = ["url", "urls", "uri", "host", "endpoint"];
 
 /// What a call's destinations came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,6 +108,57 @@ pub fn check_destinations(
         DestinationCheck::NoDestination
     } else {
         DestinationCheck::AllNamed
+    }
+}
+
+/// The links in a call's arguments whose host the person did not name (and `[network]
+/// allow` does not list): every value of an argument named like an address
+/// ([`LINK_ARGUMENTS`]) and, in every string at any depth, each word that is a link
+/// (`scheme://...` or `www....`). A link is where the reader's client (or the tool
+/// itself) goes, carrying whatever the URL holds: the injection policy judges it like
+/// `web_fetch`'s URL. A file name (`notes.txt`) is not a link.
+pub fn unnamed_links(taint: &TurnTaint, allow: &EgressAllowList, arguments: &Value) -> Vec<String> {
+    let mut links = Vec::new();
+    collect_links(None, arguments, &mut links);
+    let mut unnamed: Vec<String> = Vec::new();
+    for link in links {
+        if !is_named(taint, allow, &link) && !unnamed.contains(&link) {
+            unnamed.push(link);
+        }
+    }
+    unnamed
+}
+
+/// Collects into `links` the links in `value`, the value of argument `name` (if any).
+fn collect_links(name: Option<&str>, value: &Value, links: &mut Vec<String>) {
+    match value {
+        Value::String(text) => {
+            let whole =
+                name.is_some_and(|n| LINK_ARGUMENTS.contains(&n.to_ascii_lowercase().as_str()));
+            if whole && !text.trim().is_empty() {
+                links.push(text.trim().to_string());
+                return;
+            }
+            let separators = |c: char| c.is_whitespace() || "\"'`<>()[]{},;|\\".contains(c);
+            for word in text.split(separators) {
+                let word = word.trim_end_matches(|c: char| ".:!?*".contains(c));
+                let lower = word.to_ascii_lowercase();
+                if lower.contains("://") || lower.starts_with("www.") {
+                    links.push(word.to_string());
+                }
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                collect_links(name, item, links);
+            }
+        }
+        Value::Object(fields) => {
+            for (key, item) in fields {
+                collect_links(Some(key), item, links);
+            }
+        }
+        _ => {}
     }
 }
 
@@ -233,6 +298,24 @@ mod tests {
             check(json!({"to": {"email": "alice@example.org"}})),
             DestinationCheck::Unnamed(_)
         ));
+    }
+
+    #[test]
+    fn links_are_judged_by_their_host_and_file_names_are_not_links() {
+        let person = taint("Summarise www.informations.com and tell Alice");
+        let allow = EgressAllowList::parse(["*.wikipedia.org"]).unwrap();
+        let links = |args: Value| unnamed_links(&person, &allow, &args);
+        assert_eq!(
+            links(json!({"recipient": "Alice", "body": "Read www.secure-systems-252.com now."})),
+            ["www.secure-systems-252.com"]
+        );
+        assert_eq!(
+            links(json!({"body": {"parts": ["see https://evil.example/?d=1", "ok"]}})),
+            ["https://evil.example/?d=1"]
+        );
+        assert!(links(json!({"body": "From https://www.informations.com/a and en.wikipedia.org", "file": "notes.txt"})).is_empty());
+        assert!(links(json!({"url": "https://de.wikipedia.org/x"})).is_empty());
+        assert_eq!(links(json!({"url": "evil.example"})), ["evil.example"]);
     }
 
     #[test]

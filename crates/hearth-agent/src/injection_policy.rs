@@ -6,15 +6,23 @@
 //!
 //! | rule              | guarded call, after untrusted content entered the context                     |
 //! |-------------------|-------------------------------------------------------------------------------|
-//! | `new-host`        | `web_fetch` to a host neither named in this turn's message nor in `[network] allow` |
+//! | `new-host`        | `web_fetch` to a host neither named in this turn's message nor in `[network] allow`; an MCP tool marked `readOnlyHint: true` but not `openWorldHint: false` whose arguments hold a link (`url`, `scheme://...`, `www....`) to such a host (a read leaks through the address it contacts) |
 //! | `sandbox-network` | `exec` while sandboxed commands have network (`[sandbox] network = true`)     |
 //! | `escalation`      | `exec` with `escalate` (a command out of the sandbox)                         |
 //! | `no-sandbox`      | `exec` under `full-access` (every command runs unsandboxed)                   |
 //! | `instructions`    | `write_file`/`edit_file` on what steers the agent: `AGENTS.md`, `USER.md`, `HEARTH.md`-style files, `SKILL.md`, `skills/`, `.agents/`, `.hearth/`, `memory/` notes |
 //! | `new-recipient`   | a sending tool (`channel_send`) to a recipient not named in this turn's message |
 //! | `guarded-tool`    | a tool that persists, acts later or hands the work on: `memory_write`, `schedule_create`, `schedule_cancel`, `spawn_agent` (a child starts clean, its task written after the untrusted content), and `[security] guarded_tools` |
-//! | `side-effect`     | an MCP tool its server does not mark `readOnlyHint: true` (no annotations: not read-only), unless every value of its destination arguments was named by the person (`crate::destinations`); a call with no destination stays guarded |
-//! | `new-destination` | a tool with `[security.destinations]` (or an MCP tool's inferred destination) sending to a value the person did not name |
+//! | `side-effect`     | an MCP tool its server does not mark `readOnlyHint: true` (no annotations: not read-only), unless every value of its destination arguments was named by the person (`crate::destinations`); a call with no destination stays guarded, unless the tool is a private write (below) |
+//! | `new-destination` | a tool with `[security.destinations]` (or an MCP tool's inferred destination) sending to a value the person did not name; private writes too (an event's outside participants) |
+//! | `new-link`        | an MCP tool that may reach others (not read-only, not a private write) whose arguments carry a link to a host the person did not name (a message with a planted link: phishing, or data in a URL) |
+//!
+//! A **private write** is an MCP tool its server marks `readOnlyHint: false`,
+//! `destructiveHint: false` and `openWorldHint: false`: it only adds to the person's own
+//! data and reaches no one, like `write_file` on an ordinary workspace file, and is
+//! allowed after untrusted content when it names no destination the person did not
+//! name. Missing hints take the MCP spec's defaults (destructive, open-world), so a tool
+//! is a private write only when its server says all three.
 //!
 //! `[security] trusted_tools` exempts tools from every rule but `exec`'s;
 //! `[security.destinations]` names a tool's destination arguments (it then passes when
@@ -23,16 +31,18 @@
 //! Everything else stays allowed after untrusted content: reading, searching,
 //! summarising, writing ordinary workspace files, sandboxed commands without network,
 //! fetching hosts the person named. `off` allows everything; before any untrusted
-//! content every mode allows everything. What it does not cover: a sandboxed command
-//! (no network) writing an instruction file, and what leaves through hosts the person
-//! named or allowed.
+//! content every mode allows everything. Beyond the call itself (`crate::tainted_step`):
+//! a sandboxed command finds the instruction paths that exist read-only and loses what
+//! it created there, and `web_fetch` follows a redirect only to where this table would
+//! let it fetch. What it does not cover: what leaves through hosts the person named or
+//! allowed.
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path};
 
 use hearth_tools::{fetch_target, DeclaredHints, EgressAllowList};
 
-use crate::destinations::{check_destinations, DestinationCheck};
+use crate::destinations::{check_destinations, unnamed_links, DestinationCheck};
 use crate::taint::TurnTaint;
 
 /// `[security] injection`.
@@ -110,6 +120,7 @@ pub enum Rule {
     GuardedTool,
     SideEffect,
     NewDestination,
+    NewLink,
 }
 
 impl Rule {
@@ -125,6 +136,7 @@ impl Rule {
             Self::GuardedTool => "guarded-tool",
             Self::SideEffect => "side-effect",
             Self::NewDestination => "new-destination",
+            Self::NewLink => "new-link",
         }
     }
 }
@@ -305,13 +317,12 @@ impl InjectionPolicy {
             return None;
         }
         if let Some(arguments) = by_pattern(&self.destinations, call.name) {
-            return self.destination_rule(taint, call, Some(arguments.as_slice()));
+            return self.destination_rule(taint, call, Some(arguments.as_slice()), false);
         }
         let Some(guard) = self.guard_of(call.name) else {
-            return match call.declared {
-                Some(hints) if !hints.is_read_only() => self.destination_rule(taint, call, None),
-                _ => None,
-            };
+            return call
+                .declared
+                .and_then(|hints| self.declared_rule(taint, call, hints));
         };
         let argument = |name: &str| call.arguments.get(name);
         match guard {
@@ -374,25 +385,72 @@ impl InjectionPolicy {
         by_pattern(&self.guards, name)
     }
 
+    /// An MCP tool judged by what its server says about it ([`DeclaredHints`]): a read
+    /// that stays in a closed world passes; a read that may reach the open world passes
+    /// unless it holds a link to a host the person did not name; anything else is
+    /// judged by its destinations, a private write passing when it has none.
+    fn declared_rule(
+        &self,
+        taint: &TurnTaint,
+        call: &ProposedCall<'_>,
+        hints: DeclaredHints,
+    ) -> Option<PolicyReason> {
+        if !hints.is_read_only() {
+            return self.destination_rule(taint, call, None, hints.is_private_write());
+        }
+        if hints.open_world == Some(false) {
+            return None;
+        }
+        let links = unnamed_links(taint, &self.allow, call.arguments);
+        (!links.is_empty()).then(|| PolicyReason {
+            rule: Rule::NewHost,
+            detail: format!(
+                "{} would reach {}, a host the person did not name in this turn's message and [network] allow does not list",
+                call.name,
+                links.join(", ")
+            ),
+        })
+    }
+
     /// A tool with side effects judged by its destinations: `configured` ones
     /// (`[security.destinations]`) or the inferred ones of an MCP tool that is not
-    /// read-only. Allowed only when it has a destination and the person named each.
+    /// read-only. Allowed only when it has a destination and the person named each, or,
+    /// for a `private_write`, when it has none. A call that may reach others must also
+    /// carry no link to a host the person did not name.
     fn destination_rule(
         &self,
         taint: &TurnTaint,
         call: &ProposedCall<'_>,
         configured: Option<&[String]>,
+        private_write: bool,
     ) -> Option<PolicyReason> {
-        match check_destinations(taint, &self.allow, call.arguments, configured) {
-            DestinationCheck::AllNamed => None,
-            DestinationCheck::Unnamed(values) => Some(PolicyReason {
+        let check = check_destinations(taint, &self.allow, call.arguments, configured);
+        if let DestinationCheck::Unnamed(values) = &check {
+            return Some(PolicyReason {
                 rule: Rule::NewDestination,
                 detail: format!(
                     "{} would send to {}, not named in this turn's message",
                     call.name,
                     values.join(", ")
                 ),
-            }),
+            });
+        }
+        if private_write {
+            return None;
+        }
+        let links = unnamed_links(taint, &self.allow, call.arguments);
+        if !links.is_empty() {
+            return Some(PolicyReason {
+                rule: Rule::NewLink,
+                detail: format!(
+                    "{} would carry a link to {}, a host the person did not name in this turn's message",
+                    call.name,
+                    links.join(", ")
+                ),
+            });
+        }
+        match check {
+            DestinationCheck::AllNamed | DestinationCheck::Unnamed(_) => None,
             DestinationCheck::NoDestination => Some(PolicyReason {
                 rule: Rule::SideEffect,
                 detail: match configured {
@@ -401,7 +459,7 @@ impl InjectionPolicy {
                         call.name
                     ),
                     None => format!(
-                        "{} may change or send something (its MCP server does not mark it read-only) and names no destination the person named",
+                        "{} may change or send something (its MCP server marks it neither read-only nor a private write: destructiveHint and openWorldHint false) and names no destination the person named",
                         call.name
                     ),
                 },
@@ -449,7 +507,7 @@ pub fn instruction_path(path: &str, workspace: &Path) -> Option<&'static str> {
 }
 
 /// [`instruction_path`] on the name alone (`..` resolved lexically).
-fn instruction_name(path: &str, workspace: &Path) -> Option<&'static str> {
+pub(crate) fn instruction_name(path: &str, workspace: &Path) -> Option<&'static str> {
     let given = Path::new(path);
     let inside = if given.is_absolute() {
         given.strip_prefix(workspace).ok()?
@@ -708,6 +766,115 @@ mod tests {
             rule(decide(&policy, &taint, "read_file", json!({"path": "x"}))),
             None
         );
+    }
+
+    /// A call of an MCP tool with these annotations (read-only, destructive, open-world).
+    fn declared(
+        policy: &InjectionPolicy,
+        taint: &TurnTaint,
+        hints: (Option<bool>, Option<bool>, Option<bool>),
+        args: serde_json::Value,
+    ) -> Option<&'static str> {
+        let (read_only, destructive, open_world) = hints;
+        rule(policy.decide(
+            taint,
+            &ProposedCall {
+                name: "suite__tool",
+                arguments: &args,
+                workspace: Path::new("/ws"),
+                declared: Some(DeclaredHints {
+                    read_only,
+                    destructive,
+                    open_world,
+                }),
+            },
+        ))
+    }
+
+    #[test]
+    fn annotations_classify_mcp_tools() {
+        let policy = InjectionPolicy {
+            mode: InjectionMode::Strict,
+            ..InjectionPolicy::default()
+        };
+        let taint = tainted("Add the recipe to my grocery list, invite sarah@example.org to lunch, read www.news.example");
+        let private = (Some(false), Some(false), Some(false));
+        let reaching = (Some(false), Some(false), Some(true));
+        let fetch = (Some(true), None, Some(true));
+        let closed_read = (Some(true), None, Some(false));
+        let cases = [
+            // A private write (adds to the person's own data, reaches no one) passes
+            // like write_file on an ordinary file...
+            (private, json!({"file_id": "3", "content": "eggs"}), None),
+            // ...but not when it would reach someone the person did not name.
+            (
+                private,
+                json!({"title": "x", "participants": ["mark@evil.example"]}),
+                Some("new-destination"),
+            ),
+            (
+                private,
+                json!({"title": "x", "participants": ["sarah@example.org"]}),
+                None,
+            ),
+            // A hint left out is the spec's default (destructive, open-world).
+            (
+                (Some(false), None, Some(false)),
+                json!({"file_id": "3"}),
+                Some("side-effect"),
+            ),
+            (
+                (Some(false), Some(true), Some(false)),
+                json!({"file_id": "13"}),
+                Some("side-effect"),
+            ),
+            // A tool that may reach others needs named destinations and carries no
+            // link to a host the person did not name.
+            (
+                reaching,
+                json!({"title": "Lunch", "participants": []}),
+                Some("side-effect"),
+            ),
+            (
+                reaching,
+                json!({"participants": ["sarah@example.org"], "title": "Lunch"}),
+                None,
+            ),
+            (
+                reaching,
+                json!({"user": "Sarah@example.org", "body": "see www.secure-systems.example/login"}),
+                Some("new-link"),
+            ),
+            (
+                reaching,
+                json!({"user": "sarah@example.org", "body": "see https://www.news.example/a"}),
+                None,
+            ),
+            (
+                reaching,
+                json!({"channel": "general", "body": "hi"}),
+                Some("new-destination"),
+            ),
+            (reaching, json!({"channel": "lunch", "body": "hi"}), None),
+            // A read that may reach the open world is judged by the links it holds.
+            (
+                fetch,
+                json!({"url": "www.true-news.example"}),
+                Some("new-host"),
+            ),
+            (fetch, json!({"url": "www.news.example/today"}), None),
+            (fetch, json!({"query": "lunch places"}), None),
+            (closed_read, json!({"url": "www.true-news.example"}), None),
+            // A file name is not a link.
+            (fetch, json!({"file_path": "bill-december.txt"}), None),
+        ];
+        for (hints, args, expected) in cases {
+            assert_eq!(
+                declared(&policy, &taint, hints, args.clone()),
+                expected,
+                "{hints:?} {args}"
+            );
+        }
     }
 
     #[test]

@@ -22,6 +22,7 @@ mod memory_hook;
 mod now_line;
 mod spawn;
 mod taint;
+mod tainted_step;
 mod turn;
 
 pub use budget::{Budget, BudgetExceeded};

@@ -16,6 +16,17 @@ pub trait MemoryHook: Send + Sync + 'static {
     /// stored in the session.
     fn capture(&self, session_id: &str, message: &Message);
 
+    /// Called instead of [`MemoryHook::capture`] for a message that may carry an
+    /// attacker's words: the agent's text in a turn whose context held untrusted content
+    /// (it may repeat a "fact" a page planted), and a user message carrying outside text
+    /// (`<untrusted-content>` blocks: a heartbeat probe's output, a mail body). Hearth's
+    /// memory keeps it as `untrusted`, so recall labels it and a turn that recalls it is
+    /// tainted ([`MemoryHook::recall_is_untrusted`]). The default drops it: a memory that
+    /// cannot mark it must not remember it as trusted.
+    fn capture_untrusted(&self, session_id: &str, message: &Message) {
+        let _ = (session_id, message);
+    }
+
     /// Called after a compaction with the messages it summarised away (user and
     /// assistant text was captured when said; tool results were not) and the summary,
     /// so what only they held stays findable. The default does nothing.

@@ -10,7 +10,10 @@
 //! as it may carry what it summarised.
 
 use hearth_protocol::Message;
-use hearth_tools::{contains_untrusted_block, host_is_within, hosts_named_in, ToolRegistry};
+use hearth_tools::{
+    carries_outside_text, contains_untrusted_block, host_is_within, hosts_named_in,
+    outside_text_source, without_outside_text, ToolRegistry,
+};
 
 /// Where untrusted content came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,12 +47,16 @@ pub struct TurnTaint {
 }
 
 impl TurnTaint {
-    /// A clean turn whose message says `person_text` (the person's words only).
+    /// A clean turn whose message says `person_text` (the person's words only). Outside
+    /// text the message carries ([`hearth_tools::wrap_outside_text`]: a heartbeat
+    /// probe's output) is not the person's: the hosts and recipients it names are not
+    /// named by the person.
     pub fn new(person_text: &str) -> Self {
+        let own_words = without_outside_text(person_text);
         Self {
             sources: Vec::new(),
-            person_text: person_text.to_lowercase(),
-            named_hosts: hosts_named_in(person_text),
+            person_text: own_words.to_lowercase(),
+            named_hosts: hosts_named_in(&own_words),
         }
     }
 
@@ -109,8 +116,9 @@ impl TurnTaint {
     /// The taint of a context: every tool result in `messages` whose tool says its
     /// output is untrusted ([`hearth_tools::Tool::output_is_untrusted`]; a tool no
     /// longer registered counts when its result holds an `<untrusted-content>` block),
-    /// and every user message `untrusted_user_text` flags (recalled memories of outside
-    /// origin). `person_text` is this turn's message, the person's words only.
+    /// every user message `untrusted_user_text` flags (recalled memories of outside
+    /// origin), and every user message carrying outside text
+    /// ([`hearth_tools::wrap_outside_text`]: a heartbeat probe's output). `person_text` is this turn's message, the person's words only.
     pub fn of_context(
         person_text: &str,
         messages: &[Message],
@@ -131,9 +139,16 @@ impl TurnTaint {
                         });
                     }
                 }
-                Message::User { text } if untrusted_user_text(text) => {
+                Message::User { text, .. } if untrusted_user_text(text) => {
                     taint.record(TaintSource {
                         origin: "recalled memory".to_string(),
+                        call_id: String::new(),
+                    });
+                }
+                Message::User { text, .. } if carries_outside_text(text) => {
+                    let source = outside_text_source(text).unwrap_or("outside text");
+                    taint.record(TaintSource {
+                        origin: format!("{source} in a message"),
                         call_id: String::new(),
                     });
                 }

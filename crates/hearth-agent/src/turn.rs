@@ -6,7 +6,7 @@ use std::sync::Arc;
 use hearth_models::{ModelError, ModelProfile, ModelRef, Provider};
 use hearth_protocol::{
     AgentEvent, Message, ModelRequest, ModelResponse, StopReason, StreamEvent, ToolCall,
-    ToolResult, TurnEnd, Usage,
+    ToolResult, TurnEnd, TurnFailure, Usage,
 };
 use hearth_secrets::Redactor;
 use hearth_store::{AsyncStore, StoreError};
@@ -87,6 +87,23 @@ pub enum AgentError {
     Compaction(#[from] CompactionError),
 }
 
+impl AgentError {
+    /// The error as the `error` event carries it: its message and what kind of
+    /// failure it is.
+    pub fn to_event(&self) -> AgentEvent {
+        let failure = match self {
+            AgentError::Model(_) => TurnFailure::Model,
+            AgentError::Store(_) => TurnFailure::Store,
+            AgentError::Budget(_) => TurnFailure::Budget,
+            AgentError::Compaction(_) => TurnFailure::Compaction,
+        };
+        AgentEvent::Error {
+            message: self.to_string(),
+            failure: Some(failure),
+        }
+    }
+}
+
 /// Everything turns need: a provider for a model, the tools, the store and the
 /// (stable) system prompt. Built once and used for any number of turns (each with its
 /// own cancellation token).
@@ -132,14 +149,14 @@ impl Agent {
         self.store.repair(session_id).await?;
         let mut history = History::from(self.store.resume_context(session_id).await?);
         let recalled = self.recall(user_text).await;
-        let said = with_now(user_text, self.settings.now_line.as_ref());
-        let user = Message::user(with_recall(&said, recalled));
+        let with_time = with_now(user_text, self.settings.now_line.as_ref());
+        let user = Message::user_with_additions(user_text, with_recall(&with_time, recalled));
         let seq = self.store.append(session_id, &user).await?;
         emit(AgentEvent::SessionStarted {
             session_id: session_id.to_string(),
             model: self.model.to_string(),
         });
-        self.capture(session_id, Message::user(user_text)).await;
+        self.capture_user_text(session_id, user_text).await;
         history.push(seq, user);
 
         let tool_context = ToolContext {
@@ -242,8 +259,16 @@ impl Agent {
                     .end_with_truncated_calls(session_id, &response, step, usage, emit)
                     .await;
             }
+            // The taint of what the model saw: its text may repeat what an attacker
+            // planted (captured as untrusted), and it decides what this step's tools
+            // are told (`tainted_step`).
+            let seen = self.context_taint(user_text, &history);
             if !response.text.is_empty() {
-                self.capture(session_id, assistant.clone()).await;
+                if seen.is_tainted() {
+                    self.capture_untrusted(session_id, assistant.clone()).await;
+                } else {
+                    self.capture(session_id, assistant.clone()).await;
+                }
             }
             history.push(seq, assistant);
             if !response.text.is_empty() {
@@ -263,10 +288,11 @@ impl Agent {
             let refused = self
                 .screen_calls(user_text, &history, &response.tool_calls)
                 .await;
+            let step_context = self.step_context(&tool_context, &seen);
             let (results, looping) = self
                 .run_tool_calls(
                     session_id,
-                    &tool_context,
+                    &step_context,
                     (&response.tool_calls, &refused),
                     &mut guard,
                     emit,
@@ -371,15 +397,45 @@ impl Agent {
     /// Feeds `message` to long-term memory on a blocking thread (a durable write) and
     /// waits for it, so captures stay in the order they were said.
     async fn capture(&self, session_id: &str, message: Message) {
+        self.capture_with(session_id, message, false).await;
+    }
+
+    /// [`Agent::capture`] for what may carry an attacker's words
+    /// ([`MemoryHook::capture_untrusted`]).
+    async fn capture_untrusted(&self, session_id: &str, message: Message) {
+        self.capture_with(session_id, message, true).await;
+    }
+
+    async fn capture_with(&self, session_id: &str, message: Message, untrusted: bool) {
         let Some(memory) = self.memory.as_ref().map(Arc::clone) else {
             return;
         };
         let session_id = session_id.to_string();
-        if let Err(error) =
-            tokio::task::spawn_blocking(move || memory.capture(&session_id, &message)).await
-        {
+        let captured = tokio::task::spawn_blocking(move || {
+            if untrusted {
+                memory.capture_untrusted(&session_id, &message);
+            } else {
+                memory.capture(&session_id, &message);
+            }
+        });
+        if let Err(error) = captured.await {
             tracing::warn!(%error, "memory capture failed; the turn goes on without it");
         }
+    }
+
+    /// The turn's message to memory: the person's words as theirs, and, when it carries
+    /// outside text ([`hearth_tools::wrap_outside_text`]: a heartbeat probe's output),
+    /// the whole message as untrusted.
+    async fn capture_user_text(&self, session_id: &str, user_text: &str) {
+        if !hearth_tools::carries_outside_text(user_text) {
+            return self.capture(session_id, Message::user(user_text)).await;
+        }
+        let own_words = hearth_tools::without_outside_text(user_text);
+        if !own_words.trim().is_empty() {
+            self.capture(session_id, Message::user(own_words)).await;
+        }
+        self.capture_untrusted(session_id, Message::user(user_text))
+            .await;
     }
 
     /// The answer reached the output token limit in the middle of a tool call: its

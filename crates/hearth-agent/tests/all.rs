@@ -4,5 +4,6 @@
 
 mod compaction;
 mod injection;
+mod injection_gaps;
 mod runtime_not_blocked;
 mod subagents;

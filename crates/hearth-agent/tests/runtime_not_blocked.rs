@@ -156,7 +156,7 @@ fn a_turn_completes_while_other_sessions_are_stuck_in_blocking_recall() {
         );
         for id in &stuck_sessions {
             let messages = store.messages(id).unwrap();
-            let Message::User { text } = &messages[0] else {
+            let Message::User { text, .. } = &messages[0] else {
                 panic!("the first message of {id} is not the user's: {messages:?}");
             };
             assert!(

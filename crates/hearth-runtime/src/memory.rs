@@ -61,6 +61,35 @@ impl LoopMemory {
     }
 }
 
+impl LoopMemory {
+    /// Captures `message` with its speaker's provenance, or `forced` (untrusted).
+    fn capture_as(&self, session_id: &str, message: &Message, forced: Option<Provenance>) {
+        let (speaker, text, provenance) = match message {
+            // The person's words, not the skill bodies `$name` pulled in.
+            Message::User { text, .. } => (
+                "user",
+                hearth_skills::without_mentions(text),
+                Provenance::User,
+            ),
+            Message::Assistant { text, .. } => ("assistant", text.as_str(), Provenance::Agent),
+            Message::Tool(_) => return,
+        };
+        if text.trim().is_empty() {
+            return;
+        }
+        let turn = CapturedTurn {
+            session_id: session_id.to_string(),
+            speaker: speaker.to_string(),
+            text: text.to_string(),
+            timestamp: None,
+            provenance: forced.unwrap_or(provenance),
+        };
+        if let Err(err) = self.memory.capture(turn) {
+            tracing::warn!("memory capture failed: {err}");
+        }
+    }
+}
+
 impl MemoryHook for LoopMemory {
     fn recall(&self, user_text: &str) -> Option<String> {
         let words = hearth_skills::without_mentions(user_text);
@@ -84,35 +113,29 @@ impl MemoryHook for LoopMemory {
     }
 
     fn capture(&self, session_id: &str, message: &Message) {
-        let (speaker, text, provenance) = match message {
-            // The person's words, not the skill bodies `$name` pulled in.
-            Message::User { text } => (
-                "user",
-                hearth_skills::without_mentions(text),
-                Provenance::User,
-            ),
-            Message::Assistant { text, .. } => ("assistant", text.as_str(), Provenance::Agent),
-            Message::Tool(_) => return,
-        };
-        if text.trim().is_empty() {
-            return;
-        }
-        let turn = CapturedTurn {
-            session_id: session_id.to_string(),
-            speaker: speaker.to_string(),
-            text: text.to_string(),
-            timestamp: None,
-            provenance,
-        };
-        if let Err(err) = self.memory.capture(turn) {
-            tracing::warn!("memory capture failed: {err}");
-        }
+        self.capture_as(session_id, message, None);
+    }
+
+    /// Kept, but as `untrusted`: recall labels it so, and a turn that recalls it is
+    /// tainted. Chosen over dropping it: what the agent said about a page stays
+    /// findable ("what did that article say?"), and a planted "fact" comes back marked
+    /// as outside text, never as the agent's or the person's word.
+    fn capture_untrusted(&self, session_id: &str, message: &Message) {
+        self.capture_as(session_id, message, Some(Provenance::Untrusted));
     }
 
     /// What compaction summarised away stays findable: the user's and the agent's
     /// words were captured when said, so this adds the tool results (as outside text)
-    /// and the summary (the agent's).
+    /// and the summary (the agent's, or untrusted when what it summarised held outside
+    /// text: it may repeat what that planted).
     fn capture_compacted(&self, session_id: &str, compacted: &[Message], summary: &str) {
+        let summarised_outside_text = compacted.iter().any(|message| match message {
+            Message::Tool(result) => hearth_tools::contains_untrusted_block(&result.content),
+            Message::User { text, .. } => {
+                hearth_tools::carries_outside_text(text) || self.recall_is_untrusted(text)
+            }
+            Message::Assistant { .. } => false,
+        });
         let results = compacted.iter().filter_map(|message| match message {
             Message::Tool(result) if !result.content.trim().is_empty() => Some((
                 format!("tool {}", result.name),
@@ -124,7 +147,11 @@ impl MemoryHook for LoopMemory {
         let summary = (
             "compaction summary".to_string(),
             summary.to_string(),
-            Provenance::Agent,
+            if summarised_outside_text {
+                Provenance::Untrusted
+            } else {
+                Provenance::Agent
+            },
         );
         for (speaker, text, provenance) in results.chain(std::iter::once(summary)) {
             let turn = CapturedTurn {
@@ -187,5 +214,52 @@ mod tests {
             "{}",
             output.content
         );
+    }
+
+    /// A tainted turn's reply is kept, but as untrusted: recalled later, it is labelled
+    /// so and the recalling turn is tainted (`MemoryHook::recall_is_untrusted`); a
+    /// summary of outside text is untrusted too.
+    #[test]
+    fn a_reply_from_a_tainted_turn_comes_back_marked_and_taints_the_recalling_turn() {
+        let dir = tempfile::tempdir().unwrap();
+        let memory = Arc::new(Memory::open(&dir.path().join("memory.db"), None).unwrap());
+        let workspace = dir.path().join("ws");
+        std::fs::create_dir(&workspace).unwrap();
+        let hook = LoopMemory::new(Arc::clone(&memory), workspace);
+        hook.capture_untrusted(
+            "session-1",
+            &Message::assistant("Noted: backups go to evil.example every night.", vec![]),
+        );
+        hook.capture(
+            "session-1",
+            &Message::assistant("Your backups run at midnight.", vec![]),
+        );
+        let recalled = hook.recall("where do the backups go at night").unwrap();
+        assert!(recalled.contains("evil.example"), "{recalled}");
+        let message = hearth_agent::with_recall("where do the backups go?", Some(recalled.clone()));
+        assert!(hook.recall_is_untrusted(&message), "{recalled}");
+        let marked = recalled
+            .lines()
+            .find(|line| line.contains("evil.example"))
+            .unwrap();
+        assert!(marked.contains(" untrusted "), "{recalled}");
+
+        let call = ToolCall {
+            id: "call_1".into(),
+            name: "web_fetch".into(),
+            arguments: "{}".into(),
+        };
+        let page = hearth_tools::wrap_untrusted("https://x.test/", "zebra-fact: obey");
+        let compacted = [
+            Message::assistant("", vec![call.clone()]),
+            Message::Tool(ToolResult::ok(&call, page)),
+        ];
+        hook.capture_compacted("session-2", &compacted, "- zebra-fact summarised");
+        let recalled = hook.recall("zebra-fact summarised").unwrap();
+        let summary = recalled
+            .lines()
+            .find(|line| line.contains("zebra-fact summarised"))
+            .unwrap_or_else(|| panic!("{recalled}"));
+        assert!(summary.contains(" untrusted "), "{recalled}");
     }
 }

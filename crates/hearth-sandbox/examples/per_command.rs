@@ -47,6 +47,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         network: false,
         hidden_paths: Vec::new(),
         readable_paths: Vec::new(),
+        read_only_paths: Vec::new(),
         limits: Default::default(),
     };
     let cancel = CancellationToken::new();

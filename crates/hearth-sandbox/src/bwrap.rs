@@ -42,6 +42,9 @@ pub(crate) struct SandboxLayout {
     /// Every `.git` in the workspace (directories, or files in git worktrees), made
     /// read-only in `workspace-write`: see `git_dirs`.
     pub git_dirs: Vec<PathBuf>,
+    /// The policy's read-only paths that exist inside the workspace, resolved, bound
+    /// read-only in `workspace-write` (`SandboxPolicy::read_only_paths`).
+    pub read_only: Vec<PathBuf>,
     /// Hidden paths that exist, resolved; missing ones have nothing to hide.
     pub hidden: Vec<HiddenPath>,
     /// Readable paths that exist, resolved.
@@ -110,10 +113,16 @@ impl SandboxLayout {
             .iter()
             .filter_map(|path| std::fs::canonicalize(path).ok())
             .collect();
+        let read_only = if workspace_writable {
+            read_only_inside(&policy.read_only_paths, &workspace)
+        } else {
+            Vec::new()
+        };
         Ok(Self {
             workspace,
             workspace_writable,
             git_dirs,
+            read_only,
             hidden,
             readable,
             network: policy.network,
@@ -184,10 +193,21 @@ impl SandboxLayout {
             Mount::ReadOnly(&self.workspace)
         });
         mounts.extend(self.git_dirs.iter().map(|git| Mount::ReadOnly(git)));
+        mounts.extend(self.read_only.iter().map(|path| Mount::ReadOnly(path)));
         mounts.extend(self.readable.iter().map(|path| Mount::ReadOnly(path)));
         mounts.sort_by_key(|mount| mount.path().components().count());
         mounts
     }
+}
+
+/// `paths` that exist and lie inside `workspace`, resolved (a symlink inside pointing
+/// out is left out: the workspace's rule never covered its target).
+pub(crate) fn read_only_inside(paths: &[PathBuf], workspace: &Path) -> Vec<PathBuf> {
+    paths
+        .iter()
+        .filter_map(|path| std::fs::canonicalize(path).ok())
+        .filter(|path| path.starts_with(workspace) && path != workspace)
+        .collect()
 }
 
 /// One mount of a policy's own paths.
@@ -270,6 +290,7 @@ mod tests {
                 PathBuf::from("/home/u/.hearth/workspace/.git"),
                 PathBuf::from("/home/u/.hearth/workspace/vendor/lib/.git"),
             ],
+            read_only: Vec::new(),
             hidden: vec![
                 HiddenPath {
                     path: PathBuf::from("/home/u/.hearth"),

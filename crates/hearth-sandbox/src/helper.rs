@@ -159,6 +159,7 @@ fn probe_plan() -> HelperPlan {
         read_only_mounts: vec!["/proc/sys".into()],
         masked: Vec::new(),
         kept_in_masked: Vec::new(),
+        protected: Vec::new(),
         private_tmp: dir.clone(),
         network: false,
         cwd: dir,
@@ -169,6 +170,13 @@ fn probe_plan() -> HelperPlan {
 fn restrict(plan: &HelperPlan, entered: Namespaces) -> Result<HelperReport, String> {
     let namespaces = entered.mount;
     if !namespaces {
+        if let Some(protected) = plan.protected.first() {
+            return Err(format!(
+                "{} must stay read-only for this command, and without a mount namespace \
+                 (refused by this kernel) the sandbox cannot make it so",
+                protected.display()
+            ));
+        }
         if let Some(masked) = plan.masked.first() {
             return Err(format!(
                 "{} lies inside the workspace, and without a mount namespace (refused by \

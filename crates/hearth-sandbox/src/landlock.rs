@@ -57,6 +57,11 @@ pub struct HelperPlan {
     /// Readable paths inside a masked one, bound back read-only (`~/.hearth/skills`).
     #[serde(default)]
     pub kept_in_masked: Vec<PathBuf>,
+    /// The policy's read-only paths in the workspace (also in `read_only_mounts`):
+    /// the helper refuses to run without a mount namespace rather than leave them
+    /// writable.
+    #[serde(default)]
+    pub protected: Vec<PathBuf>,
     pub network: bool,
     pub cwd: PathBuf,
 }
@@ -128,9 +133,12 @@ impl HelperPlan {
         read_roots.extend(std::fs::canonicalize("/etc/resolv.conf").ok());
         let mut write_roots = Vec::new();
         let mut read_only_mounts = vec![PathBuf::from("/proc/sys")];
+        let mut protected = Vec::new();
         if policy.mode == SandboxMode::WorkspaceWrite {
             write_roots.push(workspace.clone());
             read_only_mounts.extend(crate::git_dirs::find(&workspace, &hidden));
+            protected = crate::bwrap::read_only_inside(&policy.read_only_paths, &workspace);
+            read_only_mounts.extend(protected.iter().cloned());
         } else {
             read_roots.push(workspace);
         }
@@ -145,6 +153,7 @@ impl HelperPlan {
             read_only_mounts,
             masked,
             kept_in_masked,
+            protected,
             private_tmp: private_tmp.to_path_buf(),
             network: policy.network,
             cwd,

@@ -85,6 +85,11 @@ pub struct SandboxPolicy {
     /// Paths inside hidden directories shown again, read-only (`$HEARTH_HOME/skills`,
     /// whose scripts commands may run).
     pub readable_paths: Vec<PathBuf>,
+    /// Paths inside the workspace kept read-only in `workspace-write`, as every `.git`
+    /// is: what steers the agent (`AGENTS.md`, `skills/`, `.hearth/`), once untrusted
+    /// content is in the context. Missing ones are left out (nothing to bind); under
+    /// Landlock they need a mount namespace, and the command is refused without one.
+    pub read_only_paths: Vec<PathBuf>,
     pub limits: ResourceLimits,
 }
 

@@ -50,6 +50,7 @@ macro_rules! breakout_cases {
                 detached_processes_over_the_limit_are_all_killed,
                 a_host_process_is_not_even_listed,
                 every_git_folder_is_read_only_and_new_repositories_are_reported,
+                read_only_paths_in_the_workspace_cannot_be_changed,
                 #[cfg(target_arch = "x86_64")] kernel_keyrings_and_io_uring_are_refused,
             );
         }

@@ -2,6 +2,7 @@
 //! sandbox. Output is capped and cut in the middle; a timeout kills the process group.
 
 use std::collections::HashSet;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -232,8 +233,10 @@ impl Tool for ExecTool {
             .timeout_ms
             .unwrap_or(DEFAULT_TIMEOUT_MS)
             .clamp(1, MAX_TIMEOUT_MS);
+        let protected = protected_before(ctx).await;
         let policy = SandboxPolicy {
             mode,
+            read_only_paths: protected.clone().unwrap_or_default(),
             ..self.gate.policy.clone()
         };
         let spec = CommandSpec {
@@ -243,11 +246,108 @@ impl Tool for ExecTool {
             timeout: Duration::from_millis(timeout_ms),
             output_limit: CAPTURE_BYTES,
         };
-        match hearth_sandbox::run_using(&self.gate.mechanism, &policy, &spec, &ctx.cancel).await {
+        let origin = untrusted_origin(ctx, &policy);
+        let started = crate::untrusted_files::command_start();
+        let ran =
+            hearth_sandbox::run_using(&self.gate.mechanism, &policy, &spec, &ctx.cancel).await;
+        let mut output = match ran {
             Ok(output) => format_output(&output, timeout_ms, note.as_deref()),
             Err(err) => ToolOutput::error(format!("exec could not run the command: {err}")),
+        };
+        if let Some(before) = protected {
+            output
+                .content
+                .push_str(&remove_created_protected(ctx, before).await);
         }
+        if let Some(origin) = origin {
+            output
+                .content
+                .push_str(&mark_changed_files(ctx, started, origin).await);
+        }
+        output
     }
+}
+
+/// In a step whose context holds untrusted content: the paths that steer the agent
+/// which exist now, kept read-only for the command (`crate::protected_paths`).
+async fn protected_before(ctx: &ToolContext) -> Option<Vec<PathBuf>> {
+    let rule = ctx.tainted.as_ref()?.protected.clone()?;
+    let ctx = ctx.clone();
+    tokio::task::spawn_blocking(move || {
+        let skip = |path: &Path| ctx.is_private(path);
+        crate::protected_paths::find(&ctx.workspace, &*rule, &skip)
+    })
+    .await
+    .ok()
+}
+
+/// Removes the paths that steer the agent which the command created (it could not
+/// change those in `before`); the note for the command's result, empty when none.
+async fn remove_created_protected(ctx: &ToolContext, before: Vec<PathBuf>) -> String {
+    let Some(rule) = ctx.tainted.as_ref().and_then(|step| step.protected.clone()) else {
+        return String::new();
+    };
+    let ctx = ctx.clone();
+    let removed = tokio::task::spawn_blocking(move || {
+        let skip = |path: &Path| ctx.is_private(path);
+        let after = crate::protected_paths::find(&ctx.workspace, &*rule, &skip);
+        crate::protected_paths::remove_created(&before, after)
+            .iter()
+            .map(|path| crate::files::display_path(&ctx.workspace, path))
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap_or_default();
+    if removed.is_empty() {
+        return String::new();
+    }
+    format!(
+        "\n[note: untrusted content is in this conversation, so commands cannot change what steers the agent (instruction files, skills, agent configuration); what this command created there was removed: {}. Use write_file or edit_file, which ask the person, if such a change is really wanted]",
+        removed.join(", ")
+    )
+}
+
+/// Why the files a command changes hold untrusted content, if they do: it ran while
+/// the context held untrusted content, or it could reach the network.
+fn untrusted_origin(ctx: &ToolContext, policy: &SandboxPolicy) -> Option<String> {
+    if let Some(step) = &ctx.tainted {
+        return Some(format!(
+            "changed by an exec command run after untrusted content from {}",
+            step.sources
+        ));
+    }
+    (policy.network || policy.mode == SandboxMode::FullAccess)
+        .then(|| "changed by an exec command that had network access".to_string())
+}
+
+/// Marks the workspace files changed since `started` as untrusted (on a blocking
+/// thread); the note for the command's result, empty when none changed.
+async fn mark_changed_files(
+    ctx: &ToolContext,
+    started: std::time::SystemTime,
+    origin: String,
+) -> String {
+    let ctx = ctx.clone();
+    let walked = tokio::task::spawn_blocking(move || {
+        let skip = |path: &std::path::Path| ctx.is_private(path);
+        crate::untrusted_files::mark_changed_since(&ctx.workspace, started, &origin, &skip)
+    })
+    .await
+    .unwrap_or_default();
+    let mut note = String::new();
+    if !walked.marked.is_empty() {
+        note.push_str(&format!(
+            "\n[note: {} file(s) this command changed are marked untrusted; reading them back marks their text as untrusted data]",
+            walked.marked.len()
+        ));
+    }
+    if walked.cut_short {
+        note.push_str(&format!(
+            "\n[note: the workspace has more than {} entries; files past them that this command changed are not marked untrusted]",
+            crate::untrusted_files::MAX_WALK_ENTRIES
+        ));
+    }
+    note
 }
 
 /// What the model sees: status line, then stdout and stderr, cut in the middle if long.

@@ -12,12 +12,14 @@ mod args;
 mod confined;
 mod exec;
 mod files;
+pub mod protected_paths;
 mod registry;
 mod safe_commands;
 mod search;
 mod text;
 mod tool;
 mod untrusted;
+pub mod untrusted_files;
 mod web;
 pub mod workspace;
 
@@ -32,10 +34,12 @@ pub use registry::ToolRegistry;
 pub use search::{Glob, Grep};
 pub use text::truncate_middle;
 pub use tool::{
-    default_http_client, ContextError, DeclaredHints, FileAccess, Tool, ToolContext, ToolOutput,
+    default_http_client, ContextError, DeclaredHints, FileAccess, ProtectedPaths, RedirectRule,
+    TaintedStep, Tool, ToolContext, ToolOutput,
 };
 pub use untrusted::{
-    contains_untrusted_block, neutralise_tag, neutralise_wrapper_tags, wrap_untrusted,
+    carries_outside_text, contains_untrusted_block, neutralise_tag, neutralise_wrapper_tags,
+    outside_text_source, without_outside_text, wrap_outside_text, wrap_untrusted,
 };
 pub use web::{
     fetch_target, host_is_within, hosts_named_in, url_host_port, AddressPolicy, AllowEntry,

@@ -127,10 +127,12 @@ fn open_search_root(
 }
 
 /// The bytes of `file` (a walked path inside the workspace), opened beneath the root
-/// without following symlinks; `None` if it cannot be read as a regular file or is too big.
-fn read_beneath(root: &WorkspaceRoot, file: &Path) -> Option<Vec<u8>> {
+/// without following symlinks, and whether it is marked untrusted
+/// (`crate::untrusted_files`); `None` if it cannot be read as a regular file or is too big.
+fn read_beneath(root: &WorkspaceRoot, file: &Path) -> Option<(Vec<u8>, bool)> {
     let names = root.names_of(file).ok()?;
     let opened = confined::open_file(root.as_fd(), &names, OpenMode::Read, false).ok()?;
+    let marked = crate::untrusted_files::file_mark(&opened.file).is_some();
     let size = opened.file.metadata().ok()?.len();
     if size > MAX_GREP_FILE_BYTES {
         return None;
@@ -141,7 +143,7 @@ fn read_beneath(root: &WorkspaceRoot, file: &Path) -> Option<Vec<u8>> {
         .take(MAX_GREP_FILE_BYTES)
         .read_to_end(&mut bytes)
         .ok()?;
-    Some(bytes)
+    Some((bytes, marked))
 }
 
 fn cancelled(tool: &str) -> ToolOutput {
@@ -264,6 +266,8 @@ struct GrepArgs {
 /// What a grep run found: the lines shown and how many more matched.
 struct GrepFindings {
     lines: Vec<String>,
+    /// Matching lines shown (a marked file's are one wrapped entry in `lines`).
+    shown: usize,
     not_shown: usize,
 }
 
@@ -348,6 +352,7 @@ fn grep_files(
 ) -> Option<GrepFindings> {
     let mut findings = GrepFindings {
         lines: Vec::new(),
+        shown: 0,
         not_shown: 0,
     };
     for file in files {
@@ -355,7 +360,7 @@ fn grep_files(
             return None;
         }
         // Unreadable, irregular (a FIFO) or too big: skipped, never waited on.
-        let Some(bytes) = read_beneath(workspace_root, &file) else {
+        let Some((bytes, marked)) = read_beneath(workspace_root, &file) else {
             continue;
         };
         if looks_binary(&bytes) {
@@ -363,20 +368,28 @@ fn grep_files(
         }
         let text = String::from_utf8_lossy(&bytes);
         let shown = display_path(workspace, &file);
+        let mut matched = Vec::new();
         for (index, line) in text.lines().enumerate() {
             if !regex.is_match(line) {
                 continue;
             }
-            if findings.lines.len() >= MAX_GREP_MATCHES {
+            if findings.shown >= MAX_GREP_MATCHES {
                 findings.not_shown += 1;
                 continue;
             }
+            findings.shown += 1;
             let (kept, dropped) = truncate_end(line, MAX_GREP_LINE_CHARS);
             let cut_note = if dropped > 0 { " [...]" } else { "" };
-            findings
-                .lines
-                .push(format!("{shown}:{}:{kept}{cut_note}", index + 1));
+            matched.push(format!("{shown}:{}:{kept}{cut_note}", index + 1));
         }
+        // A file with untrusted contents: its lines are wrapped as outside text.
+        if marked && !matched.is_empty() {
+            matched = vec![crate::untrusted::wrap_untrusted(
+                &format!("file:{shown}"),
+                &matched.join("\n"),
+            )];
+        }
+        findings.lines.extend(matched);
     }
     Some(findings)
 }

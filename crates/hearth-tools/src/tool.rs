@@ -70,6 +70,15 @@ impl DeclaredHints {
     pub fn is_read_only(&self) -> bool {
         self.read_only == Some(true)
     }
+
+    /// Whether the tool said it only adds to the person's own data and reaches no one:
+    /// `readOnlyHint: false`, `destructiveHint: false` and `openWorldHint: false`, each
+    /// said (a missing hint is the spec's default: destructive, open-world).
+    pub fn is_private_write(&self) -> bool {
+        self.read_only == Some(false)
+            && self.destructive == Some(false)
+            && self.open_world == Some(false)
+    }
 }
 
 /// The text a tool call returns to the model, and whether it is an error.
@@ -109,6 +118,43 @@ pub struct ToolContext {
     pub http: reqwest::Client,
     /// What the file tools may touch inside the workspace.
     pub files: FileAccess,
+    /// Set by the loop for a step whose context holds untrusted content (see
+    /// [`TaintedStep`]); `None` in a clean one.
+    pub tainted: Option<TaintedStep>,
+}
+
+/// Whether `web_fetch` may follow a redirect to a URL (see [`TaintedStep`]).
+pub type RedirectRule = std::sync::Arc<dyn Fn(&str) -> bool + Send + Sync>;
+/// Whether a path, relative to the workspace, steers the agent (see [`TaintedStep`]).
+pub type ProtectedPaths = std::sync::Arc<dyn Fn(&Path) -> bool + Send + Sync>;
+
+/// What the tools of one step are told when untrusted content is in the context the
+/// model saw: the files they write are marked untrusted (`crate::untrusted_files`), and
+/// `web_fetch` follows a redirect only where the injection policy would let it go.
+#[derive(Clone)]
+pub struct TaintedStep {
+    /// Where the untrusted content came from ("web_fetch (call c1)"), for marks.
+    pub sources: String,
+    /// Whether `web_fetch` may follow a redirect to this URL: the injection policy's
+    /// rule for a `web_fetch` call to it (a hop to the first URL's own host is always
+    /// followed: the policy or the person let that host be reached); `None`: any hop
+    /// the allow-list lets through (`[security] injection = "off"`).
+    pub redirect_rule: Option<RedirectRule>,
+    /// Whether a path (relative to the workspace) steers the agent (`AGENTS.md`,
+    /// `skills/`, `.hearth/`): `exec` keeps those that exist read-only for the command
+    /// and removes those it created (`crate::untrusted_files`); `None`: none
+    /// (`[security] injection = "off"`).
+    pub protected: Option<ProtectedPaths>,
+}
+
+impl std::fmt::Debug for TaintedStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TaintedStep")
+            .field("sources", &self.sources)
+            .field("redirect_rule", &self.redirect_rule.is_some())
+            .field("protected", &self.protected.is_some())
+            .finish()
+    }
 }
 
 /// Limits on the file tools beyond "inside the workspace", matching what the sandbox
@@ -233,6 +279,7 @@ impl ToolContext {
             cancel: CancellationToken::new(),
             http: default_http_client()?,
             files: FileAccess::default(),
+            tainted: None,
         })
     }
 }

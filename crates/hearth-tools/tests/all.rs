@@ -8,4 +8,5 @@ mod exec_gate;
 mod file_tools;
 mod registry;
 mod search_tools;
+mod untrusted_files;
 mod web_fetch;

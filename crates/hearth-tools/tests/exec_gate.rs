@@ -79,6 +79,7 @@ fn tool(
         network: false,
         hidden_paths: Vec::new(),
         readable_paths: Vec::new(),
+        read_only_paths: Vec::new(),
         limits: Default::default(),
     };
     ExecTool::new(ExecGate::new(policy, approval, approver))

@@ -524,3 +524,48 @@ async fn loopback_is_reached_only_through_an_exact_allow_list_entry() {
     );
     assert_eq!(server.connections.load(Ordering::SeqCst), 1);
 }
+
+#[tokio::test]
+async fn in_a_tainted_step_every_redirect_hop_must_pass_the_injection_rule() {
+    let (_dir, ctx) = workspace();
+    let allowed = serve_on(([127, 0, 0, 1], 0).into()).await;
+    let port = allowed.port;
+    let evil = serve_on(([127, 0, 0, 2], port).into()).await;
+    let one: IpAddr = "127.0.0.1".parse().unwrap();
+    let two: IpAddr = "127.0.0.2".parse().unwrap();
+    let hosts = WebFetch::fixed_hosts([("allowed.test", vec![one]), ("evil.test", vec![two])]);
+    // Every address is open and no allow-list is set: only the step's rule refuses.
+    let tool = WebFetch::with_hosts(AddressPolicy::allow_private(), hosts);
+    let rule = |url: &str| url.starts_with("http://named.test");
+    let tainted = ToolContext {
+        tainted: Some(hearth_tools::TaintedStep {
+            sources: "web_fetch (call c1)".into(),
+            redirect_rule: Some(Arc::new(rule)),
+            protected: None,
+        }),
+        ..ctx.clone()
+    };
+    let open_redirect = json!({"url": format!("http://allowed.test:{port}/to-other-name")});
+
+    let hop = tool.call(open_redirect.clone(), &tainted).await;
+    assert!(
+        hop.is_error
+            && hop.content.contains("a redirect led to evil.test")
+            && hop.content.contains("fetch its URL directly"),
+        "{}",
+        hop.content
+    );
+    assert_eq!(evil.connections.load(Ordering::SeqCst), 0);
+    // A hop to the first URL's own host passes: the policy let that host be reached.
+    let same_host = json!({"url": format!("http://allowed.test:{port}/to-page")});
+    let page = tool.call(same_host, &tainted).await;
+    assert!(
+        !page.is_error && page.content.contains("Fish & Chips"),
+        "{}",
+        page.content
+    );
+    // A clean step (or injection "off") follows the redirect as before.
+    let followed = tool.call(open_redirect, &ctx).await;
+    assert!(!followed.is_error, "{}", followed.content);
+    assert_eq!(evil.connections.load(Ordering::SeqCst), 1);
+}

@@ -7,7 +7,9 @@
 //! is nothing cheap to check, so every tick wakes the model. A woken tick runs the
 //! prompt in `prompts/heartbeat.md` (the news, then the workspace's checklist file) as
 //! a turn in a new session titled `heartbeat`, through the [`SessionHub`] like any other
-//! turn (so `[budget]` and approvals apply). Every tick is recorded (`hearth heartbeat
+//! turn (so `[budget]` and approvals apply). A probe's output is outside text
+//! (`hearth_tools::wrap_outside_text`): the turn counts as tainted, and what the output
+//! names is not the person's word to the injection policy. Every tick is recorded (`hearth heartbeat
 //! history`); a probe's new hash is kept only once its news was delivered to the model
 //! (a failed turn leaves it, so the next tick tries again).
 //!
@@ -141,10 +143,12 @@ impl Heartbeat {
             } else {
                 continue;
             };
+            // Outside text carried in the message: it taints the turn, and the hosts
+            // it names are not the person's (`hearth_agent::TurnTaint`).
             lines.push(format!(
                 "- probe {} {why}; its output:\n{}",
                 report.name,
-                hearth_tools::wrap_untrusted(
+                hearth_tools::wrap_outside_text(
                     &format!("probe:{}", report.name),
                     &report.shown_output()
                 )
@@ -201,7 +205,7 @@ impl Heartbeat {
                     }
                     return woken;
                 }
-                TurnEvent::Agent(AgentEvent::Error { message }) => {
+                TurnEvent::Agent(AgentEvent::Error { message, .. }) => {
                     woken.error = Some(message);
                     return woken;
                 }

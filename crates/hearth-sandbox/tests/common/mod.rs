@@ -125,6 +125,7 @@ impl Fixture {
             network: self.network,
             hidden_paths: vec![self.hearth_home.clone()],
             readable_paths: vec![self.hearth_home.join("skills")],
+            read_only_paths: Vec::new(),
             limits: self.limits.clone(),
         }
     }

@@ -235,11 +235,38 @@ pub fn hosts_named_in(text: &str) -> Vec<String> {
             Some(host.trim_end_matches('.').to_ascii_lowercase())
         };
         let Some(host) = host else { continue };
-        if looks_like_host(&host) && !found.contains(&host) {
-            found.push(host);
+        let sentence_break = host_before_sentence_break(token);
+        for host in [Some(host), sentence_break].into_iter().flatten() {
+            if looks_like_host(&host) && !found.contains(&host) {
+                found.push(host);
+            }
         }
     }
     found
+}
+
+/// The host in a token where a sentence ran on without a space (`www.example.com.They`):
+/// the labels before the first one that starts with a capital after lower-case labels.
+/// Host names ignore case, so the whole token is kept as a host as well; this only adds
+/// what the person literally wrote.
+fn host_before_sentence_break(token: &str) -> Option<String> {
+    if token.contains("://") || token.contains('@') {
+        return None;
+    }
+    let labels: Vec<&str> = token.split('.').collect();
+    let first_capital = labels
+        .iter()
+        .skip(2)
+        .position(|label| label.starts_with(|c: char| c.is_ascii_uppercase()))?
+        + 2;
+    let before = &labels[..first_capital];
+    if before
+        .iter()
+        .any(|label| label.chars().any(|c| c.is_ascii_uppercase()))
+    {
+        return None;
+    }
+    Some(before.join("."))
 }
 
 /// A name with at least two labels ending in letters, an IP address, or `localhost`.
@@ -337,6 +364,11 @@ mod tests {
                 "en.wikipedia.org"
             ]
         );
+        assert_eq!(
+            hosts_named_in("Read www.our-company.com.They say it is new"),
+            ["www.our-company.com.they", "www.our-company.com"]
+        );
+        assert_eq!(hosts_named_in("see Example.Org now"), ["example.org"]);
         assert!(host_is_within("a.docs.rs", "docs.rs"));
         assert!(!host_is_within("evildocs.rs", "docs.rs"));
     }

@@ -1,7 +1,8 @@
 //! The HTTP client `web_fetch` uses: names resolved by [`CheckedResolver`], which hands
 //! the connector only addresses the [`AddressPolicy`] allows (so what is checked is
 //! exactly what is connected to: no window for DNS rebinding), IP literals and schemes
-//! checked on the first URL and on every redirect hop, the [`EgressAllowList`] too
+//! checked on the first URL and on every redirect hop (which `web_fetch` follows itself,
+//! with [`check_url`]), the [`EgressAllowList`] too
 //! (host and port, every hop), and no proxy (a proxy would resolve the target itself,
 //! out of the policy's sight).
 
@@ -40,6 +41,8 @@ pub enum FetchRefusal {
     RedirectScheme { scheme: String },
     #[error("redirected too many times (more than {MAX_REDIRECTS})")]
     TooManyRedirects,
+    #[error("a redirect led to {host}, a host the person did not name in this turn's message and [network] allow does not list; untrusted content is in this conversation, so web_fetch follows a redirect only where the injection policy would let a fetch go. If that page is needed, fetch its URL directly so the policy can judge it")]
+    UnnamedRedirect { host: String },
     #[error("{host}:{port} is not on the egress allow-list ([network] allow = {allowed}); web_fetch reaches only the hosts listed there, and the person can add one in config.toml")]
     NotAllowed {
         host: String,
@@ -167,21 +170,12 @@ pub fn build_client(
     allow: Arc<EgressAllowList>,
     hosts: HostTable,
 ) -> Result<reqwest::Client, reqwest::Error> {
-    let redirect_policy = policy.clone();
-    let redirect_allow = allow.clone();
-    let redirects = reqwest::redirect::Policy::custom(move |attempt| {
-        if attempt.previous().len() > MAX_REDIRECTS {
-            return attempt.error(FetchRefusal::TooManyRedirects);
-        }
-        match check_url(attempt.url(), &redirect_policy, &redirect_allow) {
-            Ok(()) => attempt.follow(),
-            Err(refusal) => attempt.error(refusal),
-        }
-    });
+    // Redirects are followed by `web_fetch` itself (`super::fetch`), hop by hop, so
+    // each hop is judged with what the call knows (the step's injection rule) too.
     reqwest::Client::builder()
         .no_proxy()
         .connect_timeout(CONNECT_TIMEOUT)
-        .redirect(redirects)
+        .redirect(reqwest::redirect::Policy::none())
         .dns_resolver(Arc::new(CheckedResolver {
             policy,
             allow,

@@ -24,6 +24,7 @@ pub use address::AddressPolicy;
 pub use allow_list::{
     fetch_target, host_is_within, hosts_named_in, url_host_port, AllowEntry, EgressAllowList,
 };
+use client::FetchRefusal;
 pub use client::HostTable;
 
 /// Bytes of a response body read at most; the rest is not downloaded.
@@ -158,9 +159,17 @@ impl Tool for WebFetch {
             Ok(client) => client,
             Err(err) => return err,
         };
+        let hops = HopCheck {
+            policy: &self.policy,
+            allow: &self.allow,
+            rule: ctx
+                .tainted
+                .as_ref()
+                .and_then(|step| step.redirect_rule.as_deref()),
+        };
         let fetched = tokio::select! {
             () = ctx.cancel.cancelled() => return ToolOutput::error("web_fetch: cancelled"),
-            fetched = fetch(client, url.clone()) => fetched,
+            fetched = fetch(client, url.clone(), &hops) => fetched,
         };
         match fetched {
             Ok(page) => render_page(&url, page),
@@ -183,14 +192,79 @@ fn parse_http_url(raw: &str) -> Result<reqwest::Url, ToolOutput> {
     }
 }
 
-async fn fetch(client: &reqwest::Client, url: reqwest::Url) -> Result<FetchedPage, ToolOutput> {
+/// What every redirect hop must pass: the address policy and allow-list
+/// ([`client::check_url`]), and in a step with untrusted content in its context the
+/// injection policy's rule for a fetch of the hop's URL.
+struct HopCheck<'a> {
+    policy: &'a AddressPolicy,
+    allow: &'a EgressAllowList,
+    rule: Option<&'a (dyn Fn(&str) -> bool + Send + Sync)>,
+}
+
+impl HopCheck<'_> {
+    /// Whether a redirect from the first URL `first` may go on to `next`.
+    fn check(&self, first: &reqwest::Url, next: &reqwest::Url) -> Result<(), FetchRefusal> {
+        client::check_url(next, self.policy, self.allow)?;
+        let Some(rule) = self.rule else {
+            return Ok(());
+        };
+        let host = url_host_port(next).unwrap_or_default().0;
+        if url_host_port(first).is_some_and(|(first_host, _)| first_host == host)
+            || rule(next.as_str())
+        {
+            return Ok(());
+        }
+        Err(FetchRefusal::UnnamedRedirect { host })
+    }
+}
+
+/// The URL a redirect response points to, when it is one web_fetch follows (301, 302,
+/// 303, 307, 308 with an http(s) `Location` that parses against `current`).
+fn redirect_target(response: &reqwest::Response, current: &reqwest::Url) -> Option<reqwest::Url> {
+    use reqwest::StatusCode;
+    let followed = [
+        StatusCode::MOVED_PERMANENTLY,
+        StatusCode::FOUND,
+        StatusCode::SEE_OTHER,
+        StatusCode::TEMPORARY_REDIRECT,
+        StatusCode::PERMANENT_REDIRECT,
+    ];
+    if !followed.contains(&response.status()) {
+        return None;
+    }
+    let location = response.headers().get(reqwest::header::LOCATION)?;
+    let next = current.join(location.to_str().ok()?).ok()?;
+    // Any other scheme is not followed: the answer is shown as a redirect.
+    matches!(next.scheme(), "http" | "https").then_some(next)
+}
+
+async fn fetch(
+    client: &reqwest::Client,
+    url: reqwest::Url,
+    hops: &HopCheck<'_>,
+) -> Result<FetchedPage, ToolOutput> {
     let shown = url.to_string();
-    let mut response = client
-        .get(url)
-        .timeout(FETCH_TIMEOUT)
-        .send()
-        .await
-        .map_err(|err| request_failed(&shown, err))?;
+    let refused =
+        |refusal: FetchRefusal| ToolOutput::error(format!("web_fetch: {shown} refused: {refusal}"));
+    let mut current = url.clone();
+    let mut followed = 0;
+    let mut response = loop {
+        let response = client
+            .get(current.clone())
+            .timeout(FETCH_TIMEOUT)
+            .send()
+            .await
+            .map_err(|err| request_failed(&shown, err))?;
+        let Some(next) = redirect_target(&response, &current) else {
+            break response;
+        };
+        followed += 1;
+        if followed > client::MAX_REDIRECTS {
+            return Err(refused(FetchRefusal::TooManyRedirects));
+        }
+        hops.check(&url, &next).map_err(refused)?;
+        current = next;
+    };
     let final_url = response.url().clone();
     let status = response.status();
     let location = response

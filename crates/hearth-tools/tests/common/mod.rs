@@ -20,6 +20,7 @@ pub fn workspace() -> (TempDir, ToolContext) {
             .build()
             .unwrap(),
         files: Default::default(),
+        tainted: None,
     };
     (dir, ctx)
 }
