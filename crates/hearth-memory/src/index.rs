@@ -2,7 +2,8 @@
 //! speaker, time and vectors, kept in step with `memory.db` (reloaded when another
 //! process writes to it, which `PRAGMA data_version` reveals).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
 use rusqlite::Connection;
 
@@ -11,22 +12,23 @@ use crate::item::ItemKind;
 use crate::text::{first_name, words};
 use crate::time::mentions_time;
 
-/// One item as search sees it.
+/// One item as search sees it. Its names are shared with every other entry that has
+/// the same (see [`Cache::push`]): a memory holds many turns of few sessions and speakers.
 #[derive(Debug, Clone)]
 pub(crate) struct Entry {
     pub id: i64,
     pub kind: ItemKind,
-    pub session: String,
-    pub speaker: String,
+    pub session: Arc<str>,
+    pub speaker: Arc<str>,
     pub ts: i64,
     /// Position in its session (turns) or file (chunks).
     pub seq: i64,
     /// A file chunk's workspace; empty for turns and notes (see [`MemoryItem::visible_from`]).
     ///
     /// [`MemoryItem::visible_from`]: crate::MemoryItem::visible_from
-    pub workspace: String,
+    pub workspace: Arc<str>,
     /// Embedding of the item's own text.
-    pub vec: Option<Vec<f32>>,
+    pub vec: Option<Box<[f32]>>,
     /// Whether the text says when something happened (see [`mentions_time`]).
     pub dated: bool,
 }
@@ -38,6 +40,8 @@ pub(crate) struct Cache {
     /// The first names of every speaker, lower-cased (a forgotten speaker's stays
     /// until the next load; it only keeps that word out of a query's embedding).
     pub speaker_names: BTreeSet<String>,
+    /// One copy of each session id, speaker and workspace the entries name.
+    names: HashSet<Arc<str>>,
     /// `PRAGMA data_version` when loaded; `None` until the first load.
     pub data_version: Option<i64>,
 }
@@ -53,11 +57,11 @@ impl Cache {
             Ok(Entry {
                 id: row.get(0)?,
                 kind: ItemKind::parse(&row.get::<_, String>(1)?),
-                session: row.get(2)?,
-                speaker: row.get(3)?,
+                session: row.get::<_, String>(2)?.into(),
+                speaker: row.get::<_, String>(3)?.into(),
                 ts: row.get(4)?,
                 seq: row.get(5)?,
-                workspace: row.get(7)?,
+                workspace: row.get::<_, String>(7)?.into(),
                 vec: None,
                 dated: mentions_time(&row.get::<_, String>(6)?),
             })
@@ -77,21 +81,42 @@ impl Cache {
         Ok(cache)
     }
 
-    pub fn push(&mut self, entry: Entry) {
+    /// Adds `entry`, its names replaced by the copies other entries share.
+    pub fn push(&mut self, mut entry: Entry) {
         if let Some(first) = first_name(&entry.speaker) {
             self.speaker_names.insert(first);
         }
+        for name in [&mut entry.session, &mut entry.speaker, &mut entry.workspace] {
+            *name = self.intern(name);
+        }
         self.position.insert(entry.id, self.entries.len());
         self.entries.push(entry);
+    }
+
+    /// The shared copy of `name`, made the shared copy if there is none yet.
+    fn intern(&mut self, name: &Arc<str>) -> Arc<str> {
+        match self.names.get(name) {
+            Some(shared) => Arc::clone(shared),
+            None => {
+                self.names.insert(Arc::clone(name));
+                Arc::clone(name)
+            }
+        }
     }
 
     pub fn remove(&mut self, id: i64) {
         let Some(index) = self.position.remove(&id) else {
             return;
         };
-        self.entries.swap_remove(index);
+        let removed = self.entries.swap_remove(index);
         if let Some(moved) = self.entries.get(index) {
             self.position.insert(moved.id, index);
+        }
+        // A name no other entry holds goes too (held here and in `names` only).
+        for name in [removed.session, removed.speaker, removed.workspace] {
+            if Arc::strong_count(&name) == 2 {
+                self.names.remove(&name);
+            }
         }
     }
 
@@ -101,7 +126,7 @@ impl Cache {
             .get(&id)
             .and_then(|&i| self.entries.get_mut(i))
         {
-            entry.vec = Some(vector);
+            entry.vec = Some(vector.into_boxed_slice());
         }
     }
 
@@ -117,7 +142,7 @@ impl Cache {
         let mut by_place: HashMap<(&str, i64), usize> = HashMap::new();
         for (i, entry) in self.entries.iter().enumerate() {
             if entry.kind == ItemKind::Turn {
-                by_place.insert((entry.session.as_str(), entry.seq), i);
+                by_place.insert((&*entry.session, entry.seq), i);
             }
         }
         self.entries
@@ -126,7 +151,7 @@ impl Cache {
                 if entry.kind != ItemKind::Turn {
                     return (None, None);
                 }
-                let at = |seq: i64| by_place.get(&(entry.session.as_str(), seq)).copied();
+                let at = |seq: i64| by_place.get(&(&*entry.session, seq)).copied();
                 (at(entry.seq - 1), at(entry.seq + 1))
             })
             .collect()
@@ -174,10 +199,29 @@ mod tests {
             speaker: speaker.into(),
             ts: 0,
             seq: id,
-            workspace: String::new(),
+            workspace: "".into(),
             vec: None,
             dated: false,
         }
+    }
+
+    #[test]
+    fn entries_share_their_names_and_a_name_goes_with_its_last_entry() {
+        let mut cache = Cache::default();
+        cache.push(turn(1, "Leila"));
+        cache.push(turn(2, "Omar"));
+        cache.push(turn(3, "Leila"));
+        let (first, third) = (&cache.entries[0], &cache.entries[2]);
+        assert!(Arc::ptr_eq(&first.session, &third.session));
+        assert!(Arc::ptr_eq(&first.speaker, &third.speaker));
+        // "s", "" (the workspace), "Leila" and "Omar".
+        assert_eq!(cache.names.len(), 4);
+        cache.remove(2);
+        assert!(!cache.names.contains("Omar"));
+        cache.remove(1);
+        assert!(cache.names.contains("Leila"), "entry 3 still holds it");
+        assert_eq!(cache.entries.len(), 1);
+        assert_eq!(cache.position[&3], 0);
     }
 
     #[test]

@@ -202,9 +202,8 @@ impl Memory {
     pub fn rank(&self, query: &str, opts: &SearchOptions) -> Result<Vec<Ranked>, MemoryError> {
         let (weights, limit) = (&opts.weights, opts.limit);
         let workspace = opts.workspace.as_deref().map(workspace_key);
-        let visible = |e: &Entry| {
-            e.kind != ItemKind::File || workspace.as_deref() == Some(e.workspace.as_str())
-        };
+        let visible =
+            |e: &Entry| e.kind != ItemKind::File || workspace.as_deref() == Some(&*e.workspace);
         let path = &self.shared.path;
         let terms = query_terms(query);
         // The query is embedded on its own thread while this one reads the keyword
@@ -345,14 +344,37 @@ impl Keywords {
                 per_term: Vec::new(),
             });
         };
-        let body = bm25(conn, &any, [weights.speaker_column, 1.0, 0.0])?;
-        let context = if weights.bm25_context != 0.0 {
-            bm25(conn, &any, [0.0, 0.0, 1.0])?
+        // One pass over the matches scores both columns: FTS5 reads each row's sizes
+        // and positions once for all the `bm25` calls of a row.
+        let with_context = weights.bm25_context != 0.0;
+        let mut columns = vec![[weights.speaker_column, 1.0, 0.0]];
+        if with_context {
+            columns.push([0.0, 0.0, 1.0]);
+        }
+        // A single term is in a row's body exactly when its body-only BM25 is not 0
+        // (FTS5's idf is never below 1e-6): the same pass says which rows hold it.
+        let single = terms.len() == 1 && weights.session_bm25 != 0.0;
+        if single {
+            columns.push([0.0, 1.0, 0.0]);
+        }
+        let mut scores = bm25(conn, &any, &columns)?;
+        let in_body = if single { scores.pop() } else { None };
+        let context = if with_context {
+            scores.pop().unwrap_or_default()
         } else {
             HashMap::new()
         };
+        let body = scores.pop().unwrap_or_default();
         let mut per_term = Vec::new();
-        if weights.session_bm25 != 0.0 {
+        if let Some(in_body) = in_body {
+            per_term.push(
+                in_body
+                    .into_iter()
+                    .filter(|&(_, score)| score != 0.0)
+                    .map(|(id, _)| id)
+                    .collect(),
+            );
+        } else if weights.session_bm25 != 0.0 {
             let mut statement =
                 conn.prepare_cached("SELECT rowid FROM items_fts WHERE items_fts MATCH ?1")?;
             for term in terms {
@@ -373,40 +395,53 @@ impl Keywords {
     }
 }
 
-/// Scores of every FTS match of an expression, as positive BM25 (higher is better).
+/// Scores of every FTS match of an expression as positive BM25 (higher is better), one
+/// map for each set of column weights (speaker, body, context), in one pass.
 fn bm25(
     conn: &rusqlite::Connection,
     expression: &str,
-    column_weights: [f32; 3],
-) -> rusqlite::Result<HashMap<i64, f32>> {
-    let [s, b, c] = column_weights;
+    column_weights: &[[f32; 3]],
+) -> rusqlite::Result<Vec<HashMap<i64, f32>>> {
+    let calls: Vec<String> = column_weights
+        .iter()
+        .map(|[s, b, c]| format!("bm25(items_fts, {s}, {b}, {c})"))
+        .collect();
     let sql = format!(
-        "SELECT rowid, bm25(items_fts, {s}, {b}, {c}) FROM items_fts WHERE items_fts MATCH ?1"
+        "SELECT rowid, {} FROM items_fts WHERE items_fts MATCH ?1",
+        calls.join(", ")
     );
     let mut statement = conn.prepare_cached(&sql)?;
-    let rows = statement.query_map([expression], |row| {
-        Ok((row.get::<_, i64>(0)?, -row.get::<_, f64>(1)? as f32))
-    })?;
-    rows.collect()
+    let mut maps = vec![HashMap::new(); column_weights.len()];
+    let mut rows = statement.query([expression])?;
+    while let Some(row) = rows.next()? {
+        let id: i64 = row.get(0)?;
+        for (column, map) in maps.iter_mut().enumerate() {
+            map.insert(id, -row.get::<_, f64>(column + 1)? as f32);
+        }
+    }
+    Ok(maps)
 }
 
 /// The best `limit` entries, best first; with `diversity`, each pick lowers the
 /// other turns of its session by that much (greedy, over the top candidates).
 fn diversified(entries: &[Entry], scores: &[f32], diversity: f32, limit: usize) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..entries.len()).collect();
-    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    let pool_size = if diversity == 0.0 {
+        limit
+    } else {
+        limit.saturating_mul(4)
+    };
+    let order = best_first(scores, pool_size);
     if diversity == 0.0 {
-        order.truncate(limit);
         return order;
     }
-    let mut pool: Vec<usize> = order.into_iter().take(limit.saturating_mul(4)).collect();
+    let mut pool = order;
     let mut taken: HashMap<&str, f32> = HashMap::new();
     let mut out = Vec::with_capacity(limit);
     while out.len() < limit && !pool.is_empty() {
         let adjusted = |i: usize| {
             let e = &entries[i];
             let penalty = if e.kind == ItemKind::Turn {
-                taken.get(e.session.as_str()).copied().unwrap_or(0.0)
+                taken.get(&*e.session).copied().unwrap_or(0.0)
             } else {
                 0.0
             };
@@ -420,11 +455,27 @@ fn diversified(entries: &[Entry], scores: &[f32], diversity: f32, limit: usize) 
             .unwrap_or((0, pool[0]));
         let i = pool.remove(best);
         if entries[i].kind == ItemKind::Turn {
-            *taken.entry(entries[i].session.as_str()).or_insert(0.0) += diversity;
+            *taken.entry(&*entries[i].session).or_insert(0.0) += diversity;
         }
         out.push(i);
     }
     out
+}
+
+/// The indices of the best `n` scores, best first, ties in index order (what a stable
+/// sort of every index would begin with), without sorting the rest.
+fn best_first(scores: &[f32], n: usize) -> Vec<usize> {
+    let better = |a: &usize, b: &usize| scores[*b].total_cmp(&scores[*a]).then(a.cmp(b));
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    if n < order.len() {
+        if n == 0 {
+            return Vec::new();
+        }
+        order.select_nth_unstable_by(n - 1, better);
+        order.truncate(n);
+    }
+    order.sort_unstable_by(better);
+    order
 }
 
 /// Moves the items among the first `depth` of `order` whose text says when ahead of
@@ -440,9 +491,9 @@ fn feedback(query: &[f32], entries: &[Entry], scores: &[f32], w: &Weights) -> Ve
     let mut order: Vec<usize> = (0..entries.len()).collect();
     order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
     let mut moved = query.to_vec();
-    let top: Vec<&Vec<f32>> = order
+    let top: Vec<&[f32]> = order
         .iter()
-        .filter_map(|&i| entries[i].vec.as_ref())
+        .filter_map(|&i| entries[i].vec.as_deref())
         .take(w.prf_top.max(1))
         .collect();
     for v in &top {
@@ -466,7 +517,7 @@ fn add_session_bm25(entries: &[Entry], scores: &mut [f32], per_term: &[Vec<i64>]
     let mut session_of: HashMap<i64, usize> = HashMap::new();
     for entry in entries.iter().filter(|e| e.kind == ItemKind::Turn) {
         let next = index.len();
-        let s = *index.entry(entry.session.as_str()).or_insert(next);
+        let s = *index.entry(&*entry.session).or_insert(next);
         if s == lengths.len() {
             lengths.push(0.0);
         }
@@ -530,16 +581,21 @@ impl Signals {
         // vectors |…|² = 1 + p² + n² + 2p·a·b + 2n·a·c + 2pn·b·c: no vector is built.
         // A note, or a turn without neighbours, is its own window.
         let window_next = weights.window_next;
-        let dense_window = cache
-            .neighbour_turns()
+        // Without a query vector no entry has a window cosine: the neighbours (a pass
+        // over the whole memory) are not looked up.
+        let neighbours = match query {
+            Some(_) => cache.neighbour_turns(),
+            None => vec![(None, None); entries.len()],
+        };
+        let dense_window = neighbours
             .iter()
             .enumerate()
             .map(|(i, &(prev, next))| {
                 let own = dense[i]?;
-                let a = entries[i].vec.as_ref()?;
+                let a = entries[i].vec.as_deref()?;
                 let side = |j: Option<usize>, w: f32| {
                     let j = j.filter(|_| w != 0.0)?;
-                    Some((w, dense[j]?, entries[j].vec.as_ref()?))
+                    Some((w, dense[j]?, entries[j].vec.as_deref()?))
                 };
                 let (p, n) = (side(prev, window_prev), side(next, window_next));
                 let mut dot = own;
@@ -627,7 +683,7 @@ fn add_session_scores(entries: &[Entry], scores: &mut [f32], w: &Weights) {
     let mut by_session: HashMap<&str, Vec<f32>> = HashMap::new();
     for (entry, score) in entries.iter().zip(scores.iter()) {
         if entry.kind == ItemKind::Turn {
-            by_session.entry(&entry.session).or_default().push(*score);
+            by_session.entry(&*entry.session).or_default().push(*score);
         }
     }
     let top = w.session_top.max(1);
@@ -643,7 +699,7 @@ fn add_session_scores(entries: &[Entry], scores: &mut [f32], w: &Weights) {
         .collect();
     let z: HashMap<&str, f32> = names.into_iter().zip(zscores(&raw)).collect();
     for (entry, score) in entries.iter().zip(scores.iter_mut()) {
-        if let Some(s) = z.get(entry.session.as_str()) {
+        if let Some(s) = z.get(&*entry.session) {
             *score += w.session * s;
         }
     }
@@ -659,7 +715,7 @@ fn named_speakers(entries: &[Entry], query: &str) -> Vec<bool> {
         .iter()
         .map(|entry| {
             *memo
-                .entry(&entry.speaker)
+                .entry(&*entry.speaker)
                 .or_insert_with(|| named(&entry.speaker))
         })
         .collect()

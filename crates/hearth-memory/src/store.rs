@@ -407,11 +407,11 @@ impl NewItem<'_> {
         Entry {
             id,
             kind: self.kind,
-            session: self.session.to_string(),
-            speaker: self.speaker.to_string(),
+            session: self.session.into(),
+            speaker: self.speaker.into(),
             ts: self.ts,
             seq: self.seq,
-            workspace: self.workspace.to_string(),
+            workspace: self.workspace.into(),
             vec: None,
             dated: mentions_time(self.text),
         }

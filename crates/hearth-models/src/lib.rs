@@ -202,7 +202,7 @@ impl ProviderKind {
 }
 
 /// How to reach one provider and how patient to be with it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ProviderSettings {
     pub kind: ProviderKind,
     /// OpenAI: requests go to `{base_url}/chat/completions`. Anthropic: to

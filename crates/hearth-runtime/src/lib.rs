@@ -23,6 +23,7 @@ pub mod profiles;
 pub mod providers;
 mod runtime;
 pub mod schedule_tools;
+mod shared_parts;
 pub mod skills;
 pub mod status;
 mod warning;

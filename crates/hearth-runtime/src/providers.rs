@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use hearth_agent::Agent;
 use hearth_models::ollama::{self, OllamaInfo};
-use hearth_models::{build_provider, ModelRef, Provider, DEFAULT_OPENAI_BASE_URL};
+use hearth_models::{
+    build_provider, ModelRef, Provider, ProviderSettings, DEFAULT_OPENAI_BASE_URL,
+};
 use hearth_secrets::{secret_reference, SecretStore};
 
 use crate::config::Config;
@@ -24,12 +26,26 @@ pub fn build(
     model: &ModelRef,
     secrets: &SecretStore,
 ) -> Result<Arc<dyn Provider>, RuntimeError> {
-    match model.provider.as_str() {
-        "local" => Ok(hearth_local::build_provider(
+    match http_settings(config, env, model, secrets)? {
+        Some(settings) => Ok(build_provider(settings)?),
+        None => Ok(hearth_local::build_provider(
             &model.model,
             env.model_cache.as_deref(),
             env.local_options(),
         )?),
+    }
+}
+
+/// What the HTTP provider for `model` is built from ([`build`]); `None` for a `local:`
+/// model, which runs in-process.
+pub(crate) fn http_settings(
+    config: &Config,
+    env: &Environment,
+    model: &ModelRef,
+    secrets: &SecretStore,
+) -> Result<Option<ProviderSettings>, RuntimeError> {
+    match model.provider.as_str() {
+        "local" => Ok(None),
         _ => {
             let mut settings = config.provider_for(model)?;
             if let Some(info) = remembered_ollama_server(config, env, model) {
@@ -52,7 +68,7 @@ pub fn build(
                 })?;
                 settings.api_key = Some(value);
             }
-            Ok(build_provider(settings)?)
+            Ok(Some(settings))
         }
     }
 }

@@ -47,6 +47,8 @@ pub struct Resolved {
     pub warnings: Vec<Warning>,
     /// Long-term memory, opened (with the embedder) the first time it is needed.
     memory: std::sync::OnceLock<Arc<Memory>>,
+    /// Providers, the redactor and the tools' HTTP client, shared by every agent.
+    shared: crate::shared_parts::SharedParts,
 }
 
 /// Resolves `overrides` against `env` and the config file of its home.
@@ -107,6 +109,7 @@ pub fn resolve(overrides: &Overrides, env: Environment) -> Result<Resolved, Runt
         mcp_tools: Vec::new(),
         warnings,
         memory: std::sync::OnceLock::new(),
+        shared: Default::default(),
     })
 }
 
@@ -125,6 +128,7 @@ pub(crate) fn sandbox_policy(
         network,
         hidden_paths: vec![home.root.clone()],
         readable_paths: vec![home.skills_dir()],
+        read_only_paths: Vec::new(),
         limits: Default::default(),
     }
 }
@@ -327,7 +331,20 @@ impl Resolved {
                 what: format!("the secret store {}", self.home.secrets_file().display()),
                 source,
             })?;
-        Ok(Redactor::new(secrets))
+        Ok(self.shared.redactor(secrets))
+    }
+
+    /// The provider for `model`: an HTTP provider is built once per settings (API key
+    /// included) and shared by the agents that use them, with its connections.
+    fn provider(&self, model: &ModelRef) -> Result<Arc<dyn hearth_models::Provider>, RuntimeError> {
+        let Some(settings) =
+            crate::providers::http_settings(&self.config, &self.env, model, &self.secrets())?
+        else {
+            return crate::providers::build(&self.config, &self.env, model, &self.secrets());
+        };
+        self.shared.provider(model, settings, |settings| {
+            Ok(hearth_models::build_provider(settings)?)
+        })
     }
 
     pub fn context_builder(&self) -> ContextBuilder {
@@ -354,14 +371,20 @@ impl Resolved {
         FileAccess::from_policy(&self.sandbox)
     }
 
+    /// The tools' context with `cancel`; its HTTP client (and connections) is shared
+    /// by every agent of this runtime.
     pub fn tool_context(&self, cancel: CancellationToken) -> Result<ToolContext, RuntimeError> {
-        let http = default_http_client().map_err(ContextError::Http)?;
-        Ok(ToolContext {
-            workspace: self.workspace.clone(),
-            cancel,
-            http,
-            files: self.file_access(),
-        })
+        let shared = self.shared.tool_context(|| {
+            let http = default_http_client().map_err(ContextError::Http)?;
+            Ok::<_, RuntimeError>(ToolContext {
+                workspace: self.workspace.clone(),
+                cancel: CancellationToken::new(),
+                http,
+                files: self.file_access(),
+                tainted: None,
+            })
+        })?;
+        Ok(ToolContext { cancel, ..shared })
     }
 
     /// The Ollama server behind `model`, if it runs on one (probed once a day per
@@ -397,7 +420,7 @@ impl Resolved {
         session_id: &str,
         approver: Arc<dyn Approver>,
     ) -> Result<Agent, RuntimeError> {
-        let provider = crate::providers::build(&self.config, &self.env, &model, &self.secrets())?;
+        let provider = self.provider(&model)?;
         let approver = Arc::new(RecordingApprover::new(
             approver,
             store.store().clone(),
@@ -503,12 +526,7 @@ impl Resolved {
             .map(crate::config::validate_model_id)
         {
             Some(Ok(other)) if &other != model => Some(CompactionModel {
-                provider: crate::providers::build(
-                    &self.config,
-                    &self.env,
-                    &other,
-                    &self.secrets(),
-                )?,
+                provider: self.provider(&other)?,
                 model: other,
             }),
             _ => None,

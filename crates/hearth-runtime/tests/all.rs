@@ -4,3 +4,4 @@
 mod model_tools;
 mod runtime;
 mod schedule_tools;
+mod shared_parts;
