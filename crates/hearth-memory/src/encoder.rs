@@ -9,6 +9,7 @@ use candle_core::{CpuStorage, DType, InplaceOp1, InplaceOp2, Layout, Tensor};
 use candle_transformers::models::bert::{Config, HiddenAct};
 
 use crate::kernels::{self, Norm};
+use crate::weights::RowsOnDisk;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -27,9 +28,20 @@ struct Layer {
     output_norm: Norm,
 }
 
+/// The word-embedding table: in memory, or left in the model file (see
+/// [`crate::weights::read_safetensors_leaving`]): a query reads a few dozen of its 30,522
+/// rows, so keeping all of them resident would cost 45 MiB for nothing.
+enum WordTable {
+    Loaded(Tensor),
+    OnDisk(RowsOnDisk),
+}
+
+/// The name of the word-embedding table, under the checkpoint's prefix.
+pub(crate) const WORD_EMBEDDINGS: &str = "embeddings.word_embeddings.weight";
+
 /// A BERT-family encoder: token ids in, one hidden vector per token out.
 pub(crate) struct Encoder {
-    word_embeddings: Tensor,
+    word_embeddings: WordTable,
     /// Position embeddings with the token-type-0 embedding added: every input here
     /// is a single segment.
     positions: Vec<f32>,
@@ -91,12 +103,26 @@ impl Weights<'_> {
 }
 
 impl Encoder {
+    #[cfg(test)]
     pub(crate) fn load(tensors: &HashMap<String, Tensor>, config: &Config) -> Result<Self, Error> {
-        let root = "embeddings.word_embeddings.weight";
+        Self::load_parts(tensors, HashMap::new(), config)
+    }
+
+    /// As [`Encoder::load`], with the tables `on_disk` holds (the word embeddings) read
+    /// from the file as they are needed.
+    pub(crate) fn load_parts(
+        tensors: &HashMap<String, Tensor>,
+        mut on_disk: HashMap<String, RowsOnDisk>,
+        config: &Config,
+    ) -> Result<Self, Error> {
+        let root = WORD_EMBEDDINGS;
         let prefix = [String::new(), "bert.".to_string()]
             .into_iter()
             .chain(config.model_type.iter().map(|t| format!("{t}.")))
-            .find(|p| tensors.contains_key(&format!("{p}{root}")))
+            .find(|p| {
+                let key = format!("{p}{root}");
+                tensors.contains_key(&key) || on_disk.contains_key(&key)
+            })
             .ok_or_else(|| format!("no tensor {root}: not a BERT-family model"))?;
         let w = Weights { tensors, prefix };
         let hidden = config.hidden_size;
@@ -143,8 +169,16 @@ impl Encoder {
                 })
             })
             .collect::<Result<Vec<_>, Error>>()?;
+        let word_embeddings = match on_disk.remove(&format!("{}{root}", w.prefix)) {
+            Some(rows) if rows.width() == hidden => WordTable::OnDisk(rows),
+            Some(rows) => {
+                let width = rows.width();
+                return Err(format!("{root} has rows of {width}, not {hidden}").into());
+            }
+            None => WordTable::Loaded(w.tensor(root)?),
+        };
         Ok(Encoder {
-            word_embeddings: w.tensor(root)?,
+            word_embeddings,
             max_positions: positions.len() / hidden,
             positions,
             embedding_norm: w.norm("embeddings.LayerNorm", eps, hidden)?,
@@ -164,7 +198,13 @@ impl Encoder {
         }
         let tokens = rows * width;
         let h = self.hidden;
-        let mut x = self.word_embeddings.index_select(&ids.flatten_all()?, 0)?;
+        let mut x = match &self.word_embeddings {
+            WordTable::Loaded(table) => table.index_select(&ids.flatten_all()?, 0)?,
+            WordTable::OnDisk(table) => {
+                let rows = table.gather(&ids.flatten_all()?.to_vec1::<u32>()?)?;
+                Tensor::from_vec(rows, (tokens, h), ids.device())?
+            }
+        };
         x.inplace_op1(&AddRowsNorm {
             add: &self.positions[..width * h],
             norm: &self.embedding_norm,
@@ -385,8 +425,8 @@ mod tests {
     use candle_transformers::models::bert::{BertModel, Config};
     use tokenizers::{PaddingParams, Tokenizer};
 
-    use super::Encoder;
-    use crate::weights::read_safetensors;
+    use super::{Encoder, WORD_EMBEDDINGS};
+    use crate::weights::{read_safetensors, read_safetensors_leaving};
 
     /// The largest difference between this encoder's hidden states and those of
     /// candle-transformers' BertModel for the same padded batch, over real tokens
@@ -515,6 +555,49 @@ mod tests {
         assert!(error.contains("not a BERT-family model"), "{error}");
     }
 
+    /// An encoder with its word table left in the file computes exactly what one with
+    /// the whole model in memory computes.
+    fn same_with_the_table_on_disk(
+        path: &std::path::Path,
+        config: &Config,
+        ids: Vec<u32>,
+        width: usize,
+    ) {
+        let keep: Vec<u32> = ids.iter().map(|&id| u32::from(id != 0)).collect();
+        let in_memory = Encoder::load(&read_safetensors(path).unwrap(), config).unwrap();
+        let read = read_safetensors_leaving(path, &|name| name.ends_with(WORD_EMBEDDINGS)).unwrap();
+        assert_eq!(read.on_disk.len(), 1, "the word table is left on disk");
+        let on_disk = Encoder::load_parts(&read.tensors, read.on_disk, config).unwrap();
+        let rows = ids.len() / width;
+        let ids = Tensor::from_vec(ids, (rows, width), &Device::Cpu).unwrap();
+        let want = in_memory
+            .forward(&ids, &keep)
+            .unwrap()
+            .to_vec3::<f32>()
+            .unwrap();
+        let got = on_disk
+            .forward(&ids, &keep)
+            .unwrap()
+            .to_vec3::<f32>()
+            .unwrap();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn the_word_table_on_disk_changes_nothing() {
+        let config = tiny_config();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("model.safetensors");
+        candle_core::safetensors::save(&random_bert(&config), &path).unwrap();
+        same_with_the_table_on_disk(&path, &config, vec![1, 5, 9, 5, 2, 1, 49, 2, 0, 0], 5);
+        let read =
+            read_safetensors_leaving(&path, &|name| name.ends_with(WORD_EMBEDDINGS)).unwrap();
+        let encoder = Encoder::load_parts(&read.tensors, read.on_disk, &config).unwrap();
+        let past = Tensor::from_vec(vec![1u32, 50], (1, 2), &Device::Cpu).unwrap();
+        let error = encoder.forward(&past, &[1, 1]).err().unwrap().to_string();
+        assert!(error.contains("token id 50"), "{error}");
+    }
+
     /// The same on the default model, when it is in the cache.
     #[test]
     fn agrees_with_candle_transformers_bert_on_the_default_model() {
@@ -529,6 +612,8 @@ mod tests {
         let config: Config =
             serde_json::from_slice(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
         let tensors = read_safetensors(&dir.join("model.safetensors")).unwrap();
+        let ids = vec![101, 7592, 2088, 7592, 102, 101, 1037, 2146, 102, 0];
+        same_with_the_table_on_disk(&dir.join("model.safetensors"), &config, ids, 5);
         let mut tokenizer = Tokenizer::from_file(dir.join("tokenizer.json")).unwrap();
         tokenizer.with_padding(Some(PaddingParams::default()));
         let texts = vec![

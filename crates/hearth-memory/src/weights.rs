@@ -1,10 +1,13 @@
 //! Reads a safetensors file tensor by tensor, straight into the tensors' own storage:
 //! loading a model then needs its size in memory once, not twice (reading the whole
-//! file into a buffer and copying each tensor out of it doubles the peak).
+//! file into a buffer and copying each tensor out of it doubles the peak). A table read
+//! a few rows at a time (the word embeddings: half of all-MiniLM-L6-v2) can be left in
+//! the file instead, as [`RowsOnDisk`], and its rows read when asked for.
 
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use candle_core::{DType, Device, Tensor};
@@ -22,8 +25,76 @@ struct Entry {
     data_offsets: [u64; 2],
 }
 
+/// The tensors of a file: those read into memory, and the f32 tables left in the file.
+pub(crate) struct ReadTensors {
+    pub(crate) tensors: HashMap<String, Tensor>,
+    pub(crate) on_disk: HashMap<String, RowsOnDisk>,
+}
+
+/// A 2-D f32 table left in its file: rows are read when asked for (through the page
+/// cache), so only the rows in use are ever resident.
+pub(crate) struct RowsOnDisk {
+    file: File,
+    /// Where row 0 starts in the file.
+    offset: u64,
+    rows: usize,
+    width: usize,
+}
+
+impl RowsOnDisk {
+    #[cfg(test)]
+    pub(crate) fn rows(&self) -> usize {
+        self.rows
+    }
+
+    pub(crate) fn width(&self) -> usize {
+        self.width
+    }
+
+    /// The rows `ids` names, one after the other (`ids.len() × width` values), exactly
+    /// as stored; each distinct row is read from the file once.
+    pub(crate) fn gather(&self, ids: &[u32]) -> Result<Vec<f32>, String> {
+        let row_bytes = self.width * 4;
+        let mut values = Vec::with_capacity(ids.len() * self.width);
+        let mut first_at: HashMap<u32, usize> = HashMap::new();
+        let mut bytes = vec![0u8; row_bytes];
+        for (i, &id) in ids.iter().enumerate() {
+            if let Some(&earlier) = first_at.get(&id) {
+                values.extend_from_within(earlier * self.width..(earlier + 1) * self.width);
+                continue;
+            }
+            if id as usize >= self.rows {
+                return Err(format!(
+                    "token id {id} is past the table's {} rows",
+                    self.rows
+                ));
+            }
+            let at = self.offset + id as u64 * row_bytes as u64;
+            self.file
+                .read_exact_at(&mut bytes, at)
+                .map_err(|e| format!("row {id}: {e}"))?;
+            values.extend(
+                bytes
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+            );
+            first_at.insert(id, i);
+        }
+        Ok(values)
+    }
+}
+
 /// Every tensor in the file, by name, as stored (f32 tensors decoded little-endian).
+#[cfg(test)]
 pub(crate) fn read_safetensors(path: &Path) -> Result<HashMap<String, Tensor>, String> {
+    read_safetensors_leaving(path, &|_| false).map(|read| read.tensors)
+}
+
+/// As [`read_safetensors`], but the 2-D f32 tensors `leave` names stay in the file.
+pub(crate) fn read_safetensors_leaving(
+    path: &Path,
+    leave: &dyn Fn(&str) -> bool,
+) -> Result<ReadTensors, String> {
     let file = File::open(path).map_err(|e| e.to_string())?;
     let file_len = file.metadata().map_err(|e| e.to_string())?.len();
     let mut reader = BufReader::with_capacity(CHUNK, file);
@@ -45,6 +116,7 @@ pub(crate) fn read_safetensors(path: &Path) -> Result<HashMap<String, Tensor>, S
         serde_json::from_slice(&header).map_err(|e| format!("header: {e}"))?;
     let data_start = 8 + header_len;
     let mut tensors = HashMap::new();
+    let mut on_disk = HashMap::new();
     let mut ordered: Vec<(String, Entry)> = entries
         .into_iter()
         .filter(|(name, _)| name != "__metadata__")
@@ -77,6 +149,19 @@ pub(crate) fn read_safetensors(path: &Path) -> Result<HashMap<String, Tensor>, S
                 count * dtype.size_in_bytes()
             ));
         }
+        if dtype == DType::F32 && entry.shape.len() == 2 && leave(&name) {
+            let rows = RowsOnDisk {
+                file: reader
+                    .get_ref()
+                    .try_clone()
+                    .map_err(|e| format!("{name}: {e}"))?,
+                offset: data_start + start,
+                rows: entry.shape[0],
+                width: entry.shape[1],
+            };
+            on_disk.insert(name, rows);
+            continue;
+        }
         if position != data_start + start {
             reader
                 .seek(SeekFrom::Start(data_start + start))
@@ -96,7 +181,7 @@ pub(crate) fn read_safetensors(path: &Path) -> Result<HashMap<String, Tensor>, S
         .map_err(|e| format!("{name}: {e}"))?;
         tensors.insert(name, tensor);
     }
-    Ok(tensors)
+    Ok(ReadTensors { tensors, on_disk })
 }
 
 fn dtype_of(name: &str) -> Option<DType> {
@@ -160,6 +245,36 @@ mod tests {
         let a = tensors["a"].to_vec2::<f32>().expect("f32 values");
         assert_eq!(a, vec![vec![1.5, -2.0, 0.25], vec![8.0, 3.0, 4.0]]);
         assert_eq!(tensors["b"].to_vec1::<u8>().expect("u8 values"), vec![7, 9]);
+    }
+
+    #[test]
+    fn a_table_left_on_disk_gives_its_rows_as_stored() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut data = Vec::new();
+        let values: Vec<f32> = (0..12).map(|i| i as f32 * 0.5 - 1.0).collect();
+        for x in &values {
+            data.extend(x.to_le_bytes());
+        }
+        data.extend(2.5f32.to_le_bytes());
+        let header = r#"{"table":{"dtype":"F32","shape":[4,3],"data_offsets":[0,48]},
+            "bias":{"dtype":"F32","shape":[1],"data_offsets":[48,52]}}"#;
+        let path = write(dir.path(), header, &data);
+        let read = read_safetensors_leaving(&path, &|name| name == "table").expect("reads");
+        assert!(!read.tensors.contains_key("table"));
+        assert_eq!(
+            read.tensors["bias"].to_vec1::<f32>().expect("f32"),
+            vec![2.5]
+        );
+        let table = &read.on_disk["table"];
+        assert_eq!((table.rows(), table.width()), (4, 3));
+        let rows = table.gather(&[2, 0, 2, 3]).expect("rows in range");
+        let want: Vec<f32> = [2, 0, 2, 3]
+            .iter()
+            .flat_map(|&r| values[r * 3..r * 3 + 3].to_vec())
+            .collect();
+        assert_eq!(rows, want);
+        let error = table.gather(&[4]).expect_err("past the table");
+        assert!(error.contains("token id 4"), "{error}");
     }
 
     #[test]
