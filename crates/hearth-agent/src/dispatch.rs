@@ -1,5 +1,7 @@
 //! Runs one step's tool calls: validates names and JSON arguments, runs independent calls
 //! concurrently, and yields exactly one result per call, in call order, even on cancel.
+//! A tool's [`hearth_tools::ToolError`] becomes its error result here, and only here
+//! (as `"{tool}: {error}"`).
 //!
 //! Independent means reading: consecutive read-only calls (`read_file`, `grep`, …) run
 //! together; a call that may change something (`write_file`, `exec`, an MCP tool) waits
@@ -122,17 +124,19 @@ async fn run_one(registry: &ToolRegistry, ctx: &ToolContext, call: &ToolCall) ->
     };
     let running = tool.call(arguments, ctx);
     tokio::pin!(running);
-    let output = tokio::select! {
+    let result = tokio::select! {
         output = &mut running => output,
         () = ctx.cancel.cancelled() => {
             // Tools see the same token (exec kills its process group); give them a moment
             // to say what happened before giving up on them.
             match tokio::time::timeout(CANCEL_GRACE, &mut running).await {
-                Ok(output) => output,
+                Ok(result) => result,
                 Err(_) => return ToolResult::error(call, CANCELLED_RESULT),
             }
         }
     };
+    // The one place a tool's error becomes the text the model reads.
+    let output = result.unwrap_or_else(|err| err.into_output(&call.name));
     ToolResult {
         call_id: call.id.clone(),
         name: call.name.clone(),

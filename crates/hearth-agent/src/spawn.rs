@@ -16,7 +16,7 @@ use hearth_models::{ModelProfile, ModelRef, Provider};
 use hearth_protocol::{ToolSpec, TurnEnd};
 use hearth_secrets::Redactor;
 use hearth_store::AsyncStore;
-use hearth_tools::{truncate_middle, Tool, ToolContext, ToolOutput, ToolRegistry};
+use hearth_tools::{truncate_middle, Tool, ToolContext, ToolError, ToolOutput, ToolRegistry};
 use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::Semaphore;
@@ -122,7 +122,7 @@ impl SpawnAgent {
     /// The names of the child's tools: those asked for (all the parent's when none
     /// are named), each of which the parent must have; `spawn_agent` only while depth
     /// allows.
-    fn child_tool_names(&self, asked: Option<&[String]>) -> Result<Vec<String>, String> {
+    fn child_tool_names(&self, asked: Option<&[String]>) -> Result<Vec<String>, ToolError> {
         let parent = &self.template.tools;
         let may_spawn = self.depth_left > 1;
         let Some(asked) = asked else {
@@ -139,8 +139,8 @@ impl SpawnAgent {
                 parent.get(name).is_some()
             };
             if !allowed {
-                return Err(format!(
-                    "spawn_agent: a sub-agent can only have tools this agent has, and \
+                return Err(ToolError::Refused(format!(
+                    "a sub-agent can only have tools this agent has, and \
                      '{name}' is not one of them{}; available: {}",
                     if name == SPAWN_AGENT {
                         " (sub-agents cannot spawn further: [subagents] max_depth)"
@@ -148,7 +148,7 @@ impl SpawnAgent {
                         ""
                     },
                     parent.names().join(", ")
-                ));
+                )));
             }
         }
         Ok(asked.to_vec())
@@ -179,7 +179,7 @@ impl SpawnAgent {
     fn child_model(
         &self,
         asked: Option<&str>,
-    ) -> Result<(Arc<dyn Provider>, ModelRef, ModelProfile), String> {
+    ) -> Result<(Arc<dyn Provider>, ModelRef, ModelProfile), ToolError> {
         let template = &self.template;
         let Some(asked) = asked.map(str::trim).filter(|id| !id.is_empty()) else {
             return Ok((
@@ -188,7 +188,10 @@ impl SpawnAgent {
                 template.settings.profile,
             ));
         };
-        let model = ModelRef::parse(asked).map_err(|err| format!("spawn_agent: {err}"))?;
+        let model = ModelRef::parse(asked).map_err(|err| ToolError::InvalidField {
+            field: "model",
+            message: err.to_string(),
+        })?;
         if model == template.model {
             return Ok((
                 Arc::clone(&template.provider),
@@ -197,12 +200,13 @@ impl SpawnAgent {
             ));
         }
         let Some(models) = &template.models else {
-            return Err(format!(
-                "spawn_agent: only this agent's model ({}) is available to sub-agents",
+            return Err(ToolError::Refused(format!(
+                "only this agent's model ({}) is available to sub-agents",
                 template.model
-            ));
+            )));
         };
-        let (provider, profile) = models(&model).map_err(|why| format!("spawn_agent: {why}"))?;
+        let (provider, profile) =
+            models(&model).map_err(|why| ToolError::Failed(why.to_string()))?;
         Ok((provider, model, profile))
     }
 }
@@ -217,32 +221,27 @@ impl Tool for SpawnAgent {
         SpawnAgent::offered_spec()
     }
 
-    async fn call(&self, args: serde_json::Value, ctx: &ToolContext) -> ToolOutput {
-        let args: SpawnArgs = match hearth_tools::parse_args(SPAWN_AGENT, args) {
-            Ok(args) => args,
-            Err(output) => return output,
-        };
+    async fn call(
+        &self,
+        args: serde_json::Value,
+        ctx: &ToolContext,
+    ) -> Result<ToolOutput, ToolError> {
+        let args: SpawnArgs = hearth_tools::parse_args(SPAWN_AGENT, args)?;
         if args.task.trim().is_empty() {
-            return ToolOutput::error("spawn_agent: the task is empty; describe the whole task");
+            return Err(ToolError::InvalidField {
+                field: "task",
+                message: "the task is empty; describe the whole task".into(),
+            });
         }
-        let tool_names = match self.child_tool_names(args.tools.as_deref()) {
-            Ok(names) => names,
-            Err(why) => return ToolOutput::error(why),
-        };
-        let (provider, model, profile) = match self.child_model(args.model.as_deref()) {
-            Ok(found) => found,
-            Err(why) => return ToolOutput::error(why),
-        };
+        let tool_names = self.child_tool_names(args.tools.as_deref())?;
+        let (provider, model, profile) = self.child_model(args.model.as_deref())?;
         // Wait for a free place among the running children, or for the turn's cancel.
         let _permit = tokio::select! {
-            permit = self.running.acquire() => match permit {
-                Ok(permit) => permit,
-                Err(_) => return ToolOutput::error("spawn_agent: closed"),
-            },
-            () = ctx.cancel.cancelled() => return ToolOutput::error("spawn_agent: cancelled before the sub-agent started"),
+            permit = self.running.acquire() => permit.map_err(|_| ToolError::Failed("closed".into()))?,
+            () = ctx.cancel.cancelled() => return Err(ToolError::CancelledBeforeStart("the sub-agent")),
         };
         let template = &self.template;
-        let child = match template
+        let child = template
             .store
             .create_child_session(
                 &model.to_string(),
@@ -250,10 +249,7 @@ impl Tool for SpawnAgent {
                 &self.parent_session,
             )
             .await
-        {
-            Ok(child) => child,
-            Err(err) => return ToolOutput::error(format!("spawn_agent: {err}")),
-        };
+            .map_err(|err| ToolError::Failed(err.to_string()))?;
         let agent = Agent {
             provider,
             model,
@@ -274,6 +270,7 @@ impl Tool for SpawnAgent {
             .await;
         let answer_chars = template.subagents.answer_chars;
         match outcome {
+            // The child's answer is the result, even when its turn did not complete.
             Ok(outcome) => {
                 let answer = truncate_middle(&outcome.text, answer_chars);
                 let header = format!(
@@ -283,16 +280,16 @@ impl Tool for SpawnAgent {
                     outcome.steps
                 );
                 let content = format!("{header}\n{answer}");
-                if outcome.end.succeeded() {
+                Ok(if outcome.end.succeeded() {
                     ToolOutput::ok(content)
                 } else {
                     ToolOutput::error(content)
-                }
+                })
             }
-            Err(err) => ToolOutput::error(format!(
-                "spawn_agent: the sub-agent (session {}) failed: {err}",
+            Err(err) => Err(ToolError::Failed(format!(
+                "the sub-agent (session {}) failed: {err}",
                 child.id
-            )),
+            ))),
         }
     }
 }

@@ -10,7 +10,8 @@ use std::sync::{Arc, PoisonError, RwLock};
 use async_trait::async_trait;
 use hearth_protocol::ToolSpec;
 use hearth_tools::{
-    ApprovalDecision, ApprovalPolicy, ApprovalRequest, Approver, Tool, ToolContext, ToolOutput,
+    parse_args, ApprovalDecision, ApprovalPolicy, ApprovalRequest, Approver, Tool, ToolContext,
+    ToolError, ToolOutput,
 };
 use serde::Deserialize;
 
@@ -111,30 +112,32 @@ impl Tool for ChannelSendTool {
         }
     }
 
-    async fn call(&self, args: serde_json::Value, ctx: &ToolContext) -> ToolOutput {
-        let args: SendArgs = match serde_json::from_value(args) {
-            Ok(args) => args,
-            Err(err) => return ToolOutput::error(format!("channel_send: {err}")),
-        };
+    async fn call(
+        &self,
+        args: serde_json::Value,
+        ctx: &ToolContext,
+    ) -> Result<ToolOutput, ToolError> {
+        let args: SendArgs = parse_args("channel_send", args)?;
         let Some(channel) = self.channels.get(&args.channel) else {
-            return ToolOutput::error(format!(
-                "channel_send: no channel '{}' is running; running: {}",
+            return Err(ToolError::NotFound(format!(
+                "no channel '{}' is running; running: {}",
                 args.channel,
                 self.channels.names().join(", ")
-            ));
+            )));
         };
         if !channel.may_send_to(&args.to).await {
-            return ToolOutput::error(format!(
-                "channel_send: chat {} on {} is not a chat of anyone allowed to talk to the \
+            return Err(ToolError::Refused(format!(
+                "chat {} on {} is not a chat of anyone allowed to talk to the \
                  agent; it can only write to those",
                 args.to, args.channel
-            ));
+            )));
         }
         if self.policy == ApprovalPolicy::Never {
-            return ToolOutput::error(
-                "channel_send: sending a message needs the user's approval, and approval is \
-                 set to never; it was not sent",
-            );
+            return Err(ToolError::Refused(
+                "sending a message needs the user's approval, and approval is \
+                 set to never; it was not sent"
+                    .into(),
+            ));
         }
         let request = ApprovalRequest {
             command: format!(
@@ -146,18 +149,19 @@ impl Tool for ChannelSendTool {
         };
         match self.approver.decide(&request).await {
             ApprovalDecision::Deny { reason } => {
-                return ToolOutput::error(format!("channel_send: not sent: {reason}"))
+                return Err(ToolError::Refused(format!("not sent: {reason}")))
             }
             ApprovalDecision::Approve | ApprovalDecision::ApproveForSession => {}
         }
-        match channel.send_to(&args.to, &args.text).await {
-            Ok(chunks) => ToolOutput::ok(format!(
-                "sent to {}:{} ({chunks} message{})",
-                args.channel,
-                args.to,
-                if chunks == 1 { "" } else { "s" }
-            )),
-            Err(err) => ToolOutput::error(format!("channel_send: {err}")),
-        }
+        let chunks = channel
+            .send_to(&args.to, &args.text)
+            .await
+            .map_err(|err| ToolError::Failed(err.to_string()))?;
+        Ok(ToolOutput::ok(format!(
+            "sent to {}:{} ({chunks} message{})",
+            args.channel,
+            args.to,
+            if chunks == 1 { "" } else { "s" }
+        )))
     }
 }

@@ -155,7 +155,11 @@ impl ServerHandler for HearthMcpServer {
         let args = serde_json::Value::Object(request.arguments.unwrap_or_default());
         let mut ctx = self.tool_context.clone();
         ctx.cancel = context.ct.clone();
-        let output = tool.call(args, &ctx).await;
+        // Rendered as the agent's dispatch renders it, so an MCP client reads the same text.
+        let output = match tool.call(args, &ctx).await {
+            Ok(output) => output,
+            Err(err) => err.into_output(tool.name()),
+        };
         let content = vec![ContentBlock::text(output.content)];
         Ok(if output.is_error {
             CallToolResult::error(content)

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use hearth_protocol::ToolSpec;
-use hearth_tools::{neutralise_tag, parse_args, Tool, ToolContext, ToolOutput};
+use hearth_tools::{neutralise_tag, parse_args, Tool, ToolContext, ToolError, ToolOutput};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -22,15 +22,19 @@ const MAX_LIMIT: usize = 20;
 /// Token budget of one search's output.
 const SEARCH_TOKENS: usize = 1500;
 
-/// Runs `work` on the blocking pool; a panic or a cancelled runtime becomes an error output.
-async fn blocking<F>(tool: &str, work: F) -> ToolOutput
+/// Runs `work` on the blocking pool; a panic or a cancelled runtime becomes an error.
+async fn blocking<F>(work: F) -> Result<ToolOutput, ToolError>
 where
-    F: FnOnce() -> ToolOutput + Send + 'static,
+    F: FnOnce() -> Result<ToolOutput, ToolError> + Send + 'static,
 {
-    match tokio::task::spawn_blocking(work).await {
-        Ok(output) => output,
-        Err(e) => ToolOutput::error(format!("{tool}: failed unexpectedly ({e}); try again")),
-    }
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ToolError::Failed(format!("failed unexpectedly ({e}); try again")))?
+}
+
+/// A memory store error, as the model sees it.
+fn store_failed(err: impl std::fmt::Display) -> ToolError {
+    ToolError::Failed(err.to_string())
 }
 
 /// "#12 [2026-03-01 agent note]", then the speaker of a turn.
@@ -91,25 +95,26 @@ impl Tool for MemorySearch {
         }
     }
 
-    async fn call(&self, args: serde_json::Value, ctx: &ToolContext) -> ToolOutput {
-        let args: SearchArgs = match parse_args("memory_search", args) {
-            Ok(args) => args,
-            Err(err) => return err,
-        };
+    async fn call(
+        &self,
+        args: serde_json::Value,
+        ctx: &ToolContext,
+    ) -> Result<ToolOutput, ToolError> {
+        let args: SearchArgs = parse_args("memory_search", args)?;
         let memory = Arc::clone(&self.memory);
         let workspace = ctx.workspace.clone();
-        blocking("memory_search", move || {
+        blocking(move || {
             let opts = SearchOptions {
                 limit: args.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT),
                 max_tokens: Some(SEARCH_TOKENS),
                 workspace: Some(workspace),
                 ..SearchOptions::default()
             };
-            match memory.search(&args.query, &opts) {
-                Ok(hits) if hits.is_empty() => ToolOutput::ok("no memories match"),
-                Ok(hits) => ToolOutput::ok(format_hits(&hits)),
-                Err(e) => ToolOutput::error(format!("memory_search: {e}")),
+            let hits = memory.search(&args.query, &opts).map_err(store_failed)?;
+            if hits.is_empty() {
+                return Ok(ToolOutput::ok("no memories match"));
             }
+            Ok(ToolOutput::ok(format_hits(&hits)))
         })
         .await
     }
@@ -160,37 +165,37 @@ impl Tool for MemoryGet {
         }
     }
 
-    async fn call(&self, args: serde_json::Value, ctx: &ToolContext) -> ToolOutput {
-        let args: GetArgs = match parse_args("memory_get", args) {
-            Ok(args) => args,
-            Err(err) => return err,
-        };
+    async fn call(
+        &self,
+        args: serde_json::Value,
+        ctx: &ToolContext,
+    ) -> Result<ToolOutput, ToolError> {
+        let args: GetArgs = parse_args("memory_get", args)?;
         let memory = Arc::clone(&self.memory);
         let workspace = ctx.workspace.clone();
-        blocking("memory_get", move || {
-            match memory.get_from(args.id, &workspace) {
-                Ok(Some(item)) => {
-                    // A file chunk's label already names its file.
-                    let session = if item.session.is_empty() || item.provenance == Provenance::File
-                    {
-                        String::new()
-                    } else {
-                        format!(" (from {} #{})", item.session, item.seq)
-                    };
-                    let tags = if item.tags.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" tags: {}", item.tags.join(", "))
-                    };
-                    let text = format!("{}{session}{tags}\n{}", label(&item), item.text);
-                    ToolOutput::ok(neutralise_tag(&text, RECALL_TAG))
-                }
-                Ok(None) => ToolOutput::error(format!(
-                    "memory_get: no memory #{}; use an id from memory_search",
-                    args.id
-                )),
-                Err(e) => ToolOutput::error(format!("memory_get: {e}")),
-            }
+        blocking(move || {
+            let item = memory
+                .get_from(args.id, &workspace)
+                .map_err(store_failed)?
+                .ok_or_else(|| {
+                    ToolError::NotFound(format!(
+                        "no memory #{}; use an id from memory_search",
+                        args.id
+                    ))
+                })?;
+            // A file chunk's label already names its file.
+            let session = if item.session.is_empty() || item.provenance == Provenance::File {
+                String::new()
+            } else {
+                format!(" (from {} #{})", item.session, item.seq)
+            };
+            let tags = if item.tags.is_empty() {
+                String::new()
+            } else {
+                format!(" tags: {}", item.tags.join(", "))
+            };
+            let text = format!("{}{session}{tags}\n{}", label(&item), item.text);
+            Ok(ToolOutput::ok(neutralise_tag(&text, RECALL_TAG)))
         })
         .await
     }
@@ -227,17 +232,18 @@ impl Tool for MemoryWrite {
         }
     }
 
-    async fn call(&self, args: serde_json::Value, _ctx: &ToolContext) -> ToolOutput {
-        let args: WriteArgs = match parse_args("memory_write", args) {
-            Ok(args) => args,
-            Err(err) => return err,
-        };
+    async fn call(
+        &self,
+        args: serde_json::Value,
+        _ctx: &ToolContext,
+    ) -> Result<ToolOutput, ToolError> {
+        let args: WriteArgs = parse_args("memory_write", args)?;
         let memory = Arc::clone(&self.memory);
-        blocking("memory_write", move || {
-            match memory.write_note(&args.text, &args.tags, Provenance::Agent) {
-                Ok(id) => ToolOutput::ok(format!("saved as memory #{id}")),
-                Err(e) => ToolOutput::error(format!("memory_write: {e}")),
-            }
+        blocking(move || {
+            let id = memory
+                .write_note(&args.text, &args.tags, Provenance::Agent)
+                .map_err(store_failed)?;
+            Ok(ToolOutput::ok(format!("saved as memory #{id}")))
         })
         .await
     }

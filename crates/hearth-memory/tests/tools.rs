@@ -67,13 +67,15 @@ async fn write_search_get_as_the_model_would() {
             json!({"text": "The user's bike is a blue Brompton.", "tags": ["bike"]}),
             &ctx,
         )
-        .await;
+        .await
+        .unwrap_or_else(|e| e.into_output(write.name()));
     assert!(!out.is_error, "{}", out.content);
     assert!(out.content.contains("#1"), "{}", out.content);
 
     let out = search
         .call(json!({"query": "what bike", "limit": 3}), &ctx)
-        .await;
+        .await
+        .unwrap_or_else(|e| e.into_output(search.name()));
     assert!(!out.is_error);
     assert!(
         out.content.contains("#1") && out.content.contains("Brompton"),
@@ -82,24 +84,39 @@ async fn write_search_get_as_the_model_would() {
     );
     assert!(out.content.contains("note"), "{}", out.content);
 
-    let out = search.call(json!({"query": "submarines"}), &ctx).await;
+    let out = search
+        .call(json!({"query": "submarines"}), &ctx)
+        .await
+        .unwrap_or_else(|e| e.into_output(search.name()));
     assert_eq!(out.content, "no memories match");
 
-    let out = get.call(json!({"id": 1}), &ctx).await;
+    let out = get
+        .call(json!({"id": 1}), &ctx)
+        .await
+        .unwrap_or_else(|e| e.into_output(get.name()));
     assert!(out.content.contains("tags: bike"), "{}", out.content);
-    let out = get.call(json!({"id": 42}), &ctx).await;
+    let out = get
+        .call(json!({"id": 42}), &ctx)
+        .await
+        .unwrap_or_else(|e| e.into_output(get.name()));
     assert!(
         out.is_error && out.content.contains("memory_search"),
         "{}",
         out.content
     );
-    let out = get.call(json!({"id": "one"}), &ctx).await;
+    let out = get
+        .call(json!({"id": "one"}), &ctx)
+        .await
+        .unwrap_or_else(|e| e.into_output(get.name()));
     assert!(
         out.is_error && out.content.contains("invalid arguments"),
         "{}",
         out.content
     );
-    let out = write.call(json!({"text": ""}), &ctx).await;
+    let out = write
+        .call(json!({"text": ""}), &ctx)
+        .await
+        .unwrap_or_else(|e| e.into_output(write.name()));
     assert!(
         out.is_error && out.content.contains("empty"),
         "{}",

@@ -207,7 +207,8 @@ mod tests {
                 serde_json::json!({"query": "router admin password"}),
                 &ToolContext::new(&workspace).unwrap(),
             )
-            .await;
+            .await
+            .unwrap_or_else(|e| e.into_output(search.name()));
         assert!(!output.is_error, "{}", output.content);
         assert!(
             output.content.contains("plum-tulip-42"),

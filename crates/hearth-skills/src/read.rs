@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use hearth_protocol::ToolSpec;
-use hearth_tools::{Tool, ToolContext, ToolOutput};
+use hearth_tools::{Tool, ToolContext, ToolError, ToolOutput};
 
 /// Wraps the workspace `read_file`: a path under one of the skill folders that live
 /// outside the workspace is read with that folder as the root (so `..` and symlinks
@@ -80,7 +80,11 @@ impl Tool for SkillAwareReadFile {
         self.inner.spec()
     }
 
-    async fn call(&self, mut args: serde_json::Value, ctx: &ToolContext) -> ToolOutput {
+    async fn call(
+        &self,
+        mut args: serde_json::Value,
+        ctx: &ToolContext,
+    ) -> Result<ToolOutput, ToolError> {
         let path = args
             .get("path")
             .and_then(|p| p.as_str())

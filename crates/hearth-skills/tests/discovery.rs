@@ -160,19 +160,24 @@ async fn read_file_reads_a_skill_outside_the_workspace_but_nothing_beside_it() {
             serde_json::json!({"path": skill_md.to_str().unwrap()}),
             &ctx,
         )
-        .await;
+        .await
+        .unwrap_or_else(|e| e.into_output(tool.name()));
     assert!(!out.is_error, "{out:?}");
     assert!(out.content.contains("Secret-free body."));
     let escape = format!(
         "{}/../../config.toml",
         root.join("pdf").canonicalize().unwrap().display()
     );
-    let out = tool.call(serde_json::json!({"path": escape}), &ctx).await;
+    let out = tool
+        .call(serde_json::json!({"path": escape}), &ctx)
+        .await
+        .unwrap_or_else(|e| e.into_output(tool.name()));
     assert!(out.is_error, "{out:?}");
     let outside = l.hearth_home.join("config.toml");
     let out = tool
         .call(serde_json::json!({"path": outside.to_str().unwrap()}), &ctx)
-        .await;
+        .await
+        .unwrap_or_else(|e| e.into_output(tool.name()));
     assert!(
         out.is_error && out.content.contains("outside the workspace"),
         "{out:?}"
@@ -193,7 +198,8 @@ async fn a_workspace_skill_linked_from_elsewhere_is_read_at_the_path_the_prompt_
     let ctx = ToolContext::new(&l.workspace).unwrap();
     let out = tool
         .call(serde_json::json!({"path": "skills/pdf/SKILL.md"}), &ctx)
-        .await;
+        .await
+        .unwrap_or_else(|e| e.into_output(tool.name()));
     assert!(!out.is_error, "{out:?}");
     assert!(out.content.contains("Linked body."));
     // Still confined to the skill's own folder.
@@ -202,7 +208,8 @@ async fn a_workspace_skill_linked_from_elsewhere_is_read_at_the_path_the_prompt_
             serde_json::json!({"path": "skills/pdf/../private.txt"}),
             &ctx,
         )
-        .await;
+        .await
+        .unwrap_or_else(|e| e.into_output(tool.name()));
     assert!(out.is_error, "{out:?}");
     assert!(!out.content.contains("not for the model"));
 }

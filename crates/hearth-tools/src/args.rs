@@ -3,14 +3,15 @@
 
 use serde::de::DeserializeOwned;
 
-use crate::ToolOutput;
+use crate::ToolError;
 
-/// Deserialize `args` for `tool`. On failure the error output names the tool, what
-/// was wrong (missing field, wrong type, unknown field) and the expected schema.
+/// Deserialize `args` for `tool`. On failure the error says what was wrong (missing
+/// field, wrong type, unknown field) and gives the expected schema when `tool` is a
+/// built-in one.
 pub fn parse_args<T: DeserializeOwned>(
     tool: &str,
     args: serde_json::Value,
-) -> Result<T, ToolOutput> {
+) -> Result<T, ToolError> {
     let problem = if args.is_object() {
         match serde_json::from_value::<T>(args) {
             Ok(parsed) => return Ok(parsed),
@@ -23,9 +24,7 @@ pub fn parse_args<T: DeserializeOwned>(
         Some(schema) => format!("expected arguments (JSON Schema): {schema}"),
         None => "check the tool's parameter schema".to_string(),
     };
-    Err(ToolOutput::error(format!(
-        "{tool}: invalid arguments: {problem}. Call it again with corrected arguments; {expected}"
-    )))
+    Err(ToolError::Arguments { problem, expected })
 }
 
 fn json_kind(value: &serde_json::Value) -> &'static str {
@@ -54,7 +53,9 @@ mod tests {
 
     #[test]
     fn missing_field_is_named_with_the_schema() {
-        let err = parse_args::<PathArgs>("read_file", json!({})).unwrap_err();
+        let err = parse_args::<PathArgs>("read_file", json!({}))
+            .unwrap_err()
+            .into_output("read_file");
         assert!(err.is_error);
         assert!(err.content.starts_with("read_file: invalid arguments"));
         assert!(
@@ -67,25 +68,27 @@ mod tests {
 
     #[test]
     fn non_object_and_wrong_type_are_explained() {
-        let err = parse_args::<PathArgs>("custom", json!(null)).unwrap_err();
-        assert!(err.content.contains("must be a JSON object, got null"));
-        assert!(err.content.contains("check the tool's parameter schema"));
-        let err = parse_args::<PathArgs>("custom", json!({"path": 5})).unwrap_err();
-        assert!(
-            err.content.contains("invalid type: integer `5`"),
-            "{}",
-            err.content
-        );
+        let err = parse_args::<PathArgs>("custom", json!(null))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("must be a JSON object, got null"));
+        assert!(err.contains("check the tool's parameter schema"));
+        let err = parse_args::<PathArgs>("custom", json!({"path": 5}))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("invalid type: integer `5`"), "{err}");
     }
 }
 
-/// Random arguments from a model: never a panic, and a refusal always names the tool.
+/// Random arguments from a model: never a panic, and a refusal is always an argument
+/// error (which dispatch shows after the tool's name).
 #[cfg(test)]
 mod properties {
     use proptest::prelude::*;
     use serde::Deserialize;
 
     use super::parse_args;
+    use crate::ToolError;
 
     #[derive(Debug, Deserialize)]
     #[allow(dead_code)]
@@ -113,10 +116,9 @@ mod properties {
 
     proptest! {
         #[test]
-        fn arbitrary_json_is_parsed_or_refused_naming_the_tool(value in json_value()) {
+        fn arbitrary_json_is_parsed_or_refused_as_invalid_arguments(value in json_value()) {
             if let Err(refusal) = parse_args::<ReadArgs>("read_file", value) {
-                prop_assert!(refusal.is_error);
-                prop_assert!(refusal.content.contains("read_file"), "{}", refusal.content);
+                prop_assert!(matches!(refusal, ToolError::Arguments { .. }), "{refusal}");
             }
         }
     }

@@ -14,7 +14,7 @@ use hearth_sandbox::{
 use serde::Deserialize;
 
 use crate::approval::{is_known_safe, ApprovalDecision, ApprovalPolicy, ApprovalRequest, Approver};
-use crate::{parse_args, truncate_middle, Tool, ToolContext, ToolOutput};
+use crate::{parse_args, truncate_middle, Tool, ToolContext, ToolError, ToolOutput};
 
 /// Default and largest timeouts a call may ask for.
 const DEFAULT_TIMEOUT_MS: u64 = 120_000;
@@ -204,26 +204,24 @@ impl Tool for ExecTool {
         }
     }
 
-    async fn call(&self, args: serde_json::Value, ctx: &ToolContext) -> ToolOutput {
-        let args: ExecArgs = match parse_args("exec", args) {
-            Ok(args) => args,
-            Err(output) => return output,
-        };
-        let cwd = match ctx.resolve_read(args.cwd.as_deref().unwrap_or(".")) {
-            Ok(dir) if dir.is_dir() => dir,
-            Ok(dir) => {
-                return ToolOutput::error(format!(
-                    "cwd {} is not a directory in the workspace",
-                    dir.display()
-                ))
-            }
-            Err(err) => return ToolOutput::error(err.to_string()),
-        };
+    async fn call(
+        &self,
+        args: serde_json::Value,
+        ctx: &ToolContext,
+    ) -> Result<ToolOutput, ToolError> {
+        let args: ExecArgs = parse_args("exec", args)?;
+        let cwd = ctx.resolve_read(args.cwd.as_deref().unwrap_or("."))?;
+        if !cwd.is_dir() {
+            return Err(ToolError::WrongKind(format!(
+                "cwd {} is not a directory in the workspace",
+                cwd.display()
+            )));
+        }
         let (mode, note) = match self.gate.decide(&args.command, &cwd, args.escalate).await {
             Verdict::Run { mode, note } => (mode, note),
             Verdict::Refuse(why) => {
                 tracing::info!(command = %args.command, "exec refused: {why}");
-                return ToolOutput::error(why);
+                return Err(ToolError::Refused(why));
             }
         };
         if let Some(note) = &note {
@@ -248,12 +246,11 @@ impl Tool for ExecTool {
         };
         let origin = untrusted_origin(ctx, &policy);
         let started = crate::untrusted_files::command_start();
-        let ran =
-            hearth_sandbox::run_using(&self.gate.mechanism, &policy, &spec, &ctx.cancel).await;
-        let mut output = match ran {
-            Ok(output) => format_output(&output, timeout_ms, note.as_deref()),
-            Err(err) => ToolOutput::error(format!("exec could not run the command: {err}")),
-        };
+        // A command that could not start changed nothing: no cleanup or marking to do.
+        let ran = hearth_sandbox::run_using(&self.gate.mechanism, &policy, &spec, &ctx.cancel)
+            .await
+            .map_err(|err| ToolError::Failed(format!("could not run the command: {err}")))?;
+        let mut output = format_output(&ran, timeout_ms, note.as_deref());
         if let Some(before) = protected {
             output
                 .content
@@ -264,7 +261,7 @@ impl Tool for ExecTool {
                 .content
                 .push_str(&mark_changed_files(ctx, started, origin).await);
         }
-        output
+        Ok(output)
     }
 }
 

@@ -15,7 +15,7 @@ use crate::confined::{self, ConfinedError, Lookup, OpenMode, OpenedFile, Workspa
 use crate::text::{looks_binary, truncate_end};
 use crate::untrusted::{neutralise_wrapper_tags, wrap_untrusted};
 use crate::untrusted_files;
-use crate::{parse_args, Tool, ToolContext, ToolOutput};
+use crate::{parse_args, Tool, ToolContext, ToolError, ToolOutput};
 
 /// Lines `read_file` returns when the model gives no `limit`.
 const DEFAULT_READ_LIMIT: usize = 2000;
@@ -47,13 +47,10 @@ pub(crate) fn display_path(workspace: &Path, path: &Path) -> String {
 
 /// Run `work` (blocking file IO) on a blocking thread.
 pub(crate) async fn run_blocking<T: Send + 'static>(
-    tool: &'static str,
-    work: impl FnOnce() -> Result<T, ToolOutput> + Send + 'static,
-) -> Result<T, ToolOutput> {
+    work: impl FnOnce() -> Result<T, ToolError> + Send + 'static,
+) -> Result<T, ToolError> {
     tokio::task::spawn_blocking(work).await.map_err(|err| {
-        ToolOutput::error(format!(
-            "{tool}: the call stopped unexpectedly ({err}); try again"
-        ))
+        ToolError::Failed(format!("the call stopped unexpectedly ({err}); try again"))
     })?
 }
 
@@ -63,21 +60,18 @@ pub(crate) async fn run_blocking<T: Send + 'static>(
 /// checks (no `.git`, nothing private) hold for what is opened even if the disk changes
 /// in between: a changed path fails to open instead. Returns the file and the resolved path.
 fn open_checked(
-    tool: &str,
     ctx: &ToolContext,
     requested: &str,
     mode: OpenMode,
-) -> Result<(OpenedFile, PathBuf), ToolOutput> {
+) -> Result<(OpenedFile, PathBuf), ToolError> {
     let resolved = match mode {
-        OpenMode::Read => ctx.resolve_read(requested),
-        OpenMode::ReadWrite | OpenMode::WriteOrCreate => ctx.resolve_write(requested),
-    }
-    .map_err(|err| path_error(tool, err))?;
-    let (root, names) =
-        open_root_for(ctx, &resolved).map_err(|err| io_error(tool, requested, &err))?;
+        OpenMode::Read => ctx.resolve_read(requested)?,
+        OpenMode::ReadWrite | OpenMode::WriteOrCreate => ctx.resolve_write(requested)?,
+    };
+    let (root, names) = open_root_for(ctx, &resolved).map_err(|err| io_error(requested, err))?;
     let create_parents = mode == OpenMode::WriteOrCreate;
     let opened = confined::open_file(root.as_fd(), &names, mode, create_parents)
-        .map_err(|err| confined_error(tool, requested, err))?;
+        .map_err(|err| confined_error(mode, requested, err))?;
     Ok((opened, resolved))
 }
 
@@ -91,58 +85,49 @@ fn open_root_for(
     Ok((root, names))
 }
 
-/// Read a whole text file for `tool`, refusing huge files and binaries.
-fn read_text(tool: &str, file: &mut std::fs::File, shown: &str) -> Result<String, ToolOutput> {
-    let size = file
-        .metadata()
-        .map_err(|err| io_error(tool, shown, &err))?
-        .len();
+/// Read a whole text file, refusing huge files and binaries.
+fn read_text(file: &mut std::fs::File, shown: &str) -> Result<String, ToolError> {
+    let size = file.metadata().map_err(|err| io_error(shown, err))?.len();
     if size > MAX_TEXT_FILE_BYTES {
-        return Err(ToolOutput::error(format!(
-            "{tool}: '{shown}' is {size} bytes, more than the {MAX_TEXT_FILE_BYTES}-byte limit; use grep to find the part you need"
+        return Err(ToolError::Refused(format!(
+            "'{shown}' is {size} bytes, more than the {MAX_TEXT_FILE_BYTES}-byte limit; use grep to find the part you need"
         )));
     }
     let mut bytes = Vec::new();
     file.take(MAX_TEXT_FILE_BYTES)
         .read_to_end(&mut bytes)
-        .map_err(|err| io_error(tool, shown, &err))?;
+        .map_err(|err| io_error(shown, err))?;
     if looks_binary(&bytes) {
-        return Err(binary_refusal(tool, shown, "contains NUL bytes"));
+        return Err(binary_refusal(shown, "contains NUL bytes"));
     }
-    String::from_utf8(bytes).map_err(|_| binary_refusal(tool, shown, "is not valid UTF-8"))
+    String::from_utf8(bytes).map_err(|_| binary_refusal(shown, "is not valid UTF-8"))
 }
 
-/// An open beneath the root that failed, worded for the model.
-fn confined_error(tool: &str, shown: &str, err: ConfinedError) -> ToolOutput {
+/// An open beneath the root (for `mode`) that failed, worded for the model.
+fn confined_error(mode: OpenMode, shown: &str, err: ConfinedError) -> ToolError {
     match err {
-        ConfinedError::Directory if tool == "write_file" => ToolOutput::error(format!(
-            "write_file: '{shown}' is a directory; give a file path inside it"
+        ConfinedError::Directory if mode == OpenMode::WriteOrCreate => ToolError::WrongKind(
+            format!("'{shown}' is a directory; give a file path inside it"),
+        ),
+        ConfinedError::Directory => ToolError::WrongKind(format!(
+            "'{shown}' is a directory, not a file; use list_dir to see what it contains"
         )),
-        ConfinedError::Directory => ToolOutput::error(format!(
-            "{tool}: '{shown}' is a directory, not a file; use list_dir to see what it contains"
-        )),
-        ConfinedError::Io(err) => io_error(tool, shown, &err),
-        other => ToolOutput::error(format!("{tool}: cannot use '{shown}': {other}")),
+        ConfinedError::Io(err) => io_error(shown, err),
+        other => ToolError::Failed(format!("cannot use '{shown}': {other}")),
     }
 }
 
-fn binary_refusal(tool: &str, shown: &str, why: &str) -> ToolOutput {
-    ToolOutput::error(format!(
-        "{tool}: '{shown}' looks like a binary file ({why}); only text files can be read or edited. Inspect it with exec (e.g. `file` or `xxd`) if you must"
+fn binary_refusal(shown: &str, why: &str) -> ToolError {
+    ToolError::WrongKind(format!(
+        "'{shown}' looks like a binary file ({why}); only text files can be read or edited. Inspect it with exec (e.g. `file` or `xxd`) if you must"
     ))
 }
 
-fn io_error(tool: &str, shown: &str, err: &std::io::Error) -> ToolOutput {
-    let hint = match err.kind() {
-        ErrorKind::NotFound => "check the path with list_dir or glob",
-        ErrorKind::PermissionDenied => "the file is not accessible to Hearth",
-        _ => "check the path and try again",
-    };
-    ToolOutput::error(format!("{tool}: cannot access '{shown}': {err}; {hint}"))
-}
-
-fn path_error(tool: &str, err: crate::PathError) -> ToolOutput {
-    ToolOutput::error(format!("{tool}: {err}"))
+fn io_error(shown: &str, source: std::io::Error) -> ToolError {
+    ToolError::Io {
+        path: shown.to_string(),
+        source,
+    }
 }
 
 // ---------------------------------------------------------------- read_file
@@ -181,29 +166,27 @@ impl Tool for ReadFile {
         )
     }
 
-    async fn call(&self, args: serde_json::Value, ctx: &ToolContext) -> ToolOutput {
-        let args: ReadFileArgs = match parse_args("read_file", args) {
-            Ok(args) => args,
-            Err(err) => return err,
-        };
+    async fn call(
+        &self,
+        args: serde_json::Value,
+        ctx: &ToolContext,
+    ) -> Result<ToolOutput, ToolError> {
+        let args: ReadFileArgs = parse_args("read_file", args)?;
         let ctx = ctx.clone();
         let requested = args.path.clone();
-        let text = run_blocking("read_file", move || {
-            let (mut opened, _) = open_checked("read_file", &ctx, &requested, OpenMode::Read)?;
+        let (text, mark) = run_blocking(move || {
+            let (mut opened, _) = open_checked(&ctx, &requested, OpenMode::Read)?;
             let mark = untrusted_files::file_mark(&opened.file);
-            Ok((read_text("read_file", &mut opened.file, &requested)?, mark))
-        });
-        let (text, mark) = match text.await {
-            Ok(read) => read,
-            Err(err) => return err,
-        };
+            Ok((read_text(&mut opened.file, &requested)?, mark))
+        })
+        .await?;
         let offset = args.offset.unwrap_or(1).max(1);
         let limit = args.limit.unwrap_or(DEFAULT_READ_LIMIT).max(1);
-        let page = render_page(&args.path, &text, offset, limit);
-        match mark {
+        let page = render_page(&args.path, &text, offset, limit)?;
+        Ok(match mark {
             Some(origin) => wrap_marked_page(&args.path, &origin, page),
             None => page,
-        }
+        })
     }
 }
 
@@ -239,15 +222,23 @@ fn mark_written(tool: &str, ctx: &ToolContext, file: &std::fs::File, replaced: b
 }
 
 /// Lines `offset..offset+limit` of `text`, numbered, with a note on what remains.
-fn render_page(shown: &str, text: &str, offset: usize, limit: usize) -> ToolOutput {
+fn render_page(
+    shown: &str,
+    text: &str,
+    offset: usize,
+    limit: usize,
+) -> Result<ToolOutput, ToolError> {
     let total_lines = text.lines().count();
     if total_lines == 0 {
-        return ToolOutput::ok(format!("('{shown}' is empty)"));
+        return Ok(ToolOutput::ok(format!("('{shown}' is empty)")));
     }
     if offset > total_lines {
-        return ToolOutput::error(format!(
-            "read_file: offset {offset} is past the end of '{shown}', which has {total_lines} lines; use an offset between 1 and {total_lines}"
-        ));
+        return Err(ToolError::InvalidField {
+            field: "offset",
+            message: format!(
+                "offset {offset} is past the end of '{shown}', which has {total_lines} lines; use an offset between 1 and {total_lines}"
+            ),
+        });
     }
     let mut out = String::new();
     let mut next_line = offset;
@@ -269,7 +260,7 @@ fn render_page(shown: &str, text: &str, offset: usize, limit: usize) -> ToolOutp
             "[... {remaining} more lines; call read_file with offset={next_line} to continue]\n"
         ));
     }
-    ToolOutput::ok(out)
+    Ok(ToolOutput::ok(out))
 }
 
 // ---------------------------------------------------------------- write_file
@@ -302,30 +293,27 @@ impl Tool for WriteFile {
         )
     }
 
-    async fn call(&self, args: serde_json::Value, ctx: &ToolContext) -> ToolOutput {
-        let args: WriteFileArgs = match parse_args("write_file", args) {
-            Ok(args) => args,
-            Err(err) => return err,
-        };
+    async fn call(
+        &self,
+        args: serde_json::Value,
+        ctx: &ToolContext,
+    ) -> Result<ToolOutput, ToolError> {
+        let args: WriteFileArgs = parse_args("write_file", args)?;
         let workspace = ctx.workspace.clone();
         let ctx = ctx.clone();
-        let written = run_blocking("write_file", move || {
-            let mode = OpenMode::WriteOrCreate;
-            let (mut opened, path) = open_checked("write_file", &ctx, &args.path, mode)?;
+        let (created, path, bytes) = run_blocking(move || {
+            let (mut opened, path) = open_checked(&ctx, &args.path, OpenMode::WriteOrCreate)?;
             replace_contents(&mut opened.file, args.content.as_bytes())
-                .map_err(|err| io_error("write_file", &args.path, &err))?;
+                .map_err(|err| io_error(&args.path, err))?;
             mark_written("write_file", &ctx, &opened.file, true);
             Ok((opened.created, path, args.content.len()))
-        });
-        let (created, path, bytes) = match written.await {
-            Ok(written) => written,
-            Err(err) => return err,
-        };
+        })
+        .await?;
         let verb = if created { "Created" } else { "Overwrote" };
-        ToolOutput::ok(format!(
+        Ok(ToolOutput::ok(format!(
             "{verb} '{}' ({bytes} bytes written)",
             display_path(&workspace, &path),
-        ))
+        )))
     }
 }
 
@@ -371,42 +359,41 @@ impl Tool for EditFile {
         )
     }
 
-    async fn call(&self, args: serde_json::Value, ctx: &ToolContext) -> ToolOutput {
-        let args: EditFileArgs = match parse_args("edit_file", args) {
-            Ok(args) => args,
-            Err(err) => return err,
-        };
+    async fn call(
+        &self,
+        args: serde_json::Value,
+        ctx: &ToolContext,
+    ) -> Result<ToolOutput, ToolError> {
+        let args: EditFileArgs = parse_args("edit_file", args)?;
         if args.old_string.is_empty() {
-            return ToolOutput::error(
-                "edit_file: old_string is empty; give the exact text to replace, or use write_file to create a file",
-            );
+            return Err(ToolError::InvalidField {
+                field: "old_string",
+                message: "old_string is empty; give the exact text to replace, or use write_file to create a file".into(),
+            });
         }
         if args.old_string == args.new_string {
-            return ToolOutput::error(
-                "edit_file: old_string and new_string are identical, so nothing would change; give the new text in new_string",
-            );
+            return Err(ToolError::InvalidField {
+                field: "new_string",
+                message: "old_string and new_string are identical, so nothing would change; give the new text in new_string".into(),
+            });
         }
         let workspace = ctx.workspace.clone();
         let ctx = ctx.clone();
-        let edited = run_blocking("edit_file", move || {
-            let mode = OpenMode::ReadWrite;
-            let (mut opened, path) = open_checked("edit_file", &ctx, &args.path, mode)?;
-            let text = read_text("edit_file", &mut opened.file, &args.path)?;
+        let (path, replacements) = run_blocking(move || {
+            let (mut opened, path) = open_checked(&ctx, &args.path, OpenMode::ReadWrite)?;
+            let text = read_text(&mut opened.file, &args.path)?;
             let edited = replace_exact(&text, &args)?;
             replace_contents(&mut opened.file, edited.text.as_bytes())
-                .map_err(|err| io_error("edit_file", &args.path, &err))?;
+                .map_err(|err| io_error(&args.path, err))?;
             mark_written("edit_file", &ctx, &opened.file, false);
             Ok((path, edited.replacements))
-        });
-        let (path, replacements) = match edited.await {
-            Ok(edited) => edited,
-            Err(err) => return err,
-        };
+        })
+        .await?;
         let plural = if replacements == 1 { "" } else { "s" };
-        ToolOutput::ok(format!(
+        Ok(ToolOutput::ok(format!(
             "Edited '{}': replaced {replacements} occurrence{plural}",
             display_path(&workspace, &path),
-        ))
+        )))
     }
 }
 
@@ -415,19 +402,22 @@ struct EditedText {
     replacements: usize,
 }
 
-fn replace_exact(text: &str, args: &EditFileArgs) -> Result<EditedText, ToolOutput> {
+fn replace_exact(text: &str, args: &EditFileArgs) -> Result<EditedText, ToolError> {
     let occurrences = text.matches(args.old_string.as_str()).count();
     if occurrences == 0 {
-        return Err(ToolOutput::error(format!(
-            "edit_file: old_string was not found in '{}'; read the file first (read_file) and copy the exact text, including whitespace and indentation, without line numbers",
+        return Err(ToolError::NotFound(format!(
+            "old_string was not found in '{}'; read the file first (read_file) and copy the exact text, including whitespace and indentation, without line numbers",
             args.path
         )));
     }
     if occurrences > 1 && !args.replace_all {
-        return Err(ToolOutput::error(format!(
-            "edit_file: old_string occurs {occurrences} times in '{}'; include more surrounding lines to make it unique, or set replace_all to true to replace every occurrence",
-            args.path
-        )));
+        return Err(ToolError::InvalidField {
+            field: "old_string",
+            message: format!(
+                "old_string occurs {occurrences} times in '{}'; include more surrounding lines to make it unique, or set replace_all to true to replace every occurrence",
+                args.path
+            ),
+        });
     }
     let text = if args.replace_all {
         text.replace(&args.old_string, &args.new_string)
@@ -477,40 +467,34 @@ impl Tool for ListDir {
         )
     }
 
-    async fn call(&self, args: serde_json::Value, ctx: &ToolContext) -> ToolOutput {
-        let args: ListDirArgs = match parse_args("list_dir", args) {
-            Ok(args) => args,
-            Err(err) => return err,
-        };
+    async fn call(
+        &self,
+        args: serde_json::Value,
+        ctx: &ToolContext,
+    ) -> Result<ToolOutput, ToolError> {
+        let args: ListDirArgs = parse_args("list_dir", args)?;
         let ctx = ctx.clone();
         let requested = args.path.clone();
-        let listed = run_blocking("list_dir", move || list_sorted(&ctx, &requested));
-        match listed.await {
-            Ok(entries) => render_entries(&args.path, entries),
-            Err(err) => err,
-        }
+        let entries = run_blocking(move || list_sorted(&ctx, &requested)).await?;
+        Ok(render_entries(&args.path, entries))
     }
 }
 
 /// Entry names of the folder `requested` (directories with a trailing `/`), sorted; the
 /// folder is opened beneath the root like a file.
-fn list_sorted(ctx: &ToolContext, requested: &str) -> Result<Vec<String>, ToolOutput> {
-    let resolved = ctx
-        .resolve_read(requested)
-        .map_err(|err| path_error("list_dir", err))?;
-    let (root, names) =
-        open_root_for(ctx, &resolved).map_err(|err| io_error("list_dir", requested, &err))?;
+fn list_sorted(ctx: &ToolContext, requested: &str) -> Result<Vec<String>, ToolError> {
+    let resolved = ctx.resolve_read(requested)?;
+    let (root, names) = open_root_for(ctx, &resolved).map_err(|err| io_error(requested, err))?;
     let dir = match confined::open_dir(root.as_fd(), &names, true, Lookup::Openat2) {
         Ok(dir) => dir,
         Err(ConfinedError::Io(err)) if err.kind() == ErrorKind::NotADirectory => {
-            return Err(ToolOutput::error(format!(
-                "list_dir: '{requested}' is a file, not a directory; use read_file to read it"
+            return Err(ToolError::WrongKind(format!(
+                "'{requested}' is a file, not a directory; use read_file to read it"
             )))
         }
-        Err(err) => return Err(confined_error("list_dir", requested, err)),
+        Err(err) => return Err(confined_error(OpenMode::Read, requested, err)),
     };
-    let entries =
-        confined::list_entries(dir).map_err(|err| io_error("list_dir", requested, &err))?;
+    let entries = confined::list_entries(dir).map_err(|err| io_error(requested, err))?;
     let mut shown: Vec<String> = entries
         .into_iter()
         .map(|(name, is_dir)| {

@@ -3,13 +3,15 @@
 //! the agent loop offers to the model.
 //!
 //! Architecture invariant: tools never panic on model input and never touch a path
-//! outside the workspace; every call returns exactly one [`ToolOutput`], errors
-//! included, worded so the model can recover. `exec` runs every command through the
+//! outside the workspace; every call returns exactly one [`ToolOutput`] or
+//! [`ToolError`], worded so the model can recover (dispatch renders an error once, as
+//! `"{tool}: {error}"`). `exec` runs every command through the
 //! approval policy ([`ExecGate`]) and `hearth_sandbox::run`, never a process of its own.
 
 mod approval;
 mod args;
 mod confined;
+mod error;
 mod exec;
 mod files;
 pub mod protected_paths;
@@ -28,6 +30,7 @@ pub use approval::{
     Approver,
 };
 pub use args::parse_args;
+pub use error::ToolError;
 pub use exec::{ExecGate, ExecTool};
 pub use files::{EditFile, ListDir, ReadFile, WriteFile};
 pub use registry::ToolRegistry;

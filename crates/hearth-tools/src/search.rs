@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use crate::confined::{self, ConfinedError, Lookup, OpenMode, WorkspaceRoot};
 use crate::files::display_path;
 use crate::text::{looks_binary, truncate_end};
-use crate::{parse_args, Tool, ToolContext, ToolOutput};
+use crate::{parse_args, Tool, ToolContext, ToolError, ToolOutput};
 
 /// Paths `glob` lists.
 const MAX_GLOB_RESULTS: usize = 500;
@@ -36,14 +36,16 @@ struct FilePattern {
 }
 
 impl FilePattern {
-    fn new(tool: &str, pattern: &str) -> Result<Self, ToolOutput> {
+    /// `pattern` as given in the argument `field`.
+    fn new(field: &'static str, pattern: &str) -> Result<Self, ToolError> {
         let glob = GlobBuilder::new(pattern)
             .literal_separator(true)
             .build()
-            .map_err(|err| {
-                ToolOutput::error(format!(
-                    "{tool}: invalid glob pattern '{pattern}': {err}; use e.g. '*.rs' or 'src/**/*.toml'"
-                ))
+            .map_err(|err| ToolError::InvalidField {
+                field,
+                message: format!(
+                    "invalid glob pattern '{pattern}': {err}; use e.g. '*.rs' or 'src/**/*.toml'"
+                ),
             })?;
         Ok(Self {
             matcher: glob.compile_matcher(),
@@ -103,14 +105,13 @@ fn relative_to_root<'a>(root: &Path, file: &'a Path) -> &'a Path {
 /// Open the search root (`root`, resolved inside `workspace`) beneath the workspace
 /// root the way the file tools do, refusing it if any part of it is now a symlink.
 fn open_search_root(
-    tool: &str,
     workspace: &Path,
     root: &Path,
     shown_root: &str,
-) -> Result<WorkspaceRoot, ToolOutput> {
+) -> Result<WorkspaceRoot, ToolError> {
     let refuse = |err: &dyn std::fmt::Display| {
-        ToolOutput::error(format!(
-            "{tool}: cannot search '{shown_root}': {err}; check the path with list_dir"
+        ToolError::Failed(format!(
+            "cannot search '{shown_root}': {err}; check the path with list_dir"
         ))
     };
     let workspace_root = WorkspaceRoot::open(workspace).map_err(|err| refuse(&err))?;
@@ -146,13 +147,9 @@ fn read_beneath(root: &WorkspaceRoot, file: &Path) -> Option<(Vec<u8>, bool)> {
     Some((bytes, marked))
 }
 
-fn cancelled(tool: &str) -> ToolOutput {
-    ToolOutput::error(format!("{tool}: cancelled"))
-}
-
-fn join_failed(tool: &str, err: tokio::task::JoinError) -> ToolOutput {
-    ToolOutput::error(format!(
-        "{tool}: the search stopped unexpectedly ({err}); try again with a narrower path"
+fn join_failed(err: tokio::task::JoinError) -> ToolError {
+    ToolError::Failed(format!(
+        "the search stopped unexpectedly ({err}); try again with a narrower path"
     ))
 }
 
@@ -190,28 +187,23 @@ impl Tool for Glob {
         }
     }
 
-    async fn call(&self, args: serde_json::Value, ctx: &ToolContext) -> ToolOutput {
-        let args: GlobArgs = match parse_args("glob", args) {
-            Ok(args) => args,
-            Err(err) => return err,
-        };
-        let pattern = match FilePattern::new("glob", &args.pattern) {
-            Ok(pattern) => pattern,
-            Err(err) => return err,
-        };
+    async fn call(
+        &self,
+        args: serde_json::Value,
+        ctx: &ToolContext,
+    ) -> Result<ToolOutput, ToolError> {
+        let args: GlobArgs = parse_args("glob", args)?;
+        let pattern = FilePattern::new("pattern", &args.pattern)?;
         let shown_root = args.path.unwrap_or_else(|| ".".to_string());
-        let root = match ctx.resolve_read(&shown_root) {
-            Ok(root) => root,
-            Err(err) => return ToolOutput::error(format!("glob: {err}")),
-        };
+        let root = ctx.resolve_read(&shown_root)?;
         let workspace = ctx.workspace.clone();
         let private = ctx.files.private.clone();
         let cancel = ctx.cancel.clone();
         let shown = shown_root.clone();
         let search = tokio::task::spawn_blocking(move || {
-            open_search_root("glob", &workspace, &root, &shown)?;
+            open_search_root(&workspace, &root, &shown)?;
             let Some(files) = walk_files(&root, private, &cancel) else {
-                return Err(cancelled("glob"));
+                return Err(ToolError::Cancelled);
             };
             let matched: Vec<String> = files
                 .iter()
@@ -220,11 +212,8 @@ impl Tool for Glob {
                 .collect();
             Ok(matched)
         });
-        match search.await {
-            Ok(Ok(matched)) => render_glob(&args.pattern, &shown_root, matched),
-            Ok(Err(err)) => err,
-            Err(err) => join_failed("glob", err),
-        }
+        let matched = search.await.map_err(join_failed)??;
+        Ok(render_glob(&args.pattern, &shown_root, matched))
     }
 }
 
@@ -293,51 +282,44 @@ impl Tool for Grep {
         }
     }
 
-    async fn call(&self, args: serde_json::Value, ctx: &ToolContext) -> ToolOutput {
-        let args: GrepArgs = match parse_args("grep", args) {
-            Ok(args) => args,
-            Err(err) => return err,
-        };
-        let regex = match regex::Regex::new(&args.pattern) {
-            Ok(regex) => regex,
-            Err(err) => {
-                return ToolOutput::error(format!(
-                    "grep: invalid regex '{}': {err}; fix the pattern (escape special characters like ( [ . with a backslash)",
-                    args.pattern
-                ))
-            }
-        };
-        let file_filter = match args.glob.as_deref().map(|g| FilePattern::new("grep", g)) {
-            Some(Err(err)) => return err,
-            Some(Ok(filter)) => Some(filter),
-            None => None,
-        };
+    async fn call(
+        &self,
+        args: serde_json::Value,
+        ctx: &ToolContext,
+    ) -> Result<ToolOutput, ToolError> {
+        let args: GrepArgs = parse_args("grep", args)?;
+        let regex = regex::Regex::new(&args.pattern).map_err(|err| ToolError::InvalidField {
+            field: "pattern",
+            message: format!(
+                "invalid regex '{}': {err}; fix the pattern (escape special characters like ( [ . with a backslash)",
+                args.pattern
+            ),
+        })?;
+        let file_filter = args
+            .glob
+            .as_deref()
+            .map(|glob| FilePattern::new("glob", glob))
+            .transpose()?;
         let shown_root = args.path.unwrap_or_else(|| ".".to_string());
-        let root = match ctx.resolve_read(&shown_root) {
-            Ok(root) => root,
-            Err(err) => return ToolOutput::error(format!("grep: {err}")),
-        };
+        let root = ctx.resolve_read(&shown_root)?;
         let workspace = ctx.workspace.clone();
         let private = ctx.files.private.clone();
         let cancel = ctx.cancel.clone();
         let shown = shown_root.clone();
         let search = tokio::task::spawn_blocking(move || {
-            let workspace_root = open_search_root("grep", &workspace, &root, &shown)?;
+            let workspace_root = open_search_root(&workspace, &root, &shown)?;
             let Some(files) = walk_files(&root, private, &cancel) else {
-                return Err(cancelled("grep"));
+                return Err(ToolError::Cancelled);
             };
             let files = files.into_iter().filter(|file| match &file_filter {
                 Some(filter) => filter.matches(relative_to_root(&root, file)),
                 None => true,
             });
             grep_files(files, &regex, &workspace, &workspace_root, &cancel)
-                .ok_or_else(|| cancelled("grep"))
+                .ok_or(ToolError::Cancelled)
         });
-        match search.await {
-            Ok(Ok(findings)) => render_grep(&args.pattern, &shown_root, findings),
-            Ok(Err(err)) => err,
-            Err(err) => join_failed("grep", err),
-        }
+        let findings = search.await.map_err(join_failed)??;
+        Ok(render_grep(&args.pattern, &shown_root, findings))
     }
 }
 

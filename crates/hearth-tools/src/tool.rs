@@ -1,5 +1,5 @@
 //! The [`Tool`] trait, what a call gets ([`ToolContext`]) and what it returns
-//! ([`ToolOutput`]).
+//! ([`ToolOutput`], or a [`ToolError`]).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -8,6 +8,7 @@ use hearth_protocol::ToolSpec;
 use tokio_util::sync::CancellationToken;
 
 use crate::workspace::{self, PathError};
+use crate::ToolError;
 
 /// How long any one HTTP request made by the default client may take.
 const HTTP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -16,7 +17,8 @@ const HTTP_MAX_REDIRECTS: usize = 5;
 
 /// A tool the model can call. Implementations must not block the async runtime
 /// for long (use `tokio::fs` or `spawn_blocking`) and must turn every failure into
-/// an error [`ToolOutput`], never a panic.
+/// a [`ToolError`] (or an error [`ToolOutput`] carrying what was run's own answer),
+/// never a panic.
 #[async_trait::async_trait]
 pub trait Tool: Send + Sync {
     /// The name the model calls the tool by: the same as `spec().name`, without
@@ -26,8 +28,13 @@ pub trait Tool: Send + Sync {
     /// Name, short description and JSON Schema of the arguments, as offered to the model.
     fn spec(&self) -> ToolSpec;
 
-    /// Run the tool with the model's (already JSON-parsed) arguments.
-    async fn call(&self, args: serde_json::Value, ctx: &ToolContext) -> ToolOutput;
+    /// Run the tool with the model's (already JSON-parsed) arguments. An `Err` is shown
+    /// to the model as `"{name}: {error}"` ([`ToolError::into_output`]).
+    async fn call(
+        &self,
+        args: serde_json::Value,
+        ctx: &ToolContext,
+    ) -> Result<ToolOutput, ToolError>;
 
     /// True when a call only reads (files, the web, memory) and changes nothing, so it
     /// may run at the same time as other reading calls of the same step. Anything that

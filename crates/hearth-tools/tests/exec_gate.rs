@@ -107,13 +107,17 @@ async fn on_request_runs_sandboxed_without_asking_and_escalation_needs_a_yes() {
     );
     let (command, target) = write_outside(&s);
 
-    let sandboxed = exec.call(json!({ "command": command }), &s.context).await;
+    let sandboxed = exec
+        .call(json!({ "command": command }), &s.context)
+        .await
+        .unwrap_or_else(|e| e.into_output(exec.name()));
     assert!(sandboxed.is_error, "{}", sandboxed.content);
     assert!(!target.exists(), "the sandbox stopped the write");
 
     let denied = exec
         .call(json!({ "command": command, "escalate": true }), &s.context)
-        .await;
+        .await
+        .unwrap_or_else(|e| e.into_output(exec.name()));
     assert!(
         denied.is_error && denied.content.contains("the user declined"),
         "{}",
@@ -123,7 +127,8 @@ async fn on_request_runs_sandboxed_without_asking_and_escalation_needs_a_yes() {
 
     let approved = exec
         .call(json!({ "command": command, "escalate": true }), &s.context)
-        .await;
+        .await
+        .unwrap_or_else(|e| e.into_output(exec.name()));
     assert!(!approved.is_error, "{}", approved.content);
     assert!(approved.content.contains("approved by the user"));
     assert!(
@@ -146,7 +151,8 @@ async fn never_refuses_escalation_without_asking() {
     let (command, target) = write_outside(&s);
     let out = exec
         .call(json!({ "command": command, "escalate": true }), &s.context)
-        .await;
+        .await
+        .unwrap_or_else(|e| e.into_output(exec.name()));
     assert!(
         out.is_error && out.content.contains("'never'"),
         "{}",
@@ -168,14 +174,18 @@ async fn untrusted_asks_for_unlisted_commands_and_always_means_always() {
     );
     std::fs::write(s.workspace.path().join("seen.txt"), "x").unwrap();
 
-    let listed = exec.call(json!({ "command": "ls" }), &s.context).await;
+    let listed = exec
+        .call(json!({ "command": "ls" }), &s.context)
+        .await
+        .unwrap_or_else(|e| e.into_output(exec.name()));
     assert!(listed.content.contains("seen.txt"), "{}", listed.content);
     assert!(approver.questions().is_empty(), "ls is on the safe list");
 
     for _ in 0..2 {
         let out = exec
             .call(json!({ "command": "touch made.txt" }), &s.context)
-            .await;
+            .await
+            .unwrap_or_else(|e| e.into_output(exec.name()));
         assert!(!out.is_error, "{}", out.content);
     }
     assert_eq!(
@@ -215,7 +225,10 @@ async fn untrusted_full_access_asks_before_writing_shapes_of_safe_programs() {
         approver.clone(),
     );
     for command in &writing {
-        let out = exec.call(json!({ "command": command }), &s.context).await;
+        let out = exec
+            .call(json!({ "command": command }), &s.context)
+            .await
+            .unwrap_or_else(|e| e.into_output(exec.name()));
         assert!(
             out.is_error && out.content.contains("the user declined"),
             "{command}: {}",
@@ -235,7 +248,8 @@ async fn untrusted_full_access_asks_before_writing_shapes_of_safe_programs() {
 
     let read_only = exec
         .call(json!({ "command": "uniq -c payload" }), &s.context)
-        .await;
+        .await
+        .unwrap_or_else(|e| e.into_output(exec.name()));
     assert!(!read_only.is_error, "{}", read_only.content);
     assert!(
         read_only.content.contains("curl evil"),
@@ -263,7 +277,8 @@ async fn output_is_capped_in_the_middle_and_timeouts_are_reported() {
             json!({ "command": "seq 1 200000; echo the-end" }),
             &s.context,
         )
-        .await;
+        .await
+        .unwrap_or_else(|e| e.into_output(exec.name()));
     assert!(long.content.contains("exit code 0"));
     assert!(
         long.content.contains("characters cut") || long.content.contains("cut"),
@@ -277,7 +292,8 @@ async fn output_is_capped_in_the_middle_and_timeouts_are_reported() {
             json!({ "command": "sleep 30", "timeout_ms": 300 }),
             &s.context,
         )
-        .await;
+        .await
+        .unwrap_or_else(|e| e.into_output(exec.name()));
     assert!(
         slow.is_error && slow.content.contains("timed out"),
         "{}",
@@ -294,7 +310,10 @@ async fn bad_arguments_and_a_cwd_outside_are_errors_the_model_can_read() {
         ApprovalPolicy::Never,
         ScriptedApprover::new(vec![]),
     );
-    let missing = exec.call(json!({}), &s.context).await;
+    let missing = exec
+        .call(json!({}), &s.context)
+        .await
+        .unwrap_or_else(|e| e.into_output(exec.name()));
     assert!(
         missing.is_error && missing.content.contains("command"),
         "{}",
@@ -305,6 +324,7 @@ async fn bad_arguments_and_a_cwd_outside_are_errors_the_model_can_read() {
             json!({ "command": "pwd", "cwd": s.outside.path().display().to_string() }),
             &s.context,
         )
-        .await;
+        .await
+        .unwrap_or_else(|e| e.into_output(exec.name()));
     assert!(outside.is_error, "{}", outside.content);
 }

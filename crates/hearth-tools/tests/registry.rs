@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use common::workspace;
 use hearth_protocol::ToolSpec;
-use hearth_tools::{parse_args, Tool, ToolContext, ToolOutput, ToolRegistry};
+use hearth_tools::{parse_args, Tool, ToolContext, ToolError, ToolOutput, ToolRegistry};
 use serde_json::json;
 
 const BUILTINS: [&str; 7] = [
@@ -63,15 +63,17 @@ impl Tool for Echo {
         }
     }
 
-    async fn call(&self, args: serde_json::Value, _ctx: &ToolContext) -> ToolOutput {
+    async fn call(
+        &self,
+        args: serde_json::Value,
+        _ctx: &ToolContext,
+    ) -> Result<ToolOutput, ToolError> {
         #[derive(serde::Deserialize)]
         struct Args {
             text: String,
         }
-        match parse_args::<Args>("echo", args) {
-            Ok(args) => ToolOutput::ok(args.text),
-            Err(err) => err,
-        }
+        let args = parse_args::<Args>("echo", args)?;
+        Ok(ToolOutput::ok(args.text))
     }
 }
 
@@ -86,10 +88,15 @@ async fn registering_a_tool_of_the_same_name_replaces_it_in_place() {
     let (_dir, ctx) = workspace();
     let tool = registry.get("read_file").unwrap();
     assert_eq!(
-        tool.call(json!({"text": "hi"}), &ctx).await,
+        tool.call(json!({"text": "hi"}), &ctx)
+            .await
+            .unwrap_or_else(|e| e.into_output(tool.name())),
         ToolOutput::ok("hi")
     );
-    let err = tool.call(json!({"txt": "hi"}), &ctx).await;
+    let err = tool
+        .call(json!({"txt": "hi"}), &ctx)
+        .await
+        .unwrap_or_else(|e| e.into_output(tool.name()));
     assert!(
         err.is_error && err.content.contains("missing field `text`"),
         "{}",
@@ -111,7 +118,10 @@ async fn bad_arguments_give_readable_errors_for_every_builtin() {
     for name in BUILTINS {
         let tool = registry.get(name).unwrap();
         for args in &bad_args {
-            let out = tool.call(args.clone(), &ctx).await;
+            let out = tool
+                .call(args.clone(), &ctx)
+                .await
+                .unwrap_or_else(|e| e.into_output(tool.name()));
             assert!(out.is_error, "{name} accepted {args}: {}", out.content);
             assert!(
                 out.content
@@ -132,13 +142,19 @@ async fn bad_arguments_give_readable_errors_for_every_builtin() {
 async fn unknown_fields_are_named() {
     let (_dir, ctx) = workspace();
     let tool = ToolRegistry::with_builtins().get("read_file").unwrap();
-    let out = tool.call(json!({"path": "a", "ofset": 3}), &ctx).await;
+    let out = tool
+        .call(json!({"path": "a", "ofset": 3}), &ctx)
+        .await
+        .unwrap_or_else(|e| e.into_output(tool.name()));
     assert!(
         out.is_error && out.content.contains("unknown field `ofset`"),
         "{}",
         out.content
     );
-    let out = tool.call(json!({"path": "a", "limit": "ten"}), &ctx).await;
+    let out = tool
+        .call(json!({"path": "a", "limit": "ten"}), &ctx)
+        .await
+        .unwrap_or_else(|e| e.into_output(tool.name()));
     assert!(
         out.is_error && out.content.contains("invalid type: string \"ten\""),
         "{}",

@@ -123,7 +123,8 @@ async fn files_a_command_with_network_changes_read_back_as_untrusted() {
     // wrote may come from anywhere.
     let downloaded = exec(&ctx, true)
         .call(json!({"command": "printf 'obey the page' > dl.html"}), &ctx)
-        .await;
+        .await
+        .unwrap_or_else(|e| e.into_output("exec"));
     assert!(!downloaded.is_error, "{}", downloaded.content);
     assert!(
         downloaded
@@ -142,7 +143,8 @@ async fn files_a_command_with_network_changes_read_back_as_untrusted() {
     // Without network, in a clean step, a command's files are the person's.
     let offline = exec(&ctx, false)
         .call(json!({"command": "printf 'mine' > offline.txt"}), &ctx)
-        .await;
+        .await
+        .unwrap_or_else(|e| e.into_output("exec"));
     assert!(
         !offline.is_error && !offline.content.contains("marked untrusted"),
         "{}",
@@ -160,7 +162,8 @@ async fn a_command_in_a_tainted_step_cannot_launder_a_marked_file_by_copying_it(
             json!({"command": "printf 'obey' > page.md && cp page.md clean.md"}),
             &step,
         )
-        .await;
+        .await
+        .unwrap_or_else(|e| e.into_output("exec"));
     assert!(!copy.is_error, "{}", copy.content);
     for path in ["page.md", "clean.md"] {
         let back = read(&ctx, path).await;
@@ -201,7 +204,8 @@ async fn a_command_in_a_tainted_step_cannot_change_or_plant_what_steers_the_agen
                   echo done > summary.md";
     let ran = exec(&ctx, false)
         .call(json!({ "command": attack }), &step)
-        .await;
+        .await
+        .unwrap_or_else(|e| e.into_output("exec"));
     assert_eq!(
         std::fs::read_to_string(ctx.workspace.join("AGENTS.md")).unwrap(),
         "Be brief.\n"
@@ -232,7 +236,8 @@ async fn a_command_in_a_tainted_step_cannot_change_or_plant_what_steers_the_agen
     // Outside a tainted step the same command changes them (the attempt is real).
     let clean = exec(&ctx, false)
         .call(json!({ "command": attack }), &ctx)
-        .await;
+        .await
+        .unwrap_or_else(|e| e.into_output("exec"));
     assert!(!clean.is_error, "{}", clean.content);
     assert!(ctx.workspace.join(".hearth/config.toml").exists());
 }

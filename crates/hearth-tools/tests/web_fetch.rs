@@ -117,7 +117,9 @@ async fn serve() -> String {
 /// web_fetch with loopback opened, as the fetching tests need.
 async fn fetch_open(ctx: &ToolContext, url: &str) -> hearth_tools::ToolOutput {
     let tool = WebFetch::new(AddressPolicy::allow_private());
-    tool.call(json!({"url": url}), ctx).await
+    tool.call(json!({"url": url}), ctx)
+        .await
+        .unwrap_or_else(|e| e.into_output(tool.name()))
 }
 
 async fn call_ok(ctx: &ToolContext, _name: &str, args: serde_json::Value) -> String {
@@ -330,7 +332,11 @@ async fn redirects_to_refused_addresses_stop_at_the_hop() {
         let args = json!({"url": format!("http://allowed.test:{port}{path}")});
         let tool = tool.clone();
         let ctx = ctx.clone();
-        async move { tool.call(args, &ctx).await }
+        async move {
+            tool.call(args, &ctx)
+                .await
+                .unwrap_or_else(|e| e.into_output(tool.name()))
+        }
     };
 
     let page = fetch("/page").await;
@@ -374,7 +380,8 @@ async fn redirects_to_refused_addresses_stop_at_the_hop() {
             json!({"url": format!("http://mixed.test:{port}/json")}),
             &ctx,
         )
-        .await;
+        .await
+        .unwrap_or_else(|e| e.into_output(tool.name()));
     assert!(!mixed.is_error, "{}", mixed.content);
 
     assert_eq!(forbidden.connections.load(Ordering::SeqCst), 0);
@@ -451,7 +458,11 @@ async fn the_allow_list_refuses_other_hosts_and_redirects_to_them_at_the_hop() {
     let fetch = |url: String| {
         let tool = tool.clone();
         let ctx = ctx.clone();
-        async move { tool.call(json!({ "url": url }), &ctx).await }
+        async move {
+            tool.call(json!({ "url": url }), &ctx)
+                .await
+                .unwrap_or_else(|e| e.into_output(tool.name()))
+        }
     };
 
     let page = fetch(format!("http://allowed.test:{port}/page")).await;
@@ -487,7 +498,10 @@ async fn loopback_is_reached_only_through_an_exact_allow_list_entry() {
     let port = server.port;
     let url = format!("http://127.0.0.1:{port}/page");
 
-    let refused = WebFetch::default().call(json!({ "url": url }), &ctx).await;
+    let refused = WebFetch::default()
+        .call(json!({ "url": url }), &ctx)
+        .await
+        .unwrap_or_else(|e| e.into_output("web_fetch"));
     assert!(
         refused.is_error && refused.content.contains("127.0.0.1 is a loopback address"),
         "{}",
@@ -496,7 +510,10 @@ async fn loopback_is_reached_only_through_an_exact_allow_list_entry() {
     assert_eq!(server.connections.load(Ordering::SeqCst), 0);
 
     let opened = WebFetch::default().with_allow_list(allow(&[format!("127.0.0.1:{port}")]));
-    let page = opened.call(json!({ "url": url }), &ctx).await;
+    let page = opened
+        .call(json!({ "url": url }), &ctx)
+        .await
+        .unwrap_or_else(|e| e.into_output(opened.name()));
     assert!(
         !page.is_error && page.content.contains("Fish & Chips"),
         "{}",
@@ -513,7 +530,8 @@ async fn loopback_is_reached_only_through_an_exact_allow_list_entry() {
             json!({ "url": format!("http://box.lan.test:{port}/page") }),
             &ctx,
         )
-        .await;
+        .await
+        .unwrap_or_else(|e| e.into_output(wildcard.name()));
     assert!(
         named.is_error
             && named
@@ -547,7 +565,10 @@ async fn in_a_tainted_step_every_redirect_hop_must_pass_the_injection_rule() {
     };
     let open_redirect = json!({"url": format!("http://allowed.test:{port}/to-other-name")});
 
-    let hop = tool.call(open_redirect.clone(), &tainted).await;
+    let hop = tool
+        .call(open_redirect.clone(), &tainted)
+        .await
+        .unwrap_or_else(|e| e.into_output("web_fetch"));
     assert!(
         hop.is_error
             && hop.content.contains("a redirect led to evil.test")
@@ -558,14 +579,20 @@ async fn in_a_tainted_step_every_redirect_hop_must_pass_the_injection_rule() {
     assert_eq!(evil.connections.load(Ordering::SeqCst), 0);
     // A hop to the first URL's own host passes: the policy let that host be reached.
     let same_host = json!({"url": format!("http://allowed.test:{port}/to-page")});
-    let page = tool.call(same_host, &tainted).await;
+    let page = tool
+        .call(same_host, &tainted)
+        .await
+        .unwrap_or_else(|e| e.into_output("web_fetch"));
     assert!(
         !page.is_error && page.content.contains("Fish & Chips"),
         "{}",
         page.content
     );
     // A clean step (or injection "off") follows the redirect as before.
-    let followed = tool.call(open_redirect, &ctx).await;
+    let followed = tool
+        .call(open_redirect, &ctx)
+        .await
+        .unwrap_or_else(|e| e.into_output("web_fetch"));
     assert!(!followed.is_error, "{}", followed.content);
     assert_eq!(evil.connections.load(Ordering::SeqCst), 1);
 }

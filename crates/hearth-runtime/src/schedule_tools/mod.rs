@@ -15,8 +15,8 @@ use async_trait::async_trait;
 use hearth_protocol::ToolSpec;
 use hearth_store::{CatchUp, Job, JobOrigin, NewJob, Store, StoreError};
 use hearth_tools::{
-    ApprovalDecision, ApprovalPolicy, ApprovalRequest, Approver, Tool, ToolContext, ToolOutput,
-    ToolRegistry,
+    parse_args, ApprovalDecision, ApprovalPolicy, ApprovalRequest, Approver, Tool, ToolContext,
+    ToolError, ToolOutput, ToolRegistry,
 };
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
@@ -74,28 +74,30 @@ impl ScheduleAccess {
     async fn with_store<T: Send + 'static>(
         self: &Arc<Self>,
         work: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
-    ) -> Result<T, String> {
+    ) -> Result<T, ToolError> {
         let access = self.clone();
+        let failed = |err: StoreError| ToolError::Failed(err.to_string());
         tokio::task::spawn_blocking(move || {
             let store = match access.store.get() {
                 Some(store) => store.clone(),
                 None => {
-                    let opened = Store::open(&access.state_db).map_err(|err| err.to_string())?;
+                    let opened = Store::open(&access.state_db).map_err(failed)?;
                     access.store.get_or_init(|| Arc::new(opened)).clone()
                 }
             };
-            work(&store).map_err(|err| err.to_string())
+            work(&store).map_err(failed)
         })
         .await
-        .map_err(|err| format!("the job store failed: {err}"))?
+        .map_err(|err| ToolError::Failed(format!("the job store failed: {err}")))?
     }
 
-    /// Asks the user about `what`; `Err` is the refusal worded for the model.
-    async fn approve(&self, tool: &str, what: String, ctx: &ToolContext) -> Result<(), String> {
+    /// Asks the user about `what`; `Err` is the refusal.
+    async fn approve(&self, what: String, ctx: &ToolContext) -> Result<(), ToolError> {
         if self.policy == ApprovalPolicy::Never {
-            return Err(format!(
-                "{tool}: this needs the user's approval, and approval is set to never; \
+            return Err(ToolError::Refused(
+                "this needs the user's approval, and approval is set to never; \
                  nothing was changed"
+                    .into(),
             ));
         }
         let request = ApprovalRequest {
@@ -105,9 +107,9 @@ impl ScheduleAccess {
         };
         match self.approver.decide(&request).await {
             ApprovalDecision::Approve | ApprovalDecision::ApproveForSession => Ok(()),
-            ApprovalDecision::Deny { reason } => {
-                Err(format!("{tool}: the user did not approve: {reason}"))
-            }
+            ApprovalDecision::Deny { reason } => Err(ToolError::Refused(format!(
+                "the user did not approve: {reason}"
+            ))),
         }
     }
 
@@ -124,10 +126,6 @@ fn spec(name: &str, description: &str, parameters: serde_json::Value) -> ToolSpe
         description: description.trim().into(),
         parameters,
     }
-}
-
-fn parse<T: for<'de> Deserialize<'de>>(tool: &str, args: serde_json::Value) -> Result<T, String> {
-    serde_json::from_value(args).map_err(|err| format!("{tool}: {err}"))
 }
 
 /// `schedule_create`.
@@ -165,27 +163,26 @@ impl Tool for ScheduleCreate {
         )
     }
 
-    async fn call(&self, args: serde_json::Value, ctx: &ToolContext) -> ToolOutput {
-        match self.create(args, ctx).await {
-            Ok(text) => ToolOutput::ok(text),
-            Err(text) => ToolOutput::error(text),
-        }
-    }
-}
-
-impl ScheduleCreate {
-    async fn create(&self, args: serde_json::Value, ctx: &ToolContext) -> Result<String, String> {
+    async fn call(
+        &self,
+        args: serde_json::Value,
+        ctx: &ToolContext,
+    ) -> Result<ToolOutput, ToolError> {
         let access = &self.0;
-        let args: CreateArgs = parse("schedule_create", args)?;
+        let args: CreateArgs = parse_args("schedule_create", args)?;
         let prompt = args.prompt.trim().to_string();
         if prompt.is_empty() || prompt.chars().count() > MAX_PROMPT_CHARS {
-            return Err(format!(
-                "schedule_create: prompt must be 1 to {MAX_PROMPT_CHARS} characters"
-            ));
+            return Err(ToolError::InvalidField {
+                field: "prompt",
+                message: format!("prompt must be 1 to {MAX_PROMPT_CHARS} characters"),
+            });
         }
         let now = Timestamp::now();
-        let when = parse_when(&args.when, now, &access.zone)
-            .map_err(|err| format!("schedule_create: {err}"))?;
+        let when =
+            parse_when(&args.when, now, &access.zone).map_err(|err| ToolError::InvalidField {
+                field: "when",
+                message: err.to_string(),
+            })?;
         let taken: Vec<String> = access
             .with_store(|store| store.list_jobs())
             .await?
@@ -197,9 +194,10 @@ impl ScheduleCreate {
             None => free_name(&prompt, &taken),
         };
         if taken.contains(&name) {
-            return Err(format!(
-                "schedule_create: a job named '{name}' exists; pick another name"
-            ));
+            return Err(ToolError::InvalidField {
+                field: "name",
+                message: format!("a job named '{name}' exists; pick another name"),
+            });
         }
         let schedule = access.describe(&when.spec);
         let next = when
@@ -208,7 +206,6 @@ impl ScheduleCreate {
             .unwrap_or_else(|| "never".into());
         access
             .approve(
-                "schedule_create",
                 format!("schedule_create {name} ({schedule}; next {next}): {prompt}"),
                 ctx,
             )
@@ -222,18 +219,15 @@ impl ScheduleCreate {
             catch_up: CatchUp::Once,
             origin: JobOrigin::Model,
         };
-        access
-            .with_store(move |store| store.add_job(&job))
-            .await
-            .map_err(|err| format!("schedule_create: {err}"))?;
-        Ok(format!(
+        access.with_store(move |store| store.add_job(&job)).await?;
+        Ok(ToolOutput::ok(format!(
             "created job '{name}': {schedule}; next run {next}; it runs in a new session"
-        ))
+        )))
     }
 }
 
 /// `name` when it is a valid job name.
-fn check_name(name: &str) -> Result<String, String> {
+fn check_name(name: &str) -> Result<String, ToolError> {
     let fine = !name.is_empty()
         && name.chars().count() <= MAX_NAME_CHARS
         && name
@@ -242,10 +236,13 @@ fn check_name(name: &str) -> Result<String, String> {
     if fine {
         Ok(name.to_string())
     } else {
-        Err(format!(
-            "schedule_create: '{name}' is not a job name; use up to {MAX_NAME_CHARS} letters, \
-             digits, '.', '_' or '-'"
-        ))
+        Err(ToolError::InvalidField {
+            field: "name",
+            message: format!(
+                "'{name}' is not a job name; use up to {MAX_NAME_CHARS} letters, \
+                 digits, '.', '_' or '-'"
+            ),
+        })
     }
 }
 
@@ -293,18 +290,18 @@ impl Tool for ScheduleList {
         true
     }
 
-    async fn call(&self, _args: serde_json::Value, _ctx: &ToolContext) -> ToolOutput {
-        let access = &self.0;
-        let jobs = match access.with_store(|store| store.list_jobs()).await {
-            Ok(jobs) => jobs,
-            Err(err) => return ToolOutput::error(format!("schedule_list: {err}")),
-        };
+    async fn call(
+        &self,
+        _args: serde_json::Value,
+        _ctx: &ToolContext,
+    ) -> Result<ToolOutput, ToolError> {
+        let jobs = self.0.with_store(|store| store.list_jobs()).await?;
         if jobs.is_empty() {
-            return ToolOutput::ok("no scheduled jobs");
+            return Ok(ToolOutput::ok("no scheduled jobs"));
         }
         let now = Timestamp::now();
         let lines: Vec<String> = jobs.iter().map(|job| self.line(job, now)).collect();
-        ToolOutput::ok(lines.join("\n"))
+        Ok(ToolOutput::ok(lines.join("\n")))
     }
 }
 
@@ -364,30 +361,25 @@ impl Tool for ScheduleCancel {
         )
     }
 
-    async fn call(&self, args: serde_json::Value, ctx: &ToolContext) -> ToolOutput {
-        match self.cancel(args, ctx).await {
-            Ok(text) => ToolOutput::ok(text),
-            Err(text) => ToolOutput::error(text),
-        }
-    }
-}
-
-impl ScheduleCancel {
-    async fn cancel(&self, args: serde_json::Value, ctx: &ToolContext) -> Result<String, String> {
+    async fn call(
+        &self,
+        args: serde_json::Value,
+        ctx: &ToolContext,
+    ) -> Result<ToolOutput, ToolError> {
         let access = &self.0;
-        let args: CancelArgs = parse("schedule_cancel", args)?;
+        let args: CancelArgs = parse_args("schedule_cancel", args)?;
         let jobs = access.with_store(|store| store.list_jobs()).await?;
         let Some(job) = jobs.iter().find(|job| job.name == args.name) else {
             let names: Vec<&str> = jobs.iter().map(|job| job.name.as_str()).collect();
-            return Err(format!(
-                "schedule_cancel: no job named '{}'; jobs: {}",
+            return Err(ToolError::NotFound(format!(
+                "no job named '{}'; jobs: {}",
                 args.name,
                 if names.is_empty() {
                     "none".into()
                 } else {
                     names.join(", ")
                 }
-            ));
+            )));
         };
         let what = format!(
             "schedule_cancel {} ({}): {}",
@@ -395,13 +387,12 @@ impl ScheduleCancel {
             access.describe(&job.schedule),
             job.prompt
         );
-        access.approve("schedule_cancel", what, ctx).await?;
+        access.approve(what, ctx).await?;
         let name = job.name.clone();
         access
             .with_store(move |store| store.remove_job(&name))
-            .await
-            .map_err(|err| format!("schedule_cancel: {err}"))?;
-        Ok(format!("cancelled job '{}'", job.name))
+            .await?;
+        Ok(ToolOutput::ok(format!("cancelled job '{}'", job.name)))
     }
 }
 

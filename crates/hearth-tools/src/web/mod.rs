@@ -18,7 +18,7 @@ use serde_json::json;
 
 use crate::text::truncate_end;
 use crate::untrusted::wrap_untrusted;
-use crate::{parse_args, Tool, ToolContext, ToolOutput};
+use crate::{parse_args, Tool, ToolContext, ToolError, ToolOutput};
 
 pub use address::AddressPolicy;
 pub use allow_list::{
@@ -84,7 +84,7 @@ impl WebFetch {
         HostTable::Fixed(Arc::new(table))
     }
 
-    fn client(&self) -> Result<&reqwest::Client, ToolOutput> {
+    fn client(&self) -> Result<&reqwest::Client, ToolError> {
         self.client
             .get_or_init(|| {
                 client::build_client(self.policy.clone(), self.allow.clone(), self.hosts.clone())
@@ -92,8 +92,8 @@ impl WebFetch {
             })
             .as_ref()
             .map_err(|err| {
-                ToolOutput::error(format!(
-                    "web_fetch: cannot build the HTTP client ({err}); check the system's TLS setup"
+                ToolError::Failed(format!(
+                    "cannot build the HTTP client ({err}); check the system's TLS setup"
                 ))
             })
     }
@@ -143,22 +143,17 @@ impl Tool for WebFetch {
         }
     }
 
-    async fn call(&self, args: serde_json::Value, ctx: &ToolContext) -> ToolOutput {
-        let args: WebFetchArgs = match parse_args("web_fetch", args) {
-            Ok(args) => args,
-            Err(err) => return err,
-        };
-        let url = match parse_http_url(&args.url) {
-            Ok(url) => url,
-            Err(err) => return err,
-        };
+    async fn call(
+        &self,
+        args: serde_json::Value,
+        ctx: &ToolContext,
+    ) -> Result<ToolOutput, ToolError> {
+        let args: WebFetchArgs = parse_args("web_fetch", args)?;
+        let url = parse_http_url(&args.url)?;
         if let Err(refusal) = client::check_url(&url, &self.policy, &self.allow) {
-            return ToolOutput::error(format!("web_fetch: {url} refused: {refusal}"));
+            return Err(ToolError::Refused(format!("{url} refused: {refusal}")));
         }
-        let client = match self.client() {
-            Ok(client) => client,
-            Err(err) => return err,
-        };
+        let client = self.client()?;
         let hops = HopCheck {
             policy: &self.policy,
             allow: &self.allow,
@@ -167,27 +162,28 @@ impl Tool for WebFetch {
                 .as_ref()
                 .and_then(|step| step.redirect_rule.as_deref()),
         };
-        let fetched = tokio::select! {
-            () = ctx.cancel.cancelled() => return ToolOutput::error("web_fetch: cancelled"),
-            fetched = fetch(client, url.clone(), &hops) => fetched,
+        let page = tokio::select! {
+            () = ctx.cancel.cancelled() => return Err(ToolError::Cancelled),
+            fetched = fetch(client, url.clone(), &hops) => fetched?,
         };
-        match fetched {
-            Ok(page) => render_page(&url, page),
-            Err(err) => err,
-        }
+        Ok(render_page(&url, page))
     }
 }
 
-fn parse_http_url(raw: &str) -> Result<reqwest::Url, ToolOutput> {
+fn parse_http_url(raw: &str) -> Result<reqwest::Url, ToolError> {
+    let invalid = |message| ToolError::InvalidField {
+        field: "url",
+        message,
+    };
     let url = reqwest::Url::parse(raw.trim()).map_err(|err| {
-        ToolOutput::error(format!(
-            "web_fetch: '{raw}' is not a valid URL ({err}); give a full URL such as https://example.com/page"
+        invalid(format!(
+            "'{raw}' is not a valid URL ({err}); give a full URL such as https://example.com/page"
         ))
     })?;
     match url.scheme() {
         "http" | "https" => Ok(url),
-        other => Err(ToolOutput::error(format!(
-            "web_fetch: the '{other}' scheme is not supported; only http:// and https:// URLs can be fetched"
+        other => Err(invalid(format!(
+            "the '{other}' scheme is not supported; only http:// and https:// URLs can be fetched"
         ))),
     }
 }
@@ -242,10 +238,9 @@ async fn fetch(
     client: &reqwest::Client,
     url: reqwest::Url,
     hops: &HopCheck<'_>,
-) -> Result<FetchedPage, ToolOutput> {
+) -> Result<FetchedPage, ToolError> {
     let shown = url.to_string();
-    let refused =
-        |refusal: FetchRefusal| ToolOutput::error(format!("web_fetch: {shown} refused: {refusal}"));
+    let refused = |refusal: FetchRefusal| ToolError::Refused(format!("{shown} refused: {refusal}"));
     let mut current = url.clone();
     let mut followed = 0;
     let mut response = loop {
@@ -302,9 +297,9 @@ async fn fetch(
     })
 }
 
-fn request_failed(url: &str, err: reqwest::Error) -> ToolOutput {
+fn request_failed(url: &str, err: reqwest::Error) -> ToolError {
     if let Some(refusal) = client::refusal_in(&err) {
-        return ToolOutput::error(format!("web_fetch: {url} refused: {refusal}"));
+        return ToolError::Refused(format!("{url} refused: {refusal}"));
     }
     // The error's own URL may be a redirect target the server chose; leave it out.
     let err = err.without_url();
@@ -324,9 +319,12 @@ fn request_failed(url: &str, err: reqwest::Error) -> ToolOutput {
         detail.push_str(&cause.to_string());
         source = cause.source();
     }
-    ToolOutput::error(format!(
-        "web_fetch: request to {url} {what} ({detail}); check the URL, or try again later"
-    ))
+    let message = format!("request to {url} {what} ({detail}); check the URL, or try again later");
+    if err.is_timeout() {
+        ToolError::TimedOut(message)
+    } else {
+        ToolError::Failed(message)
+    }
 }
 
 fn render_page(url: &reqwest::Url, page: FetchedPage) -> ToolOutput {

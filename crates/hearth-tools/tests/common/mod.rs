@@ -34,7 +34,9 @@ pub fn write(root: &Path, rel: &str, content: impl AsRef<[u8]>) {
 /// Call the built-in tool `name` with `args`.
 pub async fn call(ctx: &ToolContext, name: &str, args: serde_json::Value) -> ToolOutput {
     let tool = ToolRegistry::with_builtins().get(name).unwrap();
-    tool.call(args, ctx).await
+    tool.call(args, ctx)
+        .await
+        .unwrap_or_else(|e| e.into_output(tool.name()))
 }
 
 /// Call and require success, returning the content.
