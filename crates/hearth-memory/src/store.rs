@@ -181,7 +181,12 @@ impl Memory {
     }
 
     /// Stores one conversation turn. Returns once the row and its keyword index are
-    /// durable; its vectors follow from the ingest worker.
+    /// committed: they survive a crash of the process (`kill -9`), and a power loss
+    /// at worst drops the last captures (committed with `synchronous=NORMAL`: no fsync
+    /// of their own; the next note, forget or vector write fsyncs them). The turn's
+    /// transcript in `state.db` is fsynced by the store, so a capture is never the
+    /// only copy of what was said, and a turn does not wait on two more fsyncs. Its
+    /// vectors follow from the ingest worker.
     pub fn capture(&self, turn: CapturedTurn) -> Result<i64, MemoryError> {
         if turn.text.trim().is_empty() {
             return Err(MemoryError::EmptyText);
@@ -194,6 +199,26 @@ impl Memory {
         };
         let path = &self.shared.path;
         let mut conn = lock(&self.shared.conn);
+        conn.pragma_update(None, "synchronous", "NORMAL").at(path)?;
+        let stored = Self::insert_turn(&mut conn, path, &turn, ts);
+        // Every other write keeps fsyncing on commit, also after a failed capture.
+        conn.pragma_update(None, "synchronous", "FULL").at(path)?;
+        let (id, entry) = stored?;
+        // Into the cache before the connection is released, so the worker never
+        // embeds an item search does not know yet.
+        lock(&self.shared.cache).push(entry);
+        drop(conn);
+        self.shared.notify();
+        Ok(id)
+    }
+
+    /// The turn's row and keyword index in one transaction; its id and cache entry.
+    fn insert_turn(
+        conn: &mut Connection,
+        path: &Path,
+        turn: &CapturedTurn,
+        ts: i64,
+    ) -> Result<(i64, Entry), MemoryError> {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .at(path)?;
@@ -224,12 +249,7 @@ impl Memory {
         };
         let id = insert_item(&tx, path, &new)?;
         tx.commit().at(path)?;
-        // Into the cache before the connection is released, so the worker never
-        // embeds an item search does not know yet.
-        lock(&self.shared.cache).push(new.entry(id));
-        drop(conn);
-        self.shared.notify();
-        Ok(id)
+        Ok((id, new.entry(id)))
     }
 
     /// Stores an explicit note; durable on return.
